@@ -1,0 +1,372 @@
+"""Settings: environment, ``.env`` and an optional config file, merged; frozen; secrets masked.
+
+Precedence (highest first): explicit overrides (CLI flags) > process environment >
+``--config FILE`` (or ``KALSHIBOT_CONFIG``) > ``.env`` in the working directory > defaults.
+Every key is ``KALSHIBOT_<NAME>`` in the environment and in files (``config.env.example`` lists
+them all with their defaults). Money limits are exact ``Decimal`` dollars; ratios are floats.
+
+``load_settings`` raises ``ConfigError`` on the first unusable value; ``inspect_settings`` returns
+every problem at once (for ``kalshibot config --validate``).
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from dotenv import dotenv_values
+from pydantic import SecretStr, ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from kalshibot.errors import ConfigError
+
+ENV_PREFIX = "KALSHIBOT_"
+CONFIG_FILE_VAR = ENV_PREFIX + "CONFIG"
+
+
+class Environment(StrEnum):
+    DEMO = "demo"
+    PROD = "prod"
+
+
+class Mode(StrEnum):
+    PAPER = "paper"
+    LIVE = "live"
+
+
+class Settings(BaseSettings):
+    """All settings. Build with ``load_settings``; instances are immutable."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="forbid", validate_default=True)
+
+    # exchange and credentials
+    environment: Environment = Environment.DEMO
+    mode: Mode = Mode.PAPER
+    confirm_prod_live: bool = False
+    api_key_id: SecretStr | None = None
+    private_key_path: Path | None = None
+    private_key_password: SecretStr | None = None
+    http_connect_timeout_s: float = 3.05
+    http_read_timeout_s: float = 10.0
+    read_rate_per_s: float = 20.0
+    write_rate_per_s: float = 10.0
+
+    # files
+    data_dir: Path = Path("data")
+    db_path: Path | None = None  # default: data/paper.sqlite or data/live.sqlite by mode
+    model_dir: Path = Path("models")
+    log_dir: Path = Path("logs")
+    kill_switch_path: Path | None = None  # default: <data_dir>/KILL
+
+    # trading loop
+    trading_interval_s: float = 5.0
+    strategy: str = "edge"
+    min_edge: float = 0.02  # dollars per contract after fees (probability units)
+    kelly_fraction: float = 0.1
+    retrain_interval_hours: float = 24.0
+    cancel_on_exit: bool = True
+    paper_starting_balance: Decimal = Decimal("10000")
+
+    # risk limits (dollars unless stated)
+    capital_cap: Decimal = Decimal("10000")  # most capital the bot may commit in total
+    max_position_per_market: Decimal = Decimal("1000")
+    max_portfolio_exposure: Decimal = Decimal("5000")
+    max_exposure_per_event: Decimal = Decimal("2000")
+    max_exposure_per_series: Decimal = Decimal("3000")
+    max_daily_loss: Decimal = Decimal("500")
+    circuit_breaker_drawdown: float = 0.20  # fraction of start-of-day equity
+    max_concurrent_positions: int = 5
+    max_spread: Decimal = Decimal("0.10")
+    min_top_size: Decimal = Decimal("1")  # contracts at the touch
+    min_seconds_to_close: float = 60.0
+
+    # monitoring
+    alert_webhook_url: SecretStr | None = None
+    heartbeat_stale_s: float = 120.0
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Sources are merged by ``load_settings`` so unknown keys can be reported.
+        return (init_settings,)
+
+    # derived ------------------------------------------------------------------------------
+    @property
+    def database_path(self) -> Path:
+        """Paper and live never share a database file."""
+        if self.db_path is not None:
+            return self.db_path
+        return self.data_dir / f"{self.mode.value}.sqlite"
+
+    @property
+    def kill_switch_file(self) -> Path:
+        return self.kill_switch_path or (self.data_dir / "KILL")
+
+    @property
+    def is_live(self) -> bool:
+        return self.mode is Mode.LIVE
+
+    def masked(self) -> dict[str, str]:
+        """Every setting as display text; secrets shown as ``**********`` (or unset)."""
+        out: dict[str, str] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                out[name] = "**********"
+            elif value is None:
+                out[name] = "(unset)"
+            else:
+                out[name] = str(value.value if isinstance(value, StrEnum) else value)
+        out["database_path (derived)"] = str(self.database_path)
+        out["kill_switch_file (derived)"] = str(self.kill_switch_file)
+        return out
+
+    def __repr_args__(self) -> Any:  # keep secrets out of repr()/logs
+        for k, v in super().__repr_args__():
+            yield k, ("**********" if isinstance(v, SecretStr) else v)
+
+
+FIELDS = tuple(Settings.model_fields)
+SECRET_FIELDS = ("api_key_id", "private_key_password", "alert_webhook_url")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One configuration problem: which key, and what is wrong with it."""
+
+    key: str
+    message: str
+
+
+@dataclass(frozen=True)
+class RawConfig:
+    """Merged key/value pairs and where they came from, before validation."""
+
+    values: dict[str, str]
+    sources: dict[str, str]
+    unknown: list[Problem]
+
+
+def _strip(key: str) -> str | None:
+    k = key.strip().upper()
+    return k[len(ENV_PREFIX):].lower() if k.startswith(ENV_PREFIX) else None
+
+
+def gather(
+    *,
+    env: Mapping[str, str] | None = None,
+    config_file: Path | None = None,
+    dotenv_file: Path | None = Path(".env"),
+    overrides: Mapping[str, Any] | None = None,
+) -> RawConfig:
+    """Merge the sources (see module docstring) into raw strings; note unknown keys."""
+    env = os.environ if env is None else env
+    values: dict[str, str] = {}
+    sources: dict[str, str] = {}
+    unknown: list[Problem] = []
+    if config_file is None and env.get(CONFIG_FILE_VAR):
+        config_file = Path(env[CONFIG_FILE_VAR])
+    layers: list[tuple[str, Mapping[str, Any]]] = []
+    if dotenv_file is not None and dotenv_file.is_file():
+        layers.append((str(dotenv_file), dotenv_values(dotenv_file)))
+    if config_file is not None:
+        if not config_file.is_file():
+            raise ConfigError(f"config file {config_file} does not exist")
+        layers.append((str(config_file), dotenv_values(config_file)))
+    layers.append(("environment", {k: v for k, v in env.items() if k.upper() != CONFIG_FILE_VAR}))
+    for origin, layer in layers:
+        for key, val in layer.items():
+            name = _strip(key)
+            if name is None:
+                if origin != "environment":
+                    unknown.append(Problem(key, f"unknown key in {origin} (keys start with "
+                                                f"{ENV_PREFIX})"))
+                continue
+            if name not in FIELDS:
+                unknown.append(Problem(key, f"unknown key in {origin}{_suggest(name)}"))
+                continue
+            if val is None or val == "":
+                continue
+            values[name] = val
+            sources[name] = origin
+    for name, val in (overrides or {}).items():
+        if val is not None:
+            values[name] = val
+            sources[name] = "command line"
+    return RawConfig(values, sources, unknown)
+
+
+def _suggest(name: str) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, FIELDS, n=1)
+    return f": did you mean {ENV_PREFIX}{close[0].upper()}?" if close else ""
+
+
+def _build(values: Mapping[str, Any]) -> tuple[Settings, list[Problem]]:
+    """Validate; bad values become problems and fall back to defaults so checks can go on."""
+    problems: list[Problem] = []
+    vals = dict(values)
+    for _ in range(len(FIELDS) + 1):
+        try:
+            return Settings(**vals), problems
+        except ValidationError as exc:
+            bad: set[str] = set()
+            for err in exc.errors():
+                key = str(err["loc"][0]) if err["loc"] else "?"
+                bad.add(key)
+                shown = ("**********" if key in SECRET_FIELDS else repr(vals.get(key)))
+                problems.append(Problem(_env_name(key), f"{err['msg']} (got {shown})"))
+            for key in bad:
+                vals.pop(key, None)
+    raise ConfigError("settings could not be validated")  # pragma: no cover
+
+
+def _env_name(field: str) -> str:
+    return ENV_PREFIX + field.upper()
+
+
+def load_settings(
+    *,
+    env: Mapping[str, str] | None = None,
+    config_file: Path | None = None,
+    dotenv_file: Path | None = Path(".env"),
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Load settings or raise ``ConfigError`` naming the first bad values."""
+    raw = gather(env=env, config_file=config_file, dotenv_file=dotenv_file, overrides=overrides)
+    settings, problems = _build(raw.values)
+    if problems:
+        shown = "; ".join(f"{p.key}: {p.message}" for p in problems[:3])
+        raise ConfigError(f"invalid configuration: {shown}",
+                          hint="run `kalshibot config --validate` for the full list")
+    return settings
+
+
+def inspect_settings(
+    *,
+    env: Mapping[str, str] | None = None,
+    config_file: Path | None = None,
+    dotenv_file: Path | None = Path(".env"),
+    overrides: Mapping[str, Any] | None = None,
+) -> tuple[Settings, list[Problem]]:
+    """Every problem at once: unknown keys, bad values, credentials, incoherent limits."""
+    raw = gather(env=env, config_file=config_file, dotenv_file=dotenv_file, overrides=overrides)
+    settings, problems = _build(raw.values)
+    return settings, raw.unknown + problems + check_settings(settings)
+
+
+def check_settings(s: Settings) -> list[Problem]:
+    """Semantic checks on a validated ``Settings``."""
+    p: list[Problem] = []
+
+    def add(field: str, message: str) -> None:
+        p.append(Problem(_env_name(field), message))
+
+    if not (0 < s.kelly_fraction <= 1):
+        add("kelly_fraction", f"must be in (0, 1], got {s.kelly_fraction}")
+    if not (0 < s.circuit_breaker_drawdown < 1):
+        add("circuit_breaker_drawdown", f"must be in (0, 1), got {s.circuit_breaker_drawdown}")
+    if s.min_edge < 0 or s.min_edge >= 1:
+        add("min_edge", f"must be in [0, 1) dollars per contract, got {s.min_edge}")
+    for name in ("capital_cap", "max_position_per_market", "max_portfolio_exposure",
+                 "max_exposure_per_event", "max_exposure_per_series", "max_daily_loss",
+                 "paper_starting_balance"):
+        if getattr(s, name) <= 0:
+            add(name, f"must be positive, got {getattr(s, name)}")
+    if s.max_daily_loss > s.capital_cap:
+        add("max_daily_loss", f"daily loss limit {s.max_daily_loss} exceeds the capital cap "
+                              f"{s.capital_cap}")
+    if s.max_position_per_market > s.max_portfolio_exposure:
+        add("max_position_per_market", f"per-market cap {s.max_position_per_market} exceeds the "
+                                       f"portfolio exposure cap {s.max_portfolio_exposure}")
+    if s.max_portfolio_exposure > s.capital_cap:
+        add("max_portfolio_exposure", f"portfolio exposure cap {s.max_portfolio_exposure} exceeds "
+                                      f"the capital cap {s.capital_cap}")
+    for name in ("max_exposure_per_event", "max_exposure_per_series"):
+        if getattr(s, name) > s.max_portfolio_exposure:
+            add(name, f"{getattr(s, name)} exceeds the portfolio exposure cap "
+                      f"{s.max_portfolio_exposure}")
+    if s.max_concurrent_positions < 1:
+        add("max_concurrent_positions", f"must be at least 1, got {s.max_concurrent_positions}")
+    if not (0 < s.max_spread <= 1):
+        add("max_spread", f"must be in (0, 1] dollars, got {s.max_spread}")
+    if s.trading_interval_s <= 0:
+        add("trading_interval_s", f"must be positive, got {s.trading_interval_s}")
+    for name in ("read_rate_per_s", "write_rate_per_s", "http_connect_timeout_s",
+                 "http_read_timeout_s"):
+        if getattr(s, name) <= 0:
+            add(name, f"must be positive, got {getattr(s, name)}")
+    if s.is_live:
+        if s.api_key_id is None:
+            add("api_key_id", "live mode needs an API key id")
+        if s.private_key_path is None:
+            add("private_key_path", "live mode needs the path of your private key file")
+        if s.environment is Environment.PROD and not s.confirm_prod_live:
+            add("confirm_prod_live", "prod + live trades real money: set "
+                                     "KALSHIBOT_CONFIRM_PROD_LIVE=true to confirm")
+    if s.private_key_path is not None:
+        for msg in check_key_file(s.private_key_path, s.private_key_password):
+            add("private_key_path", msg)
+    if s.db_path is not None and s.db_path == s.data_dir / f"{Mode.PAPER.value}.sqlite" and s.is_live:
+        add("db_path", "live mode must not use the paper database")
+    return p
+
+
+def check_key_file(path: Path, password: SecretStr | None = None) -> list[str]:
+    """Problems with a private key file: missing, unreadable, not RSA/Ed25519 PEM, too open."""
+    if not path.exists():
+        return [f"key file {path} does not exist"]
+    if not path.is_file():
+        return [f"key file {path} is not a file"]
+    problems: list[str] = []
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        problems.append(f"key file {path} has permissions {mode:04o}, wider than 0600 "
+                        f"(run: chmod 600 {path})")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return problems + [f"key file {path} is not readable: {exc.strerror}"]
+    try:
+        load_private_key(data, password)
+    except ConfigError as exc:
+        problems.append(f"key file {path}: {exc.message}")
+    return problems
+
+
+def load_private_key(data: bytes, password: SecretStr | None = None) -> Any:
+    """Parse a PEM RSA or Ed25519 private key; ``ConfigError`` with a clear reason otherwise."""
+    from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    if b"-----BEGIN" not in data:
+        raise ConfigError("not a PEM file (expected '-----BEGIN ... PRIVATE KEY-----')")
+    pw = password.get_secret_value().encode() if password is not None else None
+    try:
+        key = load_pem_private_key(data, password=pw)
+    except TypeError as exc:
+        if pw is None:
+            raise ConfigError("the key is encrypted: set KALSHIBOT_PRIVATE_KEY_PASSWORD") from exc
+        raise ConfigError("the key is not encrypted but a password was given") from exc
+    except ValueError as exc:
+        if pw is not None:
+            raise ConfigError("cannot decrypt the key: wrong password or corrupt file") from exc
+        raise ConfigError("not a readable PEM private key") from exc
+    except Exception as exc:  # cryptography raises UnsupportedAlgorithm etc.
+        raise ConfigError(f"not a usable private key ({type(exc).__name__})") from exc
+    if not isinstance(key, rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey):
+        raise ConfigError(f"unsupported key type {type(key).__name__}: use RSA or Ed25519")
+    return key

@@ -1,0 +1,75 @@
+"""The ``Exchange`` protocol: the one seam between the engine and a venue.
+
+Implementations: ``kalshibot.kalshi.exchange.KalshiExchange`` (real API), and in ``kalshibot.sim``
+``PaperExchange`` (real public data, simulated fills) and ``SimExchange`` (replayed store data,
+simulated fills, simulated clock). Strategy, risk, execution and storage code never knows which.
+
+Conventions: all prices are ``Price`` of the side named (a NO order carries a NO price); counts are
+``Count``; times are aware UTC. Methods raise the typed errors of ``kalshibot.errors`` only.
+``place_order`` raises ``OrderOutcomeUnknownError`` when the request may or may not have reached
+the exchange; callers resolve it with ``find_order_by_client_id`` and never re-post blindly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from kalshibot.domain.book import OrderBook
+from kalshibot.domain.market import Balance, ExchangeStatus, Market, Settlement
+from kalshibot.domain.money import Count, Price
+from kalshibot.domain.orders import Fill, Order, OrderAck, OrderIntent
+from kalshibot.domain.portfolio import Position
+
+
+@runtime_checkable
+class MarketData(Protocol):
+    """Public market data (no account needed)."""
+
+    def get_exchange_status(self) -> ExchangeStatus: ...
+
+    def get_markets(
+        self,
+        *,
+        series: Sequence[str] = (),
+        tickers: Sequence[str] = (),
+        event: str | None = None,
+        status: str | None = "open",
+    ) -> list[Market]:
+        """Markets matching any of ``series`` / ``tickers`` / ``event`` (``status`` uses the
+        request vocabulary: unopened | open | closed | settled; None = any)."""
+        ...
+
+    def get_orderbooks(self, tickers: Sequence[str]) -> dict[str, OrderBook]:
+        """Current books, fetched in as few requests as the venue allows."""
+        ...
+
+
+@runtime_checkable
+class Exchange(MarketData, Protocol):
+    """Market data plus an account: orders, fills, positions, balance, settlements."""
+
+    def place_order(self, intent: OrderIntent) -> OrderAck: ...
+
+    def cancel_order(self, order_id: str, ticker: str | None = None) -> None: ...
+
+    def amend_order(self, order_id: str, ticker: str, price: Price, count: Count) -> Order:
+        """Change price and/or total count (filled + new remaining) of a resting order."""
+        ...
+
+    def get_order(self, order_id: str) -> Order: ...
+
+    def find_order_by_client_id(self, client_order_id: str) -> Order | None:
+        """The order created with ``client_order_id``, or None if the exchange has none."""
+        ...
+
+    def get_open_orders(self, ticker: str | None = None) -> list[Order]: ...
+
+    def get_fills(self, since: datetime | None = None) -> list[Fill]: ...
+
+    def get_positions(self) -> list[Position]: ...
+
+    def get_balance(self) -> Balance: ...
+
+    def get_settlements(self, since: datetime | None = None) -> list[Settlement]: ...
