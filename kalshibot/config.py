@@ -161,7 +161,7 @@ class RawConfig:
 
 def _strip(key: str) -> str | None:
     k = key.strip().upper()
-    return k[len(ENV_PREFIX):].lower() if k.startswith(ENV_PREFIX) else None
+    return k[len(ENV_PREFIX) :].lower() if k.startswith(ENV_PREFIX) else None
 
 
 def gather(
@@ -191,8 +191,9 @@ def gather(
             name = _strip(key)
             if name is None:
                 if origin != "environment":
-                    unknown.append(Problem(key, f"unknown key in {origin} (keys start with "
-                                                f"{ENV_PREFIX})"))
+                    unknown.append(
+                        Problem(key, f"unknown key in {origin} (keys start with {ENV_PREFIX})")
+                    )
                 continue
             if name not in FIELDS:
                 unknown.append(Problem(key, f"unknown key in {origin}{_suggest(name)}"))
@@ -227,7 +228,7 @@ def _build(values: Mapping[str, Any]) -> tuple[Settings, list[Problem]]:
             for err in exc.errors():
                 key = str(err["loc"][0]) if err["loc"] else "?"
                 bad.add(key)
-                shown = ("**********" if key in SECRET_FIELDS else repr(vals.get(key)))
+                shown = "**********" if key in SECRET_FIELDS else repr(vals.get(key))
                 problems.append(Problem(_env_name(key), f"{err['msg']} (got {shown})"))
             for key in bad:
                 vals.pop(key, None)
@@ -250,8 +251,10 @@ def load_settings(
     settings, problems = _build(raw.values)
     if problems:
         shown = "; ".join(f"{p.key}: {p.message}" for p in problems[:3])
-        raise ConfigError(f"invalid configuration: {shown}",
-                          hint="run `kalshibot config --validate` for the full list")
+        raise ConfigError(
+            f"invalid configuration: {shown}",
+            hint="run `kalshibot config --validate` for the full list",
+        )
     return settings
 
 
@@ -281,32 +284,52 @@ def check_settings(s: Settings) -> list[Problem]:
         add("circuit_breaker_drawdown", f"must be in (0, 1), got {s.circuit_breaker_drawdown}")
     if s.min_edge < 0 or s.min_edge >= 1:
         add("min_edge", f"must be in [0, 1) dollars per contract, got {s.min_edge}")
-    for name in ("capital_cap", "max_position_per_market", "max_portfolio_exposure",
-                 "max_exposure_per_event", "max_exposure_per_series", "max_daily_loss",
-                 "paper_starting_balance"):
+    for name in (
+        "capital_cap",
+        "max_position_per_market",
+        "max_portfolio_exposure",
+        "max_exposure_per_event",
+        "max_exposure_per_series",
+        "max_daily_loss",
+        "paper_starting_balance",
+    ):
         if getattr(s, name) <= 0:
             add(name, f"must be positive, got {getattr(s, name)}")
     if s.max_daily_loss > s.capital_cap:
-        add("max_daily_loss", f"daily loss limit {s.max_daily_loss} exceeds the capital cap "
-                              f"{s.capital_cap}")
+        add(
+            "max_daily_loss",
+            f"daily loss limit {s.max_daily_loss} exceeds the capital cap {s.capital_cap}",
+        )
     if s.max_position_per_market > s.max_portfolio_exposure:
-        add("max_position_per_market", f"per-market cap {s.max_position_per_market} exceeds the "
-                                       f"portfolio exposure cap {s.max_portfolio_exposure}")
+        add(
+            "max_position_per_market",
+            f"per-market cap {s.max_position_per_market} exceeds the "
+            f"portfolio exposure cap {s.max_portfolio_exposure}",
+        )
     if s.max_portfolio_exposure > s.capital_cap:
-        add("max_portfolio_exposure", f"portfolio exposure cap {s.max_portfolio_exposure} exceeds "
-                                      f"the capital cap {s.capital_cap}")
+        add(
+            "max_portfolio_exposure",
+            f"portfolio exposure cap {s.max_portfolio_exposure} exceeds "
+            f"the capital cap {s.capital_cap}",
+        )
     for name in ("max_exposure_per_event", "max_exposure_per_series"):
         if getattr(s, name) > s.max_portfolio_exposure:
-            add(name, f"{getattr(s, name)} exceeds the portfolio exposure cap "
-                      f"{s.max_portfolio_exposure}")
+            add(
+                name,
+                f"{getattr(s, name)} exceeds the portfolio exposure cap {s.max_portfolio_exposure}",
+            )
     if s.max_concurrent_positions < 1:
         add("max_concurrent_positions", f"must be at least 1, got {s.max_concurrent_positions}")
     if not (0 < s.max_spread <= 1):
         add("max_spread", f"must be in (0, 1] dollars, got {s.max_spread}")
     if s.trading_interval_s <= 0:
         add("trading_interval_s", f"must be positive, got {s.trading_interval_s}")
-    for name in ("read_rate_per_s", "write_rate_per_s", "http_connect_timeout_s",
-                 "http_read_timeout_s"):
+    for name in (
+        "read_rate_per_s",
+        "write_rate_per_s",
+        "http_connect_timeout_s",
+        "http_read_timeout_s",
+    ):
         if getattr(s, name) <= 0:
             add(name, f"must be positive, got {getattr(s, name)}")
     if s.is_live:
@@ -315,12 +338,18 @@ def check_settings(s: Settings) -> list[Problem]:
         if s.private_key_path is None:
             add("private_key_path", "live mode needs the path of your private key file")
         if s.environment is Environment.PROD and not s.confirm_prod_live:
-            add("confirm_prod_live", "prod + live trades real money: set "
-                                     "KALSHIBOT_CONFIRM_PROD_LIVE=true to confirm")
+            add(
+                "confirm_prod_live",
+                "prod + live trades real money: set KALSHIBOT_CONFIRM_PROD_LIVE=true to confirm",
+            )
     if s.private_key_path is not None:
         for msg in check_key_file(s.private_key_path, s.private_key_password):
             add("private_key_path", msg)
-    if s.db_path is not None and s.db_path == s.data_dir / f"{Mode.PAPER.value}.sqlite" and s.is_live:
+    if (
+        s.db_path is not None
+        and s.db_path == s.data_dir / f"{Mode.PAPER.value}.sqlite"
+        and s.is_live
+    ):
         add("db_path", "live mode must not use the paper database")
     return p
 
@@ -334,8 +363,9 @@ def check_key_file(path: Path, password: SecretStr | None = None) -> list[str]:
     problems: list[str] = []
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
-        problems.append(f"key file {path} has permissions {mode:04o}, wider than 0600 "
-                        f"(run: chmod 600 {path})")
+        problems.append(
+            f"key file {path} has permissions {mode:04o}, wider than 0600 (run: chmod 600 {path})"
+        )
     try:
         data = path.read_bytes()
     except OSError as exc:

@@ -128,7 +128,11 @@ class ExchangeRejectedError(SkipError):
     """The exchange rejected a request as invalid (400/404/409) for this item."""
 
     def __init__(
-        self, message: str, *, status: int | None = None, code: str | None = None,
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str | None = None,
         hint: str | None = None,
     ) -> None:
         super().__init__(message, hint=hint)

@@ -12,10 +12,16 @@ from kalshibot.config import inspect_settings
 
 
 def config(
-    validate: bool = typer.Option(False, "--validate", help="Check every setting; exit 1 if any problem."),
-    show: bool = typer.Option(False, "--show", help="Print the merged configuration (secrets masked)."),
+    validate: bool = typer.Option(
+        False, "--validate", help="Check every setting; exit 1 if any problem."
+    ),
+    show: bool = typer.Option(
+        False, "--show", help="Print the merged configuration (secrets masked)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
-    env_file: Path = typer.Option(Path(".env"), "--env-file", help="Dotenv file to read (if present)."),
+    env_file: Path = typer.Option(
+        Path(".env"), "--env-file", help="Dotenv file to read (if present)."
+    ),
 ) -> None:
     """Validate (--validate) or show (--show) the configuration from env, .env and --config."""
     if not validate and not show:
@@ -29,14 +35,23 @@ def config(
             print_table("kalshibot configuration", ["key", "value"], sorted(shown.items()))
     if validate:
         if as_json:
-            print_json({"valid": not problems,
-                        "problems": [{"key": p.key, "message": p.message} for p in problems]})
+            print_json(
+                {
+                    "valid": not problems,
+                    "problems": [{"key": p.key, "message": p.message} for p in problems],
+                }
+            )
         elif problems:
-            print_table(f"{len(problems)} configuration problem(s)", ["key", "problem"],
-                        [(p.key, p.message) for p in problems])
+            print_table(
+                f"{len(problems)} configuration problem(s)",
+                ["key", "problem"],
+                [(p.key, p.message) for p in problems],
+            )
         else:
-            console.print("[green]configuration is valid[/green] "
-                          f"(mode={settings.mode.value}, environment={settings.environment.value}, "
-                          f"database={settings.database_path})")
+            console.print(
+                "[green]configuration is valid[/green] "
+                f"(mode={settings.mode.value}, environment={settings.environment.value}, "
+                f"database={settings.database_path})"
+            )
         if problems:
             raise typer.Exit(1)

@@ -3,7 +3,7 @@
 Per fill (``kalshi-api.md`` section 8):
 
     taker fee = round_up_to_$0.0001( 0.07   x multiplier x C x P x (1 - P) )
-    maker fee = round_up_to_$0.0001( 0.0175 x multiplier x C x P x (1 - P) )   (maker-fee series only)
+    maker fee = round_up_to_$0.0001( 0.0175 x multiplier x C x P x (1 - P) )  (maker-fee series)
 
 with C contracts and P the traded price in dollars (YES or NO: P(1-P) is symmetric). Makers pay
 nothing in plain ``quadratic`` series. The balance is charged in whole cents per order (a per-order
@@ -65,12 +65,21 @@ def trade_fee(
     if multiplier < 0:
         raise DataError(f"fee multiplier {multiplier} is negative")
     p = price.value
-    raw = fee_rate(is_taker=is_taker, fee_type=fee_type) * multiplier * abs(count.value) * p * (ONE - p)
+    raw = (
+        fee_rate(is_taker=is_taker, fee_type=fee_type)
+        * multiplier
+        * abs(count.value)
+        * p
+        * (ONE - p)
+    )
     return Money(round_up(raw, PIP))
 
 
 def fee_per_contract(
-    price: Price, *, is_taker: bool = True, fee_type: FeeType = FeeType.QUADRATIC,
+    price: Price,
+    *,
+    is_taker: bool = True,
+    fee_type: FeeType = FeeType.QUADRATIC,
     multiplier: Decimal = ONE,
 ) -> Decimal:
     """Unrounded fee per contract in dollars (for edge and Kelly arithmetic)."""

@@ -31,8 +31,12 @@ class MarketStatus(StrEnum):
 
     @property
     def is_settled(self) -> bool:
-        return self in (MarketStatus.DETERMINED, MarketStatus.FINALIZED, MarketStatus.SETTLED,
-                        MarketStatus.AMENDED)
+        return self in (
+            MarketStatus.DETERMINED,
+            MarketStatus.FINALIZED,
+            MarketStatus.SETTLED,
+            MarketStatus.AMENDED,
+        )
 
 
 class Result(StrEnum):

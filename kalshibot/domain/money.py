@@ -58,7 +58,7 @@ def parse_decimal(value: Any, what: str = "value") -> Decimal:
 
 def _exact(value: Any, what: str) -> Decimal:
     """Operand check for arithmetic: ints and Decimals only."""
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, bool | float):
         raise TypeError(f"{what}: float/bool cannot be mixed into exact money ({value!r})")
     if isinstance(value, Decimal):
         return value

@@ -130,7 +130,7 @@ class Fill:
 
 @dataclass(frozen=True, slots=True)
 class Trade:
-    """A public trade on the tape. ``yes_price`` in dollars; ``taker_side`` is the taker's contract."""
+    """A public trade on the tape. ``yes_price`` in dollars; ``taker_side``: the taker's side."""
 
     trade_id: str
     ticker: str

@@ -5,7 +5,8 @@ grid and strictly between $0 and $1. Built from Kalshi's ``price_level_structure
 explicit ``price_ranges`` list (which wins when given).
 
 Rounding for an order is done in the *safe* direction: a buy is rounded **down** (never pay more
-than asked), a sell **up** (never receive less). When no safe grid price exists, ``InvalidPriceError``.
+than asked), a sell **up** (never receive less). When no safe grid price exists:
+``InvalidPriceError``.
 """
 
 from __future__ import annotations

@@ -1,0 +1,29 @@
+"""Shared test helpers: paths to ../shared, keys, isolated CLI environment."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+
+
+def shared_path(*parts: str) -> Path:
+    """A path under ../shared; the test is skipped when ../shared is absent."""
+    p = SHARED.joinpath(*parts)
+    if not p.exists():
+        pytest.skip(f"{p} not available")
+    return p
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """Run in an empty temp dir with no KALSHIBOT_* variables set."""
+    for k in list(os.environ):
+        if k.upper().startswith("KALSHIBOT_"):
+            monkeypatch.delenv(k)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
