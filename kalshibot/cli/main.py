@@ -39,11 +39,14 @@ def _version(value: bool) -> None:
 def _root(
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
     config: Path | None = typer.Option(
-        None, "--config", help="Config file (KEY=VALUE lines, as config.env.example).",
+        None,
+        "--config",
+        help="Config file (KEY=VALUE lines, as config.env.example).",
         envvar="KALSHIBOT_CONFIG",
     ),
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
-                                 help="Print the version and exit."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
 ) -> None:
     STATE.debug = debug
     STATE.config_file = config
@@ -74,7 +77,9 @@ def status() -> None:
     _not_built("status", "the status issue")
 
 
-@app.command("backtest", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+@app.command(
+    "backtest", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
+)
 def backtest() -> None:
     """Replay stored history through the engine. Not built yet."""
     _not_built("backtest", "the backtest issue")
@@ -113,6 +118,7 @@ def run(argv: list[str] | None = None) -> int:
         err_console.print(
             f"[red]internal error:[/red] {type(exc).__name__}: {exc} "
             "(run with --debug for the traceback, and please report it)",
-            highlight=False, soft_wrap=True,
+            highlight=False,
+            soft_wrap=True,
         )
         return 70
