@@ -1,0 +1,196 @@
+"""Spot feeds over recorded data for simulation and backtests (same interface as ``SpotFeed``).
+
+``ReplaySpotFeed`` serves a pandas DataFrame with columns ``ts`` (aware UTC), ``source``,
+``symbol``, ``price`` (USD per coin; strings, ints, Decimals or floats). At the clock's current
+time each source's latest row at or before now is its quote; rows after now are never visible
+(no look-ahead).
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import pandas as pd
+
+from kalshibot.clock import Clock, ensure_utc
+from kalshibot.errors import DataError
+from kalshibot.feeds.combine import SpotFeedConfig, combine
+from kalshibot.feeds.feed import _resolution, mean_close, status_to_price
+from kalshibot.feeds.history import bars_from_observations
+from kalshibot.feeds.symbols import normalize_symbol
+from kalshibot.feeds.types import (
+    Resolution,
+    SpotBar,
+    SpotPrice,
+    SpotQuote,
+    SpotStatus,
+    SpotUnavailableError,
+)
+
+COLUMNS = ("ts", "source", "symbol", "price")
+
+
+def _to_decimal(value: Any, row: int) -> Decimal:
+    if isinstance(value, bool) or value is None:
+        raise DataError(f"spot frame row {row}: bad price {value!r}")
+    try:
+        out = Decimal(value) if isinstance(value, (str, int, Decimal)) else Decimal(str(value))
+    except (InvalidOperation, ValueError) as exc:
+        raise DataError(f"spot frame row {row}: bad price {value!r}") from exc
+    if not out.is_finite() or out <= 0:
+        raise DataError(f"spot frame row {row}: price must be finite and > 0, got {value!r}")
+    return out
+
+
+class _Series:
+    """One source's rows for one symbol, time-ordered."""
+
+    def __init__(self) -> None:
+        self.ts: list[datetime] = []
+        self.prices: list[Decimal] = []
+
+    def at(self, now: datetime) -> int:
+        """Index of the latest row at or before ``now`` (-1 if none)."""
+        return bisect.bisect_right(self.ts, now) - 1
+
+
+class ReplaySpotFeed:
+    """Spot feed replaying a DataFrame at the injected clock's time.
+
+    Combination (median, stale, diverging, refusals) is the live ``SpotFeed``'s. History is the
+    combined price evaluated at every row time, bucketed into 1-second / 1-minute bars.
+    """
+
+    def __init__(
+        self, frame: pd.DataFrame, clock: Clock, config: SpotFeedConfig | None = None
+    ) -> None:
+        missing = [c for c in COLUMNS if c not in frame.columns]
+        if missing:
+            raise DataError(f"spot frame: missing columns {missing} (need {list(COLUMNS)})")
+        self._clock = clock
+        self.config = config or SpotFeedConfig()
+        ts = self._parse_ts(frame["ts"])
+        series: dict[str, dict[str, _Series]] = {}
+        rows = zip(ts, frame["source"], frame["symbol"], frame["price"], strict=True)
+        for i, (t, source, symbol, price) in enumerate(rows):
+            if not isinstance(source, str) or not source or not isinstance(symbol, str):
+                raise DataError(f"spot frame row {i}: bad source/symbol {source!r}/{symbol!r}")
+            s = series.setdefault(normalize_symbol(symbol), {}).setdefault(source, _Series())
+            s.ts.append(t)
+            s.prices.append(_to_decimal(price, i))
+        for by_source in series.values():
+            for s in by_source.values():
+                order = sorted(range(len(s.ts)), key=s.ts.__getitem__)
+                s.ts = [s.ts[i] for i in order]
+                s.prices = [s.prices[i] for i in order]
+        self._series = series
+        self._observations: dict[str, list[tuple[datetime, Decimal]]] = {}
+
+    @staticmethod
+    def _parse_ts(col: pd.Series) -> list[datetime]:
+        if pd.api.types.is_datetime64_any_dtype(col):
+            if getattr(col.dt, "tz", None) is None:
+                raise DataError("spot frame: 'ts' must be timezone-aware UTC")
+            parsed = col.dt.tz_convert("UTC")
+        else:
+            try:
+                parsed = pd.to_datetime(col, utc=True)
+            except (ValueError, TypeError) as exc:
+                raise DataError(f"spot frame: unparseable 'ts': {exc}") from exc
+        if parsed.isna().any():
+            raise DataError(f"spot frame: missing 'ts' in row {int(parsed.isna().argmax())}")
+        return [ensure_utc(t.to_pydatetime()) for t in parsed]
+
+    def symbols(self) -> tuple[str, ...]:
+        """Symbols present in the frame."""
+        return tuple(sorted(self._series))
+
+    def _sym(self, symbol: str) -> str:
+        sym = normalize_symbol(symbol)
+        if sym not in self._series:
+            raise SpotUnavailableError(sym, "symbol not in replay data")
+        return sym
+
+    def _quotes_at(self, sym: str, now: datetime) -> dict[str, SpotQuote]:
+        out: dict[str, SpotQuote] = {}
+        for source, s in self._series[sym].items():
+            i = s.at(now)
+            if i >= 0:
+                out[source] = SpotQuote(source=source, symbol=sym, price=s.prices[i], ts=s.ts[i])
+        return out
+
+    def refresh(self, symbols: tuple[str, ...] | None = None) -> dict[str, SpotStatus]:
+        """Nothing to poll: the statuses at the current time."""
+        return {self._sym(s): self.status(s) for s in (symbols or self.symbols())}
+
+    def status(self, symbol: str) -> SpotStatus:
+        """Status at the clock's current time."""
+        sym = self._sym(symbol)
+        now = self._clock.now()
+        return combine(sym, self._quotes_at(sym, now), now, self.config)
+
+    def latest(self, symbol: str) -> SpotPrice:
+        """Combined price now (USD per coin); ``SpotUnavailableError`` when refused."""
+        return status_to_price(self.status(symbol))
+
+    def _obs(self, sym: str) -> list[tuple[datetime, Decimal]]:
+        """Combined price at every row time of ``sym`` (computed once, cached)."""
+        if sym not in self._observations:
+            times = sorted({t for s in self._series[sym].values() for t in s.ts})
+            obs: list[tuple[datetime, Decimal]] = []
+            for t in times:
+                st = combine(sym, self._quotes_at(sym, t), t, self.config)
+                if st.ok and st.price is not None:
+                    obs.append((t, st.price))
+            self._observations[sym] = obs
+        return self._observations[sym]
+
+    def history(
+        self,
+        symbol: str,
+        resolution: Resolution | str,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[SpotBar]:
+        """Bars of the combined price up to now (never later), ``since``/``until`` inclusive."""
+        sym = self._sym(symbol)
+        res = _resolution(resolution)
+        now = self._clock.now()
+        hi = now if until is None else min(now, ensure_utc(until))
+        obs = self._obs(sym)
+        times = [t for t, _ in obs]
+        j = bisect.bisect_right(times, hi)
+        i = 0
+        if since is not None:
+            epoch = int(ensure_utc(since).timestamp())
+            bucket = pd.Timestamp(epoch - epoch % res.seconds, unit="s", tz="UTC")
+            i = bisect.bisect_left(times, bucket.to_pydatetime())
+        return bars_from_observations(obs[i:j], res.seconds)
+
+    def average(self, symbol: str, start: datetime, end: datetime) -> Decimal:
+        """Mean of 1-second closes with open time in ``[start, end)`` (USD per coin)."""
+        start, end = ensure_utc(start), ensure_utc(end)
+        bars = [b for b in self.history(symbol, Resolution.SECOND, start) if b.start < end]
+        return mean_close(normalize_symbol(symbol), bars, start, end)
+
+
+class StaticSpotFeed(ReplaySpotFeed):
+    """Fixed prices (USD per coin) that never go stale; for tests and offline wiring."""
+
+    def __init__(
+        self, prices: Mapping[str, Decimal | str | int], clock: Clock, source: str = "static"
+    ) -> None:
+        now = clock.now()
+        frame = pd.DataFrame(
+            {
+                "ts": [pd.Timestamp(now)] * len(prices),
+                "source": [source] * len(prices),
+                "symbol": list(prices),
+                "price": [Decimal(str(p)) for p in prices.values()],
+            }
+        )
+        super().__init__(frame, clock, SpotFeedConfig(stale_after_s=float("inf")))
