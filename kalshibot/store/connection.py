@@ -1,0 +1,110 @@
+"""Opening the SQLite store and the one transaction helper, ``atomic()``.
+
+``open_store(path)`` opens (creating if needed) a SQLite file or ``":memory:"`` with WAL journal,
+``foreign_keys=ON``, a busy timeout and ``synchronous=NORMAL``, then migrates the schema to the
+current version (``kalshibot.store.migrations``). The connection runs in autocommit mode
+(``isolation_level=None``): every write that must be all-or-nothing goes through ``atomic(conn)``.
+
+``atomic(conn)`` opens ``BEGIN IMMEDIATE`` and commits on normal exit or rolls back on any
+exception. Nested use joins the outer transaction (the inner block neither commits nor rolls
+back; an exception escaping it rolls back the whole outer transaction when it reaches the outer
+block). A trading cycle therefore commits all of its writes together.
+
+Times are stored as INTEGER epoch milliseconds UTC (``ts_ms``); see ``kalshibot.store.units``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from kalshibot.errors import StoreError
+
+BUSY_TIMEOUT_MS = 10_000
+
+
+def connect(path: str | Path, *, migrate: bool = True, read_only: bool = False
+            ) -> sqlite3.Connection:
+    """Open the store at ``path`` (a file or ``":memory:"``) and bring its schema up to date.
+
+    Raises ``StoreError`` when the file cannot be opened, is not a SQLite database, or was
+    written by a newer kalshibot (its schema version is higher than this code knows).
+    """
+    from kalshibot.store.migrations import migrate as run_migrations
+
+    target = str(path)
+    if target != ":memory:":
+        p = Path(target)
+        if read_only and not p.exists():
+            raise StoreError(f"database {p} does not exist",
+                             hint="run `kalshibot data sample` or `kalshibot data import` first")
+        try:
+            p.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create the folder of database {p}: {exc.strerror}") from exc
+    try:
+        if read_only and target != ":memory:":
+            conn = sqlite3.connect(f"file:{target}?mode=ro", uri=True, isolation_level=None,
+                                   timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+        else:
+            conn = sqlite3.connect(target, isolation_level=None,
+                                   timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot open database {target}: {exc}") from exc
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        if not read_only:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA temp_store = MEMORY")
+        if migrate:
+            run_migrations(conn, read_only=read_only)
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise StoreError(f"{target} is not a usable kalshibot database: {exc}") from exc
+    except StoreError:
+        conn.close()
+        raise
+    return conn
+
+
+#: Alias: the name most callers use.
+open_store = connect
+
+
+@contextmanager
+def atomic(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One transaction: commit on success, roll back on any exception. Nested use joins it."""
+    if conn.in_transaction:
+        yield conn
+        return
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        raise StoreError(f"cannot start a transaction: {exc}",
+                         hint="another process may hold the database lock") from exc
+    try:
+        yield conn
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    else:
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise StoreError(f"commit failed: {exc}") from exc
+
+
+def integrity_check(conn: sqlite3.Connection) -> list[str]:
+    """``PRAGMA integrity_check`` plus ``foreign_key_check``; an empty list means healthy."""
+    rows = [r[0] for r in conn.execute("PRAGMA integrity_check")]
+    problems = [r for r in rows if r != "ok"]
+    for r in conn.execute("PRAGMA foreign_key_check"):
+        problems.append(f"foreign key violation in {r[0]} rowid {r[1]} -> {r[2]}")
+    return problems

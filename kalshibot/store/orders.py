@@ -1,0 +1,163 @@
+"""Our orders: ``orders(client_order_id PK, order_id UNIQUE NULL, ticker, side, action, price,
+count, filled, status, strategy, time_in_force, fees, created_ts, updated_ts, last_error)``.
+
+``price`` is exact decimal dollars of the order's own side (a NO price for NO orders), ``count``
+/ ``filled`` exact contracts, ``fees`` decimal dollars; ``status`` a ``domain.OrderStatus`` value.
+Write the row with ``create_order`` **before** sending the request (principle 5), then record
+the exchange's answer with ``update_order`` / ``apply_exchange_order``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from kalshibot.domain.money import Count, Money, Price
+from kalshibot.domain.orders import Action, Order, OrderIntent, OrderStatus, Side, TimeInForce
+from kalshibot.errors import BugError
+from kalshibot.store.units import ms_ts, ts_ms
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRecord:
+    """One local order row (prices of ``side``; counts in contracts; fees in dollars)."""
+
+    client_order_id: str
+    order_id: str | None
+    ticker: str
+    side: Side
+    action: Action
+    price: Price
+    count: Count
+    filled: Count
+    status: OrderStatus
+    strategy: str
+    time_in_force: TimeInForce
+    fees: Money
+    created: datetime
+    updated: datetime
+    last_error: str | None = None
+
+    @property
+    def remaining(self) -> Count:
+        return self.count - self.filled
+
+
+COLS = ("client_order_id", "order_id", "ticker", "side", "action", "price", "count", "filled",
+        "status", "strategy", "time_in_force", "fees", "created_ts", "updated_ts", "last_error")
+
+
+def _rec(r: Sequence[object]) -> OrderRecord:
+    return OrderRecord(
+        str(r[0]), None if r[1] is None else str(r[1]), str(r[2]), Side(r[3]), Action(r[4]),
+        Price(Decimal(str(r[5]))), Count(Decimal(str(r[6]))), Count(Decimal(str(r[7]))),
+        OrderStatus(r[8]), str(r[9]), TimeInForce(r[10]), Money(Decimal(str(r[11]))),
+        ms_ts(int(r[12])), ms_ts(int(r[13])),  # type: ignore[call-overload]
+        None if r[14] is None else str(r[14]))
+
+
+def create_order(conn: sqlite3.Connection, intent: OrderIntent, *, strategy: str, now: datetime
+                 ) -> OrderRecord:
+    """Record a new intent as ``pending_submit``. A repeated ``client_order_id`` is a bug."""
+    try:
+        conn.execute(
+            f"INSERT INTO orders ({', '.join(COLS)}) VALUES ({', '.join('?' * len(COLS))})",
+            (intent.client_order_id, None, intent.ticker, intent.side.value, intent.action.value,
+             intent.price.to_str(), format(intent.count.value, "f"), "0",
+             OrderStatus.PENDING_SUBMIT.value, strategy, intent.time_in_force.value, "0",
+             ts_ms(now), ts_ms(now), None))
+    except sqlite3.IntegrityError as exc:
+        raise BugError(f"client_order_id {intent.client_order_id} already recorded") from exc
+    rec = get_order(conn, intent.client_order_id)
+    assert rec is not None
+    return rec
+
+
+def update_order(
+    conn: sqlite3.Connection, client_order_id: str, *, now: datetime,
+    order_id: str | None = None, status: OrderStatus | None = None, filled: Count | None = None,
+    fees: Money | None = None, price: Price | None = None, count: Count | None = None,
+    last_error: str | None = None,
+) -> OrderRecord:
+    """Change the given fields of one order (others untouched); returns the new row."""
+    sets = ["updated_ts = ?"]
+    args: list[object] = [ts_ms(now)]
+    for col, val in (("order_id", order_id),
+                     ("status", None if status is None else status.value),
+                     ("filled", None if filled is None else format(filled.value, "f")),
+                     ("fees", None if fees is None else format(fees.amount, "f")),
+                     ("price", None if price is None else price.to_str()),
+                     ("count", None if count is None else format(count.value, "f")),
+                     ("last_error", last_error)):
+        if val is not None:
+            sets.append(f"{col} = ?")
+            args.append(val)
+    cur = conn.execute(f"UPDATE orders SET {', '.join(sets)} WHERE client_order_id = ?",
+                       (*args, client_order_id))
+    if cur.rowcount != 1:
+        raise BugError(f"no local order with client_order_id {client_order_id}")
+    rec = get_order(conn, client_order_id)
+    assert rec is not None
+    return rec
+
+
+def apply_exchange_order(conn: sqlite3.Connection, order: Order, *, now: datetime,
+                         strategy: str = "") -> OrderRecord:
+    """Merge an order as the exchange reports it (insert if unknown locally, e.g. after a
+    restart or an order placed elsewhere; such rows get ``client_order_id`` = ``order_id``
+    when the exchange reports none)."""
+    coid = order.client_order_id or order.order_id
+    existing = get_order(conn, coid) or find_by_order_id(conn, order.order_id)
+    if existing is None:
+        created = order.created_time or now
+        conn.execute(
+            f"INSERT INTO orders ({', '.join(COLS)}) VALUES ({', '.join('?' * len(COLS))})",
+            (coid, order.order_id, order.ticker, order.side.value, order.action.value,
+             order.price.to_str(), format(order.initial_count.value, "f"),
+             format(order.filled_count.value, "f"), order.status.value, strategy,
+             TimeInForce.GTC.value, format(order.fees_paid.amount, "f"), ts_ms(created),
+             ts_ms(order.updated_time or now), None))
+        rec = get_order(conn, coid)
+        assert rec is not None
+        return rec
+    return update_order(conn, existing.client_order_id, now=now, order_id=order.order_id,
+                        status=order.status, filled=order.filled_count, fees=order.fees_paid,
+                        price=order.price, count=order.initial_count)
+
+
+def get_order(conn: sqlite3.Connection, client_order_id: str) -> OrderRecord | None:
+    r = conn.execute(f"SELECT {', '.join(COLS)} FROM orders WHERE client_order_id = ?",
+                     (client_order_id,)).fetchone()
+    return None if r is None else _rec(r)
+
+
+def find_by_order_id(conn: sqlite3.Connection, order_id: str) -> OrderRecord | None:
+    r = conn.execute(f"SELECT {', '.join(COLS)} FROM orders WHERE order_id = ?",
+                     (order_id,)).fetchone()
+    return None if r is None else _rec(r)
+
+
+def list_orders(conn: sqlite3.Connection, *, statuses: Sequence[OrderStatus] = (),
+                ticker: str | None = None, since: datetime | None = None) -> list[OrderRecord]:
+    """Orders filtered by status / ticker / creation time, oldest first."""
+    sql = f"SELECT {', '.join(COLS)} FROM orders WHERE 1=1"
+    args: list[object] = []
+    if statuses:
+        sql += f" AND status IN ({','.join('?' * len(statuses))})"
+        args += [s.value for s in statuses]
+    if ticker:
+        sql += " AND ticker = ?"
+        args.append(ticker)
+    if since is not None:
+        sql += " AND created_ts >= ?"
+        args.append(ts_ms(since))
+    return [_rec(r) for r in conn.execute(sql + " ORDER BY created_ts, client_order_id", args)]
+
+
+def unresolved_orders(conn: sqlite3.Connection) -> list[OrderRecord]:
+    """Orders that are open or whose outcome is not known (to reconcile on start)."""
+    return list_orders(conn, statuses=(OrderStatus.PENDING_SUBMIT, OrderStatus.OUTCOME_UNKNOWN,
+                                       OrderStatus.RESTING, OrderStatus.PARTIALLY_FILLED))
