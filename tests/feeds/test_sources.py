@@ -250,8 +250,8 @@ def test_kraken_ohlc(session: requests.Session, clock: SimClock) -> None:
 def test_http_errors_map_to_typed_errors(
     session: requests.Session, clock: SimClock, kwargs: dict[str, object], error: type[Exception]
 ) -> None:
-    responses.get(f"{CB}/products/BTC-USD/ticker", **kwargs)  # type: ignore[arg-type]
-    responses.get(f"{KR}/Ticker", **kwargs)  # type: ignore[arg-type]
+    responses.get(f"{CB}/products/BTC-USD/ticker", **kwargs)
+    responses.get(f"{KR}/Ticker", **kwargs)
     with pytest.raises(error):
         _cb(session, clock).fetch_quote("BTC")
     with pytest.raises(error):
