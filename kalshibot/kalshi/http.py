@@ -262,10 +262,10 @@ class HttpClient:
         try:
             resp = self._send(method, path, params=params, body=body, auth=True)
         except requests.Timeout as exc:
-            raise self._unknown(what, f"timed out ({type(exc).__name__})",
+            raise self.unknown_outcome(what, f"timed out ({type(exc).__name__})",
                                 client_order_ids) from exc
         except requests.ConnectionError as exc:
-            raise self._unknown(what, f"connection failed ({type(exc).__name__})",
+            raise self.unknown_outcome(what, f"connection failed ({type(exc).__name__})",
                                 client_order_ids) from exc
         status = resp.status_code
         if 200 <= status < 300:
@@ -273,11 +273,11 @@ class HttpClient:
                 return self._decode_ok(resp, what)
             except DataError as exc:
                 # Accepted (2xx) but unreadable: whether/which order exists is unknown.
-                raise self._unknown(what, f"unreadable {status} answer ({exc.message})",
+                raise self.unknown_outcome(what, f"unreadable {status} answer ({exc.message})",
                                     client_order_ids) from exc
         body_json = _body_or_none(resp)
         if status == 408 or status >= 500:
-            raise self._unknown(what, f"HTTP {status}", client_order_ids)
+            raise self.unknown_outcome(what, f"HTTP {status}", client_order_ids)
         if status == 409 and client_order_ids:
             code, msg = error_code_and_message(body_json)
             ids = ",".join(client_order_ids)
@@ -287,7 +287,7 @@ class HttpClient:
         raise map_http_error(status, body_json, what)
 
     @staticmethod
-    def _unknown(
+    def unknown_outcome(
         what: str, reason: str, client_order_ids: Sequence[str] | None
     ) -> KalshibotError:
         msg = f"{what}: {reason}; the outcome is unknown"

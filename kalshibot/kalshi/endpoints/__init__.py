@@ -1,0 +1,5 @@
+"""Kalshi REST endpoints."""
+
+from kalshibot.kalshi.endpoints.client import KalshiClient
+
+__all__ = ["KalshiClient"]
