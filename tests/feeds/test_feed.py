@@ -18,6 +18,7 @@ from kalshibot.feeds import (
     SpotCandle,
     SpotFeed,
     SpotFeedConfig,
+    SpotFeedLike,
     SpotQuote,
     SpotSource,
     SpotUnavailableError,
@@ -48,7 +49,7 @@ def mock_btc() -> None:
 @responses.activate
 def test_refresh_then_latest_is_median(session: requests.Session, clock: SimClock) -> None:
     mock_btc()
-    feed = make_feed(session, clock)
+    feed: SpotFeedLike = make_feed(session, clock)  # live and replay share one interface
     statuses = feed.refresh(("BTC",))
     assert statuses["BTC"].ok
     p = feed.latest("btc")
