@@ -1,0 +1,1 @@
+"""Simulation: fill simulator, paper and sim exchanges, and the sample-data generator."""
