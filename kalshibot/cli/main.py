@@ -14,7 +14,7 @@ from pathlib import Path
 import typer
 
 from kalshibot import __version__
-from kalshibot.cli import config_cmd
+from kalshibot.cli import config_cmd, data_cmd, markets_cmd
 from kalshibot.cli.context import STATE, err_console
 from kalshibot.errors import KalshibotError, NotBuiltError
 
@@ -53,6 +53,8 @@ def _root(
 
 
 app.command("config")(config_cmd.config)
+app.add_typer(data_cmd.data_app, name="data")
+app.command("markets")(markets_cmd.markets)
 
 
 def _not_built(name: str, issue: str) -> None:
