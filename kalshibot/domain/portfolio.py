@@ -83,7 +83,11 @@ def apply_fill(pos: Position, fill: Fill) -> FillEffect:
     # Close contracts held on the opposite direction first.
     if (held < 0 and adds_yes) or (held > 0 and not adds_yes):
         closing = min(remaining, abs(held))
-        removed_cost = cost * closing / abs(held)
+        # Average cost of the contracts closed, kept to 1e-10 $ so numbers stay readable;
+        # the same amount leaves ``cost`` and enters ``realized``, so totals stay exact.
+        removed_cost = (cost * closing / abs(held)).quantize(Decimal("1e-10"))
+        if closing == abs(held):
+            removed_cost = cost
         proceeds = closing * (ONE - px)  # held side's price is the complement
         realized += proceeds - removed_cost
         cost -= removed_cost

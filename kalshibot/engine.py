@@ -1,0 +1,514 @@
+"""``Engine.run_cycle(now)``: the one trading cycle shared by ``trade`` and ``backtest``.
+
+discover markets -> books (batched) -> fills, settlements, unresolved orders -> positions, P&L,
+circuit breaker -> fair values (batched per strategy) -> edge-after-fees proposals -> Kelly size
+capped by limits and depth -> risk verdict -> execution -> one store transaction with every
+decision and its reason, the equity point, positions and the heartbeat.
+
+The engine never reads the wall clock: ``now`` is passed in (``Clock`` outside). Orders are
+written to the store before they are sent (``execution.OrderManager``); everything else of a
+cycle commits together at its end.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+from kalshibot.domain.book import OrderBook
+from kalshibot.domain.fees import fee_per_contract
+from kalshibot.domain.market import Market, Settlement
+from kalshibot.domain.money import ZERO, Count, Money, Price
+from kalshibot.domain.orders import Action, Fill, OrderIntent, OrderStatus
+from kalshibot.domain.portfolio import Portfolio, Position
+from kalshibot.errors import KalshibotError, StopError
+from kalshibot.exchange import Exchange
+from kalshibot.execution import OrderManager, exposure_of_orders, new_client_order_id
+from kalshibot.risk import CircuitBreaker, RiskManager, RiskSnapshot, kill_switch_on
+from kalshibot.store import fills as fills_repo
+from kalshibot.store import settlements as settlements_repo
+from kalshibot.store.connection import atomic
+from kalshibot.store.decisions import Decision, Verdict, record_decisions
+from kalshibot.store.equity import EquityPoint, record_equity
+from kalshibot.store.kv import kv_delete, kv_get, kv_set
+from kalshibot.store.markets import upsert_markets
+from kalshibot.store.positions import save_positions
+from kalshibot.store.runs import Heartbeat, heartbeat
+from kalshibot.strategy.base import FairValue, MarketView, Strategy, StrategyParams
+from kalshibot.strategy.rules import NoTrade, Proposal, propose
+from kalshibot.strategy.sizing import kelly_size
+
+STARTING_CASH_KEY = "account.starting_cash"
+ENTRIES_BLOCKED_KEY = "engine.entries_blocked"
+
+
+class StoreKV:
+    """``risk.KeyValue`` over the store's ``kv`` table (values are strings)."""
+
+    def __init__(self, conn: sqlite3.Connection, now: datetime) -> None:
+        self.conn = conn
+        self.now = now
+
+    def get(self, key: str) -> str | None:
+        v = kv_get(self.conn, key)
+        return None if v is None else str(v)
+
+    def set(self, key: str, value: str) -> None:
+        kv_set(self.conn, key, value, now=self.now)
+
+    def delete(self, key: str) -> None:
+        kv_delete(self.conn, key)
+
+
+@dataclass
+class MarketRow:
+    """What the terminal view shows per market after a cycle."""
+
+    ticker: str
+    p_yes: float | None
+    yes_bid: Price | None
+    yes_ask: Price | None
+    edge: Decimal | None
+    position: Count
+    pnl: Money
+    verdict: str
+    reason: str
+
+
+@dataclass
+class CycleReport:
+    cycle: int
+    now: datetime
+    markets: int
+    orders_sent: int
+    fills: int
+    errors: list[str]
+    equity: Money
+    cash: Money
+    day_pnl: Money
+    breaker: str
+    kill_switch: bool
+    entries_blocked: str
+    rows: list[MarketRow] = field(default_factory=list)
+    duration_ms: float = 0.0
+
+
+@dataclass
+class EngineConfig:
+    run_id: str
+    series: Sequence[str] = ()
+    tickers: Sequence[str] = ()
+    discover_every: int = 12  # cycles between market discovery
+    reconcile_every: int = 60  # cycles between full reconciliations
+    stale_order_after: timedelta = timedelta(minutes=2)
+    kill_switch_path: Path = Path("data/KILL")
+    fractional: bool = False
+    record_books: bool = False  # store each fetched book (paper/live: builds history)
+
+
+class Engine:
+    """One trading loop's state; ``run_cycle`` is the unit of work (see module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        conn: sqlite3.Connection,
+        exchange: Exchange,
+        strategy: Strategy,
+        params: StrategyParams,
+        risk: RiskManager,
+        config: EngineConfig,
+        starting_cash: Money | None = None,
+        now: datetime,
+    ) -> None:
+        self.conn = conn
+        self.exchange = exchange
+        self.strategy = strategy
+        self.params = params
+        self.risk = risk
+        self.cfg = config
+        self.orders = OrderManager(conn, exchange, strategy=strategy.name)
+        self.cycle = 0
+        self.markets: dict[str, Market] = {}
+        self.marks: dict[str, Price] = {}
+        self.trading_active = True
+        self._last_settlement: datetime | None = None
+        with atomic(conn):
+            if starting_cash is not None and kv_get(conn, STARTING_CASH_KEY) is None:
+                kv_set(conn, STARTING_CASH_KEY, starting_cash.to_str(), now=now)
+        start = kv_get(conn, STARTING_CASH_KEY)
+        self.starting_cash = Money(Decimal(start)) if start is not None else None
+        self.portfolio = self._load_portfolio()
+        self.breaker = CircuitBreaker(StoreKV(conn, now), risk.limits.circuit_breaker_drawdown)
+
+    # --- state from the store ----------------------------------------------------------
+    def _load_portfolio(self) -> Portfolio:
+        pf = Portfolio(self.starting_cash or Money(0), {})
+        events: list[tuple[datetime, int, Fill | Settlement]] = [
+            (f.ts, 0, f) for f in fills_repo.list_fills(self.conn)
+        ]
+        events += [(s.settled_time, 1, s) for s in settlements_repo.list_settlements(self.conn)]
+        for _, _kind, ev in sorted(events, key=lambda e: (e[0], e[1])):
+            if isinstance(ev, Fill):
+                pf = pf.with_fill(ev)
+            else:
+                pf = pf.with_settlement(ev.ticker, ev.result, ev.value)
+                self._last_settlement = ev.settled_time
+        return pf
+
+    @property
+    def entries_blocked(self) -> str:
+        return str(kv_get(self.conn, ENTRIES_BLOCKED_KEY, "") or "")
+
+    def block_entries(self, reason: str, now: datetime) -> None:
+        with atomic(self.conn):
+            kv_set(self.conn, ENTRIES_BLOCKED_KEY, reason, now=now)
+
+    # --- start / reconcile -------------------------------------------------------------
+    def start(self, now: datetime) -> list[str]:
+        """Resolve unknown orders, pull fills and reconcile; returns mismatch descriptions."""
+        self.orders.resolve_unknown(now)
+        self._apply_fills(self.orders.sync_fills(now, since=None))
+        return self.reconcile(now)
+
+    def reconcile(self, now: datetime) -> list[str]:
+        try:
+            self.orders.refresh_open(now)
+            self._sync_settlements(now, force=True)
+            diffs = self.orders.reconcile_positions(dict(self.portfolio.positions))
+        except KalshibotError as exc:
+            self.orders.errors.append(f"reconcile: {exc}")
+            return []
+        with atomic(self.conn):
+            if diffs:
+                kv_set(
+                    self.conn,
+                    ENTRIES_BLOCKED_KEY,
+                    "reconciliation mismatch: " + "; ".join(diffs[:5]),
+                    now=now,
+                )
+            elif self.entries_blocked.startswith("reconciliation"):
+                kv_delete(self.conn, ENTRIES_BLOCKED_KEY)
+        return diffs
+
+    def _apply_fills(self, fills: Sequence[Fill]) -> None:
+        for f in sorted(fills, key=lambda f: f.ts):
+            self.portfolio = self.portfolio.with_fill(f)
+
+    def _sync_settlements(self, now: datetime, *, force: bool = False) -> list[Settlement]:
+        due = force or any(
+            (m := self.markets.get(p.ticker)) is None or m.close_time <= now
+            for p in self.portfolio.open_positions()
+        )
+        if not due:
+            return []
+        known = {s.ticker for s in settlements_repo.list_settlements(self.conn)}
+        new = [
+            s for s in self.exchange.get_settlements(self._last_settlement) if s.ticker not in known
+        ]
+        if new:
+            with atomic(self.conn):
+                settlements_repo.upsert_settlements(self.conn, new)
+            for s in sorted(new, key=lambda s: s.settled_time):
+                self.portfolio = self.portfolio.with_settlement(s.ticker, s.result, s.value)
+                self._last_settlement = s.settled_time
+        return new
+
+    # --- the cycle ---------------------------------------------------------------------
+    def run_cycle(self, now: datetime) -> CycleReport:
+        t0 = time.perf_counter()
+        self.cycle += 1
+        self.orders.errors = []
+        errors = self.orders.errors
+        self.breaker.kv.now = now  # type: ignore[attr-defined]
+        if self.cycle == 1 or self.cycle % self.cfg.discover_every == 0 or not self.markets:
+            self._discover(now, errors)
+        active = [m for m in self.markets.values() if m.close_time > now]
+        books: dict[str, OrderBook] = {}
+        if active:
+            try:
+                books = self.exchange.get_orderbooks([m.ticker for m in active])
+            except KalshibotError as exc:
+                errors.append(f"order books: {exc}")
+        for t, b in books.items():
+            mid = b.mid()
+            if mid is not None:
+                self.marks[t] = mid
+        new_fills: list[Fill] = []
+        try:
+            self.orders.resolve_unknown(now)
+            new_fills = self.orders.sync_fills(now)
+            self._apply_fills(new_fills)
+            self._sync_settlements(now)
+        except StopError:
+            raise
+        except KalshibotError as exc:
+            errors.append(f"account sync: {exc}")
+        if self.cycle % self.cfg.reconcile_every == 0:
+            self.reconcile(now)
+        kill = kill_switch_on(self.cfg.kill_switch_path)
+        if kill:
+            self.orders.cancel_all(now, "kill switch")
+        equity = self.portfolio.equity(self.marks)
+        breaker = self.breaker.update(equity, now)
+        day_start = self.breaker.day_start_equity(now, equity)
+        snap = self._snapshot(now, equity - day_start, breaker.tripped, breaker.reason, kill)
+        if breaker.tripped:
+            self.orders.cancel_all(now, "circuit breaker")
+
+        views = [self._view(m, books[m.ticker], now) for m in active if m.ticker in books]
+        decisions: list[Decision] = []
+        rows: list[MarketRow] = []
+        sent = 0
+        fvs: list[FairValue]
+        try:
+            fvs = self.strategy.fair_values(views) if views else []
+        except KalshibotError as exc:
+            errors.append(f"strategy: {exc}")
+            fvs = [FairValue(None, f"strategy error: {exc}") for _ in views]
+        blocked = self.orders.blocked_markets()
+        resting = {r.ticker: r for r in self.orders.open_orders()}
+        for view, fv in zip(views, fvs, strict=True):
+            d, row, did_send = self._decide(view, fv, snap, blocked, resting, now)
+            decisions.append(d)
+            rows.append(row)
+            sent += did_send
+            if did_send:
+                snap = self._snapshot(
+                    now, snap.day_pnl, snap.breaker_tripped, snap.breaker_reason, kill
+                )
+        for m in self.markets.values():  # markets we did not see a book for
+            if m.close_time > now and m.ticker not in books:
+                decisions.append(
+                    Decision(
+                        self.cfg.run_id,
+                        self.cycle,
+                        now,
+                        m.ticker,
+                        self.strategy.name,
+                        Verdict.SKIPPED,
+                        "no current order book",
+                    )
+                )
+        self.orders.cancel_stale(now, self.cfg.stale_order_after)
+        try:
+            more = self.orders.sync_fills(now)
+            self._apply_fills(more)
+            new_fills += more
+        except KalshibotError as exc:
+            errors.append(f"fills: {exc}")
+        equity = self.portfolio.equity(self.marks)
+        unreal = Money(
+            sum(
+                (
+                    p.unrealized_pnl(self.marks[p.ticker]).amount
+                    for p in self.portfolio.open_positions()
+                    if p.ticker in self.marks
+                ),
+                ZERO,
+            )
+        )
+        duration = (time.perf_counter() - t0) * 1000
+        with atomic(self.conn):
+            record_decisions(self.conn, decisions)
+            record_equity(
+                self.conn,
+                EquityPoint(
+                    now,
+                    self.portfolio.cash,
+                    equity,
+                    self.portfolio.realized_pnl(),
+                    unreal,
+                    self.portfolio.fees_paid(),
+                    self.cfg.run_id,
+                ),
+            )
+            save_positions(self.conn, self.portfolio.positions.values(), now=now)
+            if self.cfg.record_books and books:
+                from kalshibot.store.books import save_books
+
+                save_books(self.conn, books.values(), ts=now)
+            heartbeat(
+                self.conn,
+                Heartbeat(
+                    self.cfg.run_id,
+                    now,
+                    self.cycle,
+                    int(duration),
+                    len(views),
+                    sent,
+                    len(errors),
+                    "; ".join(errors)[:500] or None,
+                ),
+            )
+        return CycleReport(
+            self.cycle,
+            now,
+            len(views),
+            sent,
+            len(new_fills),
+            list(errors),
+            equity,
+            self.portfolio.cash,
+            equity - day_start,
+            breaker.reason if breaker.tripped else "ok",
+            kill,
+            self.entries_blocked,
+            rows,
+            duration,
+        )
+
+    def _discover(self, now: datetime, errors: list[str]) -> None:
+        try:
+            found = self.exchange.get_markets(
+                series=self.cfg.series, tickers=self.cfg.tickers, status="open"
+            )
+            st = self.exchange.get_exchange_status()
+            self.trading_active = st.trading_active and st.exchange_active
+        except KalshibotError as exc:
+            errors.append(f"discovery: {exc}")
+            return
+        self.markets = {m.ticker: m for m in found}
+        if found:
+            with atomic(self.conn):
+                upsert_markets(self.conn, found, now=now)
+
+    def _view(self, m: Market, book: OrderBook, now: datetime) -> MarketView:
+        pos = self.portfolio.positions.get(m.ticker) or Position(m.ticker)
+        return MarketView(m, book, now, pos)
+
+    def _snapshot(
+        self, now: datetime, day_pnl: Money, tripped: bool, reason: str, kill: bool
+    ) -> RiskSnapshot:
+        exposure: dict[str, Money] = {p.ticker: p.cost for p in self.portfolio.open_positions()}
+        for t, m in exposure_of_orders(self.orders.open_orders()).items():
+            exposure[t] = exposure.get(t, Money(0)) + m
+        event_of = {t: m.event_ticker for t, m in self.markets.items()}
+        series_of = {t: m.series_ticker for t, m in self.markets.items()}
+        blocked = self.entries_blocked
+        return RiskSnapshot(
+            exposure,
+            event_of,
+            series_of,
+            day_pnl,
+            tripped or bool(blocked),
+            reason or blocked,
+            kill,
+            self.trading_active,
+        )
+
+    def _decide(
+        self,
+        view: MarketView,
+        fv: FairValue,
+        snap: RiskSnapshot,
+        blocked: set[str],
+        resting: dict,
+        now: datetime,
+    ) -> tuple[Decision, MarketRow, bool]:
+        m, book = view.market, view.book
+        bid, ask = book.best_bid(), book.best_ask()
+        pos = view.position
+        pnl = pos.unrealized_pnl(self.marks[m.ticker]) if m.ticker in self.marks else Money(0)
+
+        def out(
+            verdict: Verdict,
+            reason: str,
+            prop: Proposal | None = None,
+            size: Count | None = None,
+            sent: bool = False,
+        ) -> tuple[Decision, MarketRow, bool]:
+            d = Decision(
+                self.cfg.run_id,
+                self.cycle,
+                now,
+                m.ticker,
+                self.strategy.name,
+                verdict,
+                reason,
+                fv.p_yes,
+                prop.market_price.value if prop else (ask.price.value if ask else None),
+                prop.side.value if prop else None,
+                prop.edge if prop else None,
+                size.value if size is not None else None,
+            )
+            r = MarketRow(
+                m.ticker,
+                fv.p_yes,
+                bid.price if bid else None,
+                ask.price if ask else None,
+                prop.edge if prop else None,
+                pos.qty,
+                pnl,
+                verdict.value,
+                reason,
+            )
+            return d, r, sent
+
+        prop = propose(view, fv, self.params)
+        if isinstance(prop, NoTrade):
+            return out(Verdict.SKIPPED, prop.reason)
+        if m.ticker in blocked:
+            return out(Verdict.SKIPPED, "an order's outcome is unknown: waiting to resolve", prop)
+        rest = resting.get(m.ticker)
+        if rest is not None:
+            if rest.side == prop.side and rest.action == prop.action and rest.price == prop.limit:
+                return out(Verdict.SKIPPED, "order already resting at this price", prop)
+            self.orders.cancel(rest, now, "re-price")
+            return out(
+                Verdict.SKIPPED, f"cancelled resting order to re-price ({prop.reason})", prop
+            )
+        is_exit = prop.action is Action.SELL
+        if is_exit:
+            count = pos.contracts
+            cost = Money(0)
+        else:
+            fee = fee_per_contract(
+                prop.limit, is_taker=prop.is_taker, fee_type=m.fee_type, multiplier=m.fee_multiplier
+            )
+            unit = prop.limit.value + fee
+            depth = book.depth_to_buy(prop.side, prop.limit) if prop.is_taker else None
+            size = kelly_size(
+                p_win=prop.p_win,
+                cost=unit,
+                equity=self.portfolio.equity(self.marks),
+                fraction=self.params.kelly_fraction,
+                room=self.risk.room(m, snap),
+                depth=depth,
+                fractional=self.cfg.fractional or m.fractional_trading,
+            )
+            count = size.count
+            if not count:
+                return out(Verdict.SKIPPED, f"{prop.reason}; {size.reason}", prop, count)
+            # Fees round up per fill: budget one extra pip per price level we may walk.
+            cost = Money(count.value * unit + Decimal("0.0001") * 10)
+        verdict = self.risk.check(
+            market=m, book=book, now=now, snap=snap, side=prop.side, cost=cost, is_exit=is_exit
+        )
+        if not verdict.approved:
+            return out(Verdict.DENIED, verdict.reason, prop, count)
+        intent = OrderIntent(
+            m.ticker,
+            prop.side,
+            prop.action,
+            prop.limit,
+            count,
+            new_client_order_id(),
+            prop.time_in_force,
+            post_only=not prop.is_taker,
+            reduce_only=is_exit,
+        )
+        res = self.orders.submit(intent, now)
+        ok = res.status not in (OrderStatus.REJECTED,)
+        return out(
+            Verdict.APPROVED if ok else Verdict.DENIED,
+            f"{prop.reason}; {count} contracts -> {res.message}",
+            prop,
+            count,
+            sent=True,
+        )

@@ -1,0 +1,314 @@
+"""Order lifecycle: idempotent submit, outcome-unknown resolution, fills, cancels, reconciliation.
+
+State machine of a local order (``domain.OrderStatus``)::
+
+    pending_submit --ack--> resting | partially_filled | executed | cancelled (IOC remainder)
+    pending_submit --400/404/429--> rejected
+    pending_submit --timeout/5xx/dropped--> outcome_unknown --read orders--> any of the above,
+                                                               or rejected when the exchange
+                                                               has no such order after a grace
+    resting --fills--> partially_filled --fills--> executed;  resting/partial --cancel--> cancelled
+
+Rules (DESIGN principle 5): the ``client_order_id`` is committed to the store **before** the
+request; an order whose outcome is unknown blocks new orders in its market until it is resolved
+by reading the exchange's orders (never re-posted blindly); fills are stored once per fill id.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from kalshibot.domain.money import Count, Money
+from kalshibot.domain.orders import Fill, Order, OrderAck, OrderIntent, OrderStatus, TimeInForce
+from kalshibot.domain.portfolio import Position
+from kalshibot.errors import (
+    AuthError,
+    ExchangeRejectedError,
+    KalshibotError,
+    OrderOutcomeUnknownError,
+    RetryableError,
+)
+from kalshibot.exchange import Exchange
+from kalshibot.store import fills as fills_repo
+from kalshibot.store import orders as orders_repo
+from kalshibot.store.connection import atomic
+from kalshibot.store.orders import OrderRecord
+
+UNRESOLVED = (OrderStatus.PENDING_SUBMIT, OrderStatus.OUTCOME_UNKNOWN)
+OPEN = (OrderStatus.RESTING, OrderStatus.PARTIALLY_FILLED)
+
+
+def new_client_order_id(prefix: str = "kb") -> str:
+    """A fresh id: <= 64 chars of ``[A-Za-z0-9_:+=/-]`` (Kalshi's documented alphabet)."""
+    return f"{prefix}-{uuid.uuid4().hex}"
+
+
+def status_from_ack(intent: OrderIntent, ack: OrderAck) -> OrderStatus:
+    if ack.remaining_count.value > 0:
+        if intent.time_in_force is TimeInForce.GTC:
+            return OrderStatus.PARTIALLY_FILLED if ack.filled_count else OrderStatus.RESTING
+        return OrderStatus.CANCELLED
+    if ack.filled_count == intent.count:
+        return OrderStatus.EXECUTED
+    return OrderStatus.CANCELLED  # IOC/FOK remainder cancelled by the exchange
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitResult:
+    client_order_id: str
+    status: OrderStatus
+    message: str
+
+
+@dataclass
+class OrderManager:
+    """Runs every order through the store and the exchange (see module docstring)."""
+
+    conn: sqlite3.Connection
+    exchange: Exchange
+    strategy: str = ""
+    unknown_grace: timedelta = timedelta(seconds=30)
+    errors: list[str] = field(default_factory=list)
+
+    # --- submit ------------------------------------------------------------------------
+    def submit(
+        self, intent: OrderIntent, now: datetime, *, strategy: str | None = None
+    ) -> SubmitResult:
+        """Record, then send, one order. Never raises for exchange outcomes (see result)."""
+        with atomic(self.conn):  # committed before the request leaves
+            orders_repo.create_order(self.conn, intent, strategy=strategy or self.strategy, now=now)
+        coid = intent.client_order_id
+        try:
+            ack = self.exchange.place_order(intent)
+        except OrderOutcomeUnknownError as exc:
+            self._update(coid, now, status=OrderStatus.OUTCOME_UNKNOWN, last_error=str(exc))
+            return SubmitResult(coid, OrderStatus.OUTCOME_UNKNOWN, f"outcome unknown: {exc}")
+        except ExchangeRejectedError as exc:
+            if exc.status == 409:  # the id exists at the exchange: read it, never re-send
+                self._update(coid, now, status=OrderStatus.OUTCOME_UNKNOWN, last_error=str(exc))
+                self.resolve(coid, now)
+                rec = orders_repo.get_order(self.conn, coid)
+                st = rec.status if rec else OrderStatus.OUTCOME_UNKNOWN
+                return SubmitResult(coid, st, f"409 resolved by reading orders: {st.value}")
+            self._update(coid, now, status=OrderStatus.REJECTED, last_error=str(exc))
+            return SubmitResult(coid, OrderStatus.REJECTED, f"rejected: {exc}")
+        except (RetryableError, AuthError) as exc:
+            # Refused before processing (429, auth): the order was not created.
+            self._update(coid, now, status=OrderStatus.REJECTED, last_error=str(exc))
+            if isinstance(exc, AuthError):
+                raise
+            return SubmitResult(coid, OrderStatus.REJECTED, f"not sent: {exc}")
+        except KalshibotError as exc:
+            self._update(coid, now, status=OrderStatus.OUTCOME_UNKNOWN, last_error=str(exc))
+            return SubmitResult(coid, OrderStatus.OUTCOME_UNKNOWN, f"outcome unknown: {exc}")
+        status = status_from_ack(intent, ack)
+        fees = (
+            ack.average_fee_per_contract * ack.filled_count.value
+            if ack.average_fee_per_contract is not None
+            else None
+        )
+        self._update(
+            coid, now, order_id=ack.order_id, status=status, filled=ack.filled_count, fees=fees
+        )
+        return SubmitResult(
+            coid, status, f"{status.value}: filled {ack.filled_count} of {intent.count}"
+        )
+
+    def _update(self, coid: str, now: datetime, **kw: object) -> OrderRecord:
+        with atomic(self.conn):
+            return orders_repo.update_order(self.conn, coid, now=now, **kw)  # type: ignore[arg-type]
+
+    # --- unknown outcomes --------------------------------------------------------------
+    def blocked_markets(self) -> set[str]:
+        """Markets with an order whose outcome is not known yet: no new orders there."""
+        return {r.ticker for r in orders_repo.list_orders(self.conn, statuses=UNRESOLVED)}
+
+    def resolve(self, client_order_id: str, now: datetime) -> OrderStatus | None:
+        """Ask the exchange what became of one unresolved order."""
+        rec = orders_repo.get_order(self.conn, client_order_id)
+        if rec is None or rec.status not in UNRESOLVED:
+            return None if rec is None else rec.status
+        try:
+            found = self.exchange.find_order_by_client_id(client_order_id)
+        except KalshibotError as exc:
+            self.errors.append(f"resolve {client_order_id}: {exc}")
+            return rec.status
+        if found is not None:
+            with atomic(self.conn):
+                orders_repo.apply_exchange_order(self.conn, found, now=now)
+            return found.status
+        if now - rec.updated >= self.unknown_grace or rec.status is OrderStatus.PENDING_SUBMIT:
+            self._update(
+                client_order_id,
+                now,
+                status=OrderStatus.REJECTED,
+                last_error="not found at the exchange: never created",
+            )
+            return OrderStatus.REJECTED
+        return rec.status
+
+    def resolve_unknown(self, now: datetime) -> int:
+        """Resolve every pending/unknown order; returns how many are still unknown."""
+        left = 0
+        for rec in orders_repo.list_orders(self.conn, statuses=UNRESOLVED):
+            if self.resolve(rec.client_order_id, now) in UNRESOLVED:
+                left += 1
+        return left
+
+    # --- fills -------------------------------------------------------------------------
+    def sync_fills(self, now: datetime, since: datetime | None = None) -> list[Fill]:
+        """Fetch fills from the exchange, store the new ones once, update their orders."""
+        if since is None:
+            last = fills_repo.last_fill_time(self.conn)
+            since = None if last is None else last - timedelta(minutes=5)
+        fills = self.exchange.get_fills(since)
+        return self.record_fills(fills, now)
+
+    def record_fills(self, fills: Iterable[Fill], now: datetime) -> list[Fill]:
+        fills = list(fills)
+        if not fills:
+            return []
+        ids = [f.fill_id for f in fills]
+        known = set()
+        for i in range(0, len(ids), 500):
+            part = ids[i : i + 500]
+            known |= {
+                r[0]
+                for r in self.conn.execute(
+                    f"SELECT fill_id FROM fills WHERE fill_id IN ({','.join('?' * len(part))})",
+                    part,
+                )
+            }
+        new = [f for f in fills if f.fill_id not in known]
+        seen: set[str] = set()
+        new = [f for f in new if not (f.fill_id in seen or seen.add(f.fill_id))]
+        if not new:
+            return []
+        with atomic(self.conn):
+            for f in new:
+                rec = orders_repo.find_by_order_id(self.conn, f.order_id)
+                strat = rec.strategy if rec is not None else ""
+                fills_repo.insert_fills(self.conn, [f], strategy=strat)
+                if rec is not None:
+                    filled = rec.filled + f.count
+                    status = rec.status
+                    if rec.status in OPEN or rec.status in UNRESOLVED:
+                        status = (
+                            OrderStatus.EXECUTED
+                            if filled >= rec.count
+                            else OrderStatus.PARTIALLY_FILLED
+                        )
+                    # Acks may already have counted immediate fills: never exceed the count.
+                    if filled > rec.count:
+                        filled = rec.count
+                    orders_repo.update_order(
+                        self.conn,
+                        rec.client_order_id,
+                        now=now,
+                        filled=filled,
+                        fees=rec.fees + f.fee,
+                        status=status,
+                    )
+        return new
+
+    # --- open orders -------------------------------------------------------------------
+    def open_orders(self, ticker: str | None = None) -> list[OrderRecord]:
+        return orders_repo.list_orders(self.conn, statuses=OPEN, ticker=ticker)
+
+    def refresh_open(self, now: datetime) -> None:
+        """Bring local open orders in line with the exchange's view."""
+        remote = {o.order_id: o for o in self.exchange.get_open_orders()}
+        with atomic(self.conn):
+            for o in remote.values():
+                orders_repo.apply_exchange_order(self.conn, o, now=now)
+        for rec in self.open_orders():
+            if rec.order_id and rec.order_id not in remote:
+                try:
+                    o = self.exchange.get_order(rec.order_id)
+                except KalshibotError as exc:
+                    self.errors.append(f"refresh {rec.order_id}: {exc}")
+                    continue
+                with atomic(self.conn):
+                    orders_repo.apply_exchange_order(self.conn, o, now=now)
+
+    def cancel(self, rec: OrderRecord, now: datetime, reason: str) -> bool:
+        if rec.order_id is None:
+            return False
+        try:
+            self.exchange.cancel_order(rec.order_id, rec.ticker)
+        except ExchangeRejectedError as exc:
+            # Already filled or cancelled: read the truth instead of guessing.
+            try:
+                o = self.exchange.get_order(rec.order_id)
+                with atomic(self.conn):
+                    orders_repo.apply_exchange_order(self.conn, o, now=now)
+            except KalshibotError:
+                self.errors.append(f"cancel {rec.order_id}: {exc}")
+            return False
+        except KalshibotError as exc:
+            self.errors.append(f"cancel {rec.order_id}: {exc}")
+            return False
+        self._update(rec.client_order_id, now, status=OrderStatus.CANCELLED, last_error=reason)
+        return True
+
+    def cancel_all(self, now: datetime, reason: str, tickers: Sequence[str] | None = None) -> int:
+        n = 0
+        for rec in self.open_orders():
+            if tickers is None or rec.ticker in tickers:
+                n += self.cancel(rec, now, reason)
+        return n
+
+    def cancel_stale(self, now: datetime, max_age: timedelta) -> int:
+        n = 0
+        for rec in self.open_orders():
+            if now - rec.created >= max_age:
+                n += self.cancel(rec, now, f"stale after {max_age.total_seconds():.0f}s")
+        return n
+
+    # --- reconciliation ----------------------------------------------------------------
+    def reconcile_positions(self, local: dict[str, Position]) -> list[str]:
+        """Differences between local positions and the exchange's (empty = agree)."""
+        remote = {p.ticker: p.qty for p in self.exchange.get_positions() if p.qty}
+        mine = {t: p.qty for t, p in local.items() if p.qty}
+        diffs = []
+        for t in sorted(set(remote) | set(mine)):
+            a, b = mine.get(t, Count(0)), remote.get(t, Count(0))
+            if a != b:
+                diffs.append(f"{t}: local {a} vs exchange {b}")
+        return diffs
+
+
+def exposure_of_orders(records: Iterable[OrderRecord]) -> dict[str, Money]:
+    """Money committed by resting buy orders per ticker: remaining x price (fees excluded)."""
+    out: dict[str, Money] = {}
+    for r in records:
+        if r.action.value == "buy":
+            out[r.ticker] = out.get(r.ticker, Money(0)) + Money(r.remaining.value * r.price.value)
+    return out
+
+
+def local_fill_totals(fills: Iterable[Fill]) -> dict[str, Decimal]:
+    """Signed YES-equivalent contracts per ticker from fills (for checks and tests)."""
+    out: dict[str, Decimal] = {}
+    for f in fills:
+        adds_yes = (f.side.value == "yes") == (f.action.value == "buy")
+        out[f.ticker] = out.get(f.ticker, Decimal(0)) + (
+            f.count.value if adds_yes else -f.count.value
+        )
+    return out
+
+
+__all__ = [
+    "OrderManager",
+    "SubmitResult",
+    "new_client_order_id",
+    "status_from_ack",
+    "exposure_of_orders",
+    "local_fill_totals",
+    "Order",
+]

@@ -1,0 +1,306 @@
+"""The one fill simulator and simulated account, shared by ``PaperExchange`` and ``SimExchange``.
+
+Fill rules (conservative):
+- A marketable order walks the opposite book's levels up to its limit (taker fee per level fill).
+  IOC remainders are cancelled; GTC remainders rest (post-only orders that would cross are
+  rejected instead).
+- A resting order fills only when later books or trades cross it. Queue position is approximated
+  by the displayed size already at our price when we joined; that size must trade before us.
+  With ``trade_through=True`` (the pessimistic default) a book or trade merely *touching* our price
+  fills nothing beyond the queue; only prices strictly better than ours fill us fully.
+- Resting fills pay the maker fee of the series (``domain.fees``); marketable fills the taker fee.
+- Settlement pays $1 per winning contract (``domain.portfolio.settle``).
+
+All money is exact. Order and fill ids are ``{prefix}-o{n}`` / ``{prefix}-f{n}``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from decimal import Decimal
+
+from kalshibot.domain.book import OrderBook
+from kalshibot.domain.fees import FeeType, trade_fee
+from kalshibot.domain.market import Balance, Result
+from kalshibot.domain.money import ZERO, Count, Money, Price
+from kalshibot.domain.orders import (
+    Action,
+    Fill,
+    Order,
+    OrderAck,
+    OrderIntent,
+    OrderStatus,
+    Side,
+    TimeInForce,
+    Trade,
+)
+from kalshibot.domain.portfolio import Portfolio, Position
+from kalshibot.errors import ExchangeRejectedError
+
+FeeLookup = Callable[[str], tuple[FeeType, Decimal]]
+
+
+def default_fees(_ticker: str) -> tuple[FeeType, Decimal]:
+    return FeeType.QUADRATIC, Decimal(1)
+
+
+@dataclass
+class SimOrder:
+    order: Order
+    intent: OrderIntent
+    queue_ahead: Decimal  # contracts ahead of us at our price when we joined
+
+
+class SimAccount:
+    """Cash, positions, orders and fills of a simulated account."""
+
+    def __init__(
+        self,
+        cash: Money,
+        *,
+        fees: FeeLookup = default_fees,
+        prefix: str = "sim",
+        trade_through: bool = True,
+    ) -> None:
+        self.portfolio = Portfolio(cash, {})
+        self.fees = fees
+        self.prefix = prefix
+        self.trade_through = trade_through
+        self.orders: dict[str, SimOrder] = {}
+        self.by_client_id: dict[str, str] = {}
+        self.fills: list[Fill] = []
+        self._n_orders = 0
+        self._n_fills = 0
+
+    # --- queries -----------------------------------------------------------------------
+    @property
+    def cash(self) -> Money:
+        return self.portfolio.cash
+
+    def balance(self) -> Balance:
+        value = Money(sum((p.cost.amount for p in self.portfolio.open_positions()), ZERO))
+        return Balance(self.portfolio.cash, value)
+
+    def positions(self) -> list[Position]:
+        return self.portfolio.open_positions()
+
+    def open_orders(self, ticker: str | None = None) -> list[Order]:
+        return [
+            s.order
+            for s in self.orders.values()
+            if s.order.status.is_open and (ticker is None or s.order.ticker == ticker)
+        ]
+
+    def fills_since(self, since: datetime | None) -> list[Fill]:
+        return [f for f in self.fills if since is None or f.ts >= since]
+
+    # --- orders ------------------------------------------------------------------------
+    def place(self, intent: OrderIntent, book: OrderBook | None, now: datetime) -> OrderAck:
+        if intent.client_order_id in self.by_client_id:
+            raise ExchangeRejectedError(
+                f"client_order_id {intent.client_order_id} already exists",
+                status=409,
+                code="order_already_exists",
+            )
+        if not intent.count or intent.count.value < 0:
+            raise ExchangeRejectedError(
+                "order count must be positive", status=400, code="invalid_order"
+            )
+        if book is None:
+            raise ExchangeRejectedError(
+                f"no book for {intent.ticker}", status=404, code="market_not_found"
+            )
+        self._n_orders += 1
+        oid = f"{self.prefix}-o{self._n_orders}"
+        walk = (
+            book.walk_buy(intent.side, intent.count, intent.price)
+            if intent.is_buy
+            else book.walk_sell(intent.side, intent.count, intent.price)
+        )
+        if intent.post_only and walk.count:
+            raise ExchangeRejectedError(
+                "post only order would cross", status=400, code="invalid_order"
+            )
+        if intent.time_in_force is TimeInForce.FOK and walk.count != intent.count:
+            walk = replace(walk, count=Count(0), cost=Money(0), levels=())
+        filled = Count(0)
+        fees = Money(0)
+        for lv in walk.levels:
+            f = self._fill(oid, intent, lv.price, lv.size, is_taker=True, now=now)
+            filled = filled + f.count
+            fees = fees + f.fee
+        remaining = intent.count - filled
+        rests = intent.time_in_force is TimeInForce.GTC and remaining.value > 0
+        status = (
+            OrderStatus.EXECUTED
+            if not remaining
+            else (OrderStatus.RESTING if not filled else OrderStatus.PARTIALLY_FILLED)
+            if rests
+            else OrderStatus.CANCELLED
+        )
+        order = Order(
+            oid,
+            intent.client_order_id,
+            intent.ticker,
+            intent.side,
+            intent.action,
+            intent.price,
+            intent.count,
+            filled,
+            remaining if rests else Count(0),
+            status,
+            fees,
+            now,
+            now,
+        )
+        same_side = book.bids(intent.side) if intent.is_buy else book.asks(intent.side)
+        queue = sum((lv.size.value for lv in same_side if lv.price == intent.price), ZERO)
+        self.orders[oid] = SimOrder(order, intent, queue)
+        self.by_client_id[intent.client_order_id] = oid
+        avg = walk.average_price if filled else None
+        per = Money(fees.amount / filled.value) if filled else None
+        return OrderAck(oid, intent.client_order_id, filled, order.remaining_count, avg, per, now)
+
+    def cancel(self, order_id: str, now: datetime) -> Order:
+        s = self.orders.get(order_id)
+        if s is None:
+            raise ExchangeRejectedError(f"order {order_id} not found", status=404, code="not_found")
+        if not s.order.status.is_open:
+            raise ExchangeRejectedError(
+                f"order {order_id} is {s.order.status.value}", status=409, code="order_not_open"
+            )
+        s.order = replace(
+            s.order, status=OrderStatus.CANCELLED, remaining_count=Count(0), updated_time=now
+        )
+        return s.order
+
+    def amend(self, order_id: str, price: Price, count: Count, now: datetime) -> Order:
+        """New price and total count (filled + remaining); loses queue priority."""
+        s = self.orders.get(order_id)
+        if s is None or not s.order.status.is_open:
+            raise ExchangeRejectedError(
+                f"order {order_id} cannot be amended", status=409, code="order_not_open"
+            )
+        remaining = count - s.order.filled_count
+        if remaining.value <= 0:
+            raise ExchangeRejectedError(
+                "amended count must exceed the filled count", status=400, code="invalid_order"
+            )
+        s.intent = replace(s.intent, price=price, count=count)
+        s.order = replace(
+            s.order, price=price, initial_count=count, remaining_count=remaining, updated_time=now
+        )
+        s.queue_ahead = Decimal(10**9)  # back of the queue: unknown, assume everything is ahead
+        return s.order
+
+    # --- market events -----------------------------------------------------------------
+    def on_book(self, book: OrderBook, now: datetime) -> list[Fill]:
+        """Fill resting orders of ``book.ticker`` that the new book crosses."""
+        out: list[Fill] = []
+        for s in self._resting(book.ticker):
+            o = s.order
+            levels = book.asks(o.side) if o.action is Action.BUY else book.bids(o.side)
+            better, at = ZERO, ZERO
+            for lv in levels:
+                if lv.price == o.price:
+                    at += lv.size.value
+                elif (lv.price < o.price) if o.action is Action.BUY else (lv.price > o.price):
+                    better += lv.size.value
+            avail = better + self._past_queue(s, at)
+            out += self._rest_fill(s, avail, now)
+        return out
+
+    def on_trades(self, trades: Iterable[Trade], now: datetime) -> list[Fill]:
+        """Fill resting orders that public trades reached (after the queue ahead of us)."""
+        out: list[Fill] = []
+        for t in trades:
+            for s in self._resting(t.ticker):
+                o = s.order
+                # A trade sold our side (for a buy) or bought it (for a sell) at price px.
+                px = t.yes_price if o.side is Side.YES else t.yes_price.complement()
+                taker_hit_bids = t.taker_side is not o.side  # taker sold o.side
+                if o.action is Action.BUY and taker_hit_bids:
+                    if px < o.price:
+                        out += self._rest_fill(s, t.count.value, now)
+                    elif px == o.price:
+                        out += self._rest_fill(s, self._past_queue(s, t.count.value), now)
+                elif o.action is Action.SELL and not taker_hit_bids:
+                    if px > o.price:
+                        out += self._rest_fill(s, t.count.value, now)
+                    elif px == o.price:
+                        out += self._rest_fill(s, self._past_queue(s, t.count.value), now)
+        return out
+
+    def settle(self, ticker: str, result: Result, value: Price | None = None) -> Money:
+        """Settle a position and cancel its resting orders; returns the payout."""
+        for s in self._resting(ticker):
+            s.order = replace(s.order, status=OrderStatus.CANCELLED, remaining_count=Count(0))
+        before = self.portfolio.cash
+        self.portfolio = self.portfolio.with_settlement(ticker, result, value)
+        return self.portfolio.cash - before
+
+    # --- internals ---------------------------------------------------------------------
+    def _resting(self, ticker: str) -> list[SimOrder]:
+        return [
+            s for s in self.orders.values() if s.order.ticker == ticker and s.order.status.is_open
+        ]
+
+    def _past_queue(self, s: SimOrder, volume_at_price: Decimal) -> Decimal:
+        """Volume at exactly our price first consumes the queue ahead of us."""
+        if self.trade_through:
+            s.queue_ahead = max(s.queue_ahead - volume_at_price, ZERO)
+            return ZERO
+        used = min(s.queue_ahead, volume_at_price)
+        s.queue_ahead -= used
+        return volume_at_price - used
+
+    def _rest_fill(self, s: SimOrder, available: Decimal, now: datetime) -> list[Fill]:
+        o = s.order
+        n = min(available, o.remaining_count.value)
+        n = n.quantize(Decimal("0.01"), rounding="ROUND_DOWN")
+        if n <= 0:
+            return []
+        f = self._fill(o.order_id, s.intent, o.price, Count(n), is_taker=False, now=now)
+        filled = o.filled_count + f.count
+        remaining = o.remaining_count - f.count
+        s.order = replace(
+            o,
+            filled_count=filled,
+            remaining_count=remaining,
+            fees_paid=o.fees_paid + f.fee,
+            updated_time=now,
+            status=OrderStatus.EXECUTED if not remaining else OrderStatus.PARTIALLY_FILLED,
+        )
+        return [f]
+
+    def _fill(
+        self,
+        oid: str,
+        intent: OrderIntent,
+        price: Price,
+        count: Count,
+        *,
+        is_taker: bool,
+        now: datetime,
+    ) -> Fill:
+        fee_type, mult = self.fees(intent.ticker)
+        fee = trade_fee(count, price, is_taker=is_taker, fee_type=fee_type, multiplier=mult)
+        self._n_fills += 1
+        f = Fill(
+            f"{self.prefix}-f{self._n_fills}",
+            oid,
+            intent.ticker,
+            intent.side,
+            intent.action,
+            price,
+            count,
+            fee,
+            is_taker,
+            now,
+            intent.client_order_id,
+        )
+        self.fills.append(f)
+        self.portfolio = self.portfolio.with_fill(f)
+        return f

@@ -1,0 +1,306 @@
+"""``SimExchange``: market data replayed from a SQLite store, fills simulated by ``SimAccount``.
+
+Time is whatever the injected clock says (usually a ``SimClock`` driven faster than real time).
+At time ``now`` the venue shows only what was known then: a market is ``active`` between its
+open and close times and its result is hidden until it closes; the book is the latest stored
+snapshot at or before ``now`` (older than ``max_book_age`` counts as no book); public trades
+up to ``now`` feed resting orders. Markets settle ``settle_delay`` after close at their stored
+result, paying $1 per winning contract.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from bisect import bisect_right
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from kalshibot.clock import Clock
+from kalshibot.domain.book import OrderBook
+from kalshibot.domain.fees import FeeType
+from kalshibot.domain.market import (
+    Balance,
+    ExchangeStatus,
+    Market,
+    MarketStatus,
+    Result,
+    Settlement,
+)
+from kalshibot.domain.money import Count, Money, Price
+from kalshibot.domain.orders import Fill, Order, OrderAck, OrderIntent, OrderStatus
+from kalshibot.domain.portfolio import Position
+from kalshibot.errors import ExchangeRejectedError
+from kalshibot.sim.account import SimAccount
+from kalshibot.store.books import SnapshotRow, row_to_book
+from kalshibot.store.markets import find_markets
+from kalshibot.store.trades import list_trades
+from kalshibot.store.units import ts_ms
+
+
+@dataclass
+class _Series:
+    """Snapshots of one ticker, loaded once: times (epoch ms) and raw rows, ascending."""
+
+    ts: list[int]
+    rows: list[SnapshotRow]
+
+
+def status_at(m: Market, now: datetime) -> MarketStatus:
+    if m.open_time is not None and now < m.open_time:
+        return MarketStatus.INITIALIZED
+    if now < m.close_time:
+        return MarketStatus.ACTIVE
+    return MarketStatus.CLOSED
+
+
+class SimExchange:
+    """The ``Exchange`` protocol over stored history (see module docstring)."""
+
+    name = "sim"
+
+    def __init__(
+        self,
+        data: sqlite3.Connection,
+        clock: Clock,
+        account: SimAccount,
+        *,
+        series: Sequence[str] = (),
+        tickers: Sequence[str] = (),
+        settle_delay: timedelta = timedelta(seconds=60),
+        max_book_age: timedelta = timedelta(minutes=5),
+    ) -> None:
+        self.data = data
+        self.clock = clock
+        self.account = account
+        self.settle_delay = settle_delay
+        self.max_book_age = max_book_age
+        self._all = {m.ticker: m for m in find_markets(data, series=series, tickers=tickers)}
+        self._fees = {t: (m.fee_type, m.fee_multiplier) for t, m in self._all.items()}
+        account.fees = self._fee_of
+        self._snaps: dict[str, _Series] = {}
+        self._trades_seen: dict[str, datetime] = {}
+        self._settled: dict[str, Settlement] = {}
+        self.requests = 0
+
+    def _fee_of(self, ticker: str) -> tuple[FeeType, Decimal]:
+        return self._fees.get(ticker, (FeeType.QUADRATIC, Decimal(1)))
+
+    # --- time span of the data ----------------------------------------------------------
+    def data_span(self) -> tuple[datetime, datetime] | None:
+        """First market open and last market close in the selection (None if empty)."""
+        if not self._all:
+            return None
+        opens = [m.open_time or m.close_time for m in self._all.values()]
+        return min(opens), max(m.close_time for m in self._all.values())
+
+    # --- market data --------------------------------------------------------------------
+    def get_exchange_status(self) -> ExchangeStatus:
+        self.requests += 1
+        return ExchangeStatus(True, True)
+
+    def get_markets(
+        self,
+        *,
+        series: Sequence[str] = (),
+        tickers: Sequence[str] = (),
+        event: str | None = None,
+        status: str | None = "open",
+    ) -> list[Market]:
+        self.requests += 1
+        now = self.clock.now()
+        out = []
+        for m in self._all.values():
+            if series and m.series_ticker not in series:
+                continue
+            if tickers and m.ticker not in tickers:
+                continue
+            if event and m.event_ticker != event:
+                continue
+            st = status_at(m, now)
+            if status == "open" and st is not MarketStatus.ACTIVE:
+                continue
+            out.append(self._visible(m, now))
+        return out
+
+    def _visible(self, m: Market, now: datetime) -> Market:
+        st = status_at(m, now)
+        if st is MarketStatus.CLOSED and now >= m.close_time + self.settle_delay:
+            return replace(m, status=MarketStatus.FINALIZED)
+        return replace(m, status=st, result=Result.NONE, settlement_value=None)
+
+    def get_orderbooks(self, tickers: Sequence[str]) -> dict[str, OrderBook]:
+        self.requests += 1
+        now = self.clock.now()
+        self._settle_due(now)
+        out: dict[str, OrderBook] = {}
+        for t in tickers:
+            book = self._book(t, now)
+            if book is None:
+                continue
+            out[t] = book
+            self._feed_account(t, book, now)
+        return out
+
+    def _series(self, ticker: str) -> _Series:
+        s = self._snaps.get(ticker)
+        if s is None:
+            rows = self.data.execute(
+                "SELECT ticker, ts, yes_bid, yes_bid_size, yes_ask, yes_ask_size, depth "
+                "FROM book_snapshots WHERE ticker = ? ORDER BY ts",
+                (ticker,),
+            ).fetchall()
+            s = _Series([r[1] for r in rows], [tuple(r) for r in rows])  # type: ignore[misc]
+            self._snaps[ticker] = s
+        return s
+
+    def _book(self, ticker: str, now: datetime) -> OrderBook | None:
+        m = self._all.get(ticker)
+        if m is None or status_at(m, now) is not MarketStatus.ACTIVE:
+            return None
+        s = self._series(ticker)
+        i = bisect_right(s.ts, ts_ms(now)) - 1
+        if i < 0:
+            return None
+        book = row_to_book(s.rows[i])
+        if book.ts is not None and now - book.ts > self.max_book_age:
+            return None
+        return book
+
+    def _feed_account(self, ticker: str, book: OrderBook, now: datetime) -> None:
+        if not self.account.open_orders(ticker):
+            self._trades_seen[ticker] = now
+            return
+        since = self._trades_seen.get(ticker)
+        trades = list_trades(self.data, ticker, since=since, until=now + timedelta(milliseconds=1))
+        self._trades_seen[ticker] = now + timedelta(milliseconds=1)
+        self.account.on_trades(trades, now)
+        self.account.on_book(book, now)
+
+    def _settle_due(self, now: datetime) -> None:
+        for pos in list(self.account.positions()):
+            self._settle_one(pos.ticker, now)
+        for o in list(self.account.open_orders()):
+            m = self._all.get(o.ticker)
+            if m is not None and now >= m.close_time:
+                self.account.cancel(o.order_id, now)
+
+    def _settle_one(self, ticker: str, now: datetime) -> None:
+        m = self._all.get(ticker)
+        if m is None or ticker in self._settled or now < m.close_time + self.settle_delay:
+            return
+        if m.result not in (Result.YES, Result.NO, Result.SCALAR):
+            return  # no recorded outcome: stays open, marked at the last mid by reports
+        pos = next((p for p in self.account.positions() if p.ticker == ticker), None)
+        yes_n = pos.qty.value if pos is not None and pos.qty.value > 0 else 0
+        no_n = -pos.qty.value if pos is not None and pos.qty.value < 0 else 0
+        revenue = self.account.settle(ticker, m.result, m.settlement_value)
+        self._settled[ticker] = Settlement(
+            ticker,
+            m.result,
+            revenue,
+            m.close_time + self.settle_delay,
+            Count(yes_n).value,
+            Count(no_n).value,
+            m.settlement_value,
+        )
+
+    # --- account ------------------------------------------------------------------------
+    def place_order(self, intent: OrderIntent) -> OrderAck:
+        self.requests += 1
+        now = self.clock.now()
+        m = self._all.get(intent.ticker)
+        if m is None:
+            raise ExchangeRejectedError(
+                f"market {intent.ticker} not found", status=404, code="market_not_found"
+            )
+        if status_at(m, now) is not MarketStatus.ACTIVE:
+            raise ExchangeRejectedError(
+                f"market {intent.ticker} is not open", status=400, code="market_closed"
+            )
+        if not m.tick_grid.is_valid(intent.price):
+            raise ExchangeRejectedError(
+                f"price {intent.price.to_str()} off the tick grid", status=400, code="invalid_price"
+            )
+        return self.account.place(intent, self._book(intent.ticker, now), now)
+
+    def cancel_order(self, order_id: str, ticker: str | None = None) -> None:
+        self.requests += 1
+        self.account.cancel(order_id, self.clock.now())
+
+    def amend_order(self, order_id: str, ticker: str, price: Price, count: Count) -> Order:
+        self.requests += 1
+        return self.account.amend(order_id, price, count, self.clock.now())
+
+    def get_order(self, order_id: str) -> Order:
+        self.requests += 1
+        s = self.account.orders.get(order_id)
+        if s is None:
+            raise ExchangeRejectedError(f"order {order_id} not found", status=404, code="not_found")
+        return s.order
+
+    def find_order_by_client_id(self, client_order_id: str) -> Order | None:
+        self.requests += 1
+        oid = self.account.by_client_id.get(client_order_id)
+        return None if oid is None else self.account.orders[oid].order
+
+    def get_open_orders(self, ticker: str | None = None) -> list[Order]:
+        self.requests += 1
+        return self.account.open_orders(ticker)
+
+    def get_fills(self, since: datetime | None = None) -> list[Fill]:
+        self.requests += 1
+        return self.account.fills_since(since)
+
+    def get_positions(self) -> list[Position]:
+        self.requests += 1
+        return self.account.positions()
+
+    def get_balance(self) -> Balance:
+        self.requests += 1
+        return self.account.balance()
+
+    def get_settlements(self, since: datetime | None = None) -> list[Settlement]:
+        self.requests += 1
+        self._settle_due(self.clock.now())
+        return [s for s in self._settled.values() if since is None or s.settled_time >= since]
+
+    # --- restart support ----------------------------------------------------------------
+    def restore(
+        self,
+        fills: Sequence[Fill],
+        settlements: Sequence[Settlement],
+        open_orders: Sequence[Order],
+        cash: Money,
+    ) -> None:
+        """Rebuild the simulated account from a trading store after a restart."""
+        acct = self.account
+        acct.portfolio = type(acct.portfolio)(cash, {})
+        events: list[tuple[datetime, int, object]] = [(f.ts, 0, f) for f in fills]
+        events += [(s.settled_time, 1, s) for s in settlements]
+        for _, kind, ev in sorted(events, key=lambda e: (e[0], e[1])):
+            if kind == 0:
+                assert isinstance(ev, Fill)
+                acct.fills.append(ev)
+                acct.portfolio = acct.portfolio.with_fill(ev)
+            else:
+                assert isinstance(ev, Settlement)
+                acct.portfolio = acct.portfolio.with_settlement(ev.ticker, ev.result, ev.value)
+                self._settled[ev.ticker] = ev
+        from kalshibot.sim.account import SimOrder
+
+        for o in open_orders:
+            if o.status in (OrderStatus.RESTING, OrderStatus.PARTIALLY_FILLED):
+                intent = OrderIntent(
+                    o.ticker,
+                    o.side,
+                    o.action,
+                    o.price,
+                    o.initial_count,
+                    o.client_order_id or o.order_id,
+                )
+                acct.orders[o.order_id] = SimOrder(o, intent, queue_ahead=Count(0).value)
+                acct.by_client_id[intent.client_order_id] = o.order_id
+        acct._n_orders = len(acct.orders) + len(fills)
+        acct._n_fills = len(fills)

@@ -1,0 +1,115 @@
+"""``PaperExchange``: real public market data (from any ``MarketData``, normally Kalshi's public
+endpoints), orders filled locally by the shared ``SimAccount`` fill simulator. No real orders."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from kalshibot.clock import Clock
+from kalshibot.domain.book import OrderBook
+from kalshibot.domain.market import Balance, ExchangeStatus, Market, Settlement
+from kalshibot.domain.money import Count, Price
+from kalshibot.domain.orders import Fill, Order, OrderAck, OrderIntent
+from kalshibot.domain.portfolio import Position
+from kalshibot.errors import ExchangeRejectedError
+from kalshibot.exchange import MarketData
+from kalshibot.sim.account import SimAccount
+
+
+class PaperExchange:
+    """The ``Exchange`` protocol: live data from ``data``, simulated account ``account``."""
+
+    name = "paper"
+
+    def __init__(self, data: MarketData, clock: Clock, account: SimAccount) -> None:
+        self.data = data
+        self.clock = clock
+        self.account = account
+        self._books: dict[str, OrderBook] = {}
+        self._markets: dict[str, Market] = {}
+        self._settled: dict[str, Settlement] = {}
+        account.fees = lambda t: (
+            (m.fee_type, m.fee_multiplier) if (m := self._markets.get(t)) else account_default(t)
+        )
+
+    def get_exchange_status(self) -> ExchangeStatus:
+        return self.data.get_exchange_status()
+
+    def get_markets(
+        self,
+        *,
+        series: Sequence[str] = (),
+        tickers: Sequence[str] = (),
+        event: str | None = None,
+        status: str | None = "open",
+    ) -> list[Market]:
+        found = self.data.get_markets(series=series, tickers=tickers, event=event, status=status)
+        self._markets.update({m.ticker: m for m in found})
+        return found
+
+    def get_orderbooks(self, tickers: Sequence[str]) -> dict[str, OrderBook]:
+        books = self.data.get_orderbooks(tickers)
+        now = self.clock.now()
+        for t, b in books.items():
+            self._books[t] = b
+            if self.account.open_orders(t):
+                self.account.on_book(b, now)
+        return books
+
+    def place_order(self, intent: OrderIntent) -> OrderAck:
+        book = self._books.get(intent.ticker)
+        if book is None:
+            books = self.data.get_orderbooks([intent.ticker])
+            book = books.get(intent.ticker)
+        return self.account.place(intent, book, self.clock.now())
+
+    def cancel_order(self, order_id: str, ticker: str | None = None) -> None:
+        self.account.cancel(order_id, self.clock.now())
+
+    def amend_order(self, order_id: str, ticker: str, price: Price, count: Count) -> Order:
+        return self.account.amend(order_id, price, count, self.clock.now())
+
+    def get_order(self, order_id: str) -> Order:
+        s = self.account.orders.get(order_id)
+        if s is None:
+            raise ExchangeRejectedError(f"order {order_id} not found", status=404, code="not_found")
+        return s.order
+
+    def find_order_by_client_id(self, client_order_id: str) -> Order | None:
+        oid = self.account.by_client_id.get(client_order_id)
+        return None if oid is None else self.account.orders[oid].order
+
+    def get_open_orders(self, ticker: str | None = None) -> list[Order]:
+        return self.account.open_orders(ticker)
+
+    def get_fills(self, since: datetime | None = None) -> list[Fill]:
+        return self.account.fills_since(since)
+
+    def get_positions(self) -> list[Position]:
+        return self.account.positions()
+
+    def get_balance(self) -> Balance:
+        return self.account.balance()
+
+    def get_settlements(self, since: datetime | None = None) -> list[Settlement]:
+        """Settle positions whose markets have a result on the exchange."""
+        for pos in self.account.positions():
+            if pos.ticker in self._settled:
+                continue
+            found = self.data.get_markets(tickers=[pos.ticker], status=None)
+            if found and found[0].result.value in ("yes", "no", "scalar"):
+                m = found[0]
+                yes_n = max(pos.qty.value, 0)
+                no_n = max(-pos.qty.value, 0)
+                revenue = self.account.settle(m.ticker, m.result, m.settlement_value)
+                self._settled[m.ticker] = Settlement(
+                    m.ticker, m.result, revenue, self.clock.now(), yes_n, no_n, m.settlement_value
+                )
+        return [s for s in self._settled.values() if since is None or s.settled_time >= since]
+
+
+def account_default(_ticker: str):  # type: ignore[no-untyped-def]
+    from kalshibot.sim.account import default_fees
+
+    return default_fees(_ticker)
