@@ -1,0 +1,171 @@
+"""Builders shared by the engine tests: markets, books and an in-memory fake exchange."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from kalshibot.domain.book import OrderBook
+from kalshibot.domain.fees import FeeType
+from kalshibot.domain.market import Balance, ExchangeStatus, Market, MarketStatus, Settlement
+from kalshibot.domain.money import Count, Money, Price
+from kalshibot.domain.orders import Fill, Order, OrderAck, OrderIntent
+from kalshibot.domain.portfolio import Position
+from kalshibot.domain.ticks import TickGrid
+from kalshibot.errors import ExchangeRejectedError, OrderOutcomeUnknownError
+from kalshibot.sim.account import SimAccount
+
+T0 = datetime(2026, 11, 19, 12, 0, tzinfo=UTC)
+D = Decimal
+
+
+def market(
+    ticker: str = "KXTEST-26NOV19-A",
+    *,
+    event: str | None = None,
+    series: str | None = None,
+    status: MarketStatus = MarketStatus.ACTIVE,
+    close_in: timedelta = timedelta(hours=1),
+    fee_type: FeeType = FeeType.QUADRATIC,
+    fractional: bool = False,
+    now: datetime = T0,
+) -> Market:
+    series = series or ticker.split("-", 1)[0]
+    event = event or ticker.rsplit("-", 1)[0]
+    return Market(
+        ticker,
+        event,
+        series,
+        ticker,
+        status,
+        now - timedelta(hours=1),
+        now + close_in,
+        TickGrid.linear_cent(),
+        fractional_trading=fractional,
+        fee_type=fee_type,
+    )
+
+
+def book(
+    ticker: str,
+    yes: Sequence[tuple[str, int | str]] = (("0.45", 100),),
+    no: Sequence[tuple[str, int | str]] = (("0.50", 100),),
+    ts: datetime = T0,
+) -> OrderBook:
+    """Bids-only book; ``yes``/``no`` are (price, size) pairs. Defaults: YES 0.45 / 0.50 ask."""
+    return OrderBook.from_levels(
+        ticker,
+        [(Price(D(p)), Count(D(str(s)))) for p, s in yes],
+        [(Price(D(p)), Count(D(str(s)))) for p, s in no],
+        ts,
+    )
+
+
+class FakeExchange:
+    """The ``Exchange`` protocol in memory: fixed markets and books, fills by ``SimAccount``.
+
+    Failure injection on ``place_order``:
+    - ``lose_answer``: the order is accepted, then ``OrderOutcomeUnknownError`` (answer lost);
+    - ``drop_request``: ``OrderOutcomeUnknownError`` without the order reaching the account;
+    - ``conflict``: the order is accepted, then a 409 (the id already exists at the exchange).
+    ``before_place`` is called with the intent before anything else happens.
+    """
+
+    name = "fake"
+
+    def __init__(
+        self,
+        markets: Sequence[Market],
+        books: dict[str, OrderBook],
+        account: SimAccount | None = None,
+        *,
+        now: datetime = T0,
+    ) -> None:
+        self.markets = {m.ticker: m for m in markets}
+        self.books = dict(books)
+        self.account = account or SimAccount(Money(10000))
+        fee_types = {m.ticker: (m.fee_type, m.fee_multiplier) for m in markets}
+        self.account.fees = lambda t: fee_types.get(t, (FeeType.QUADRATIC, D(1)))
+        self.now = now
+        self.lose_answer = False
+        self.drop_request = False
+        self.conflict = False
+        self.before_place: Callable[[OrderIntent], None] | None = None
+        self.place_calls: list[OrderIntent] = []
+        self.trading_active = True
+
+    # market data
+    def get_exchange_status(self) -> ExchangeStatus:
+        return ExchangeStatus(True, self.trading_active)
+
+    def get_markets(self, *, series=(), tickers=(), event=None, status="open") -> list[Market]:
+        return [
+            m
+            for m in self.markets.values()
+            if (not series or m.series_ticker in series) and (not tickers or m.ticker in tickers)
+        ]
+
+    def get_orderbooks(self, tickers: Sequence[str]) -> dict[str, OrderBook]:
+        return {t: self.books[t] for t in tickers if t in self.books}
+
+    def set_book(self, b: OrderBook) -> list[Fill]:
+        self.books[b.ticker] = b
+        return self.account.on_book(b, self.now)
+
+    # account
+    def place_order(self, intent: OrderIntent) -> OrderAck:
+        self.place_calls.append(intent)
+        if self.before_place is not None:
+            self.before_place(intent)
+        if self.drop_request:
+            raise OrderOutcomeUnknownError(
+                "timeout: request never arrived", client_order_id=intent.client_order_id
+            )
+        ack = self.account.place(intent, self.books.get(intent.ticker), self.now)
+        if self.lose_answer:
+            raise OrderOutcomeUnknownError(
+                "read timeout after send", client_order_id=intent.client_order_id
+            )
+        if self.conflict:
+            raise ExchangeRejectedError("order already exists", status=409, code="conflict")
+        return ack
+
+    def cancel_order(self, order_id: str, ticker: str | None = None) -> None:
+        self.account.cancel(order_id, self.now)
+
+    def amend_order(self, order_id: str, ticker: str, price: Price, count: Count) -> Order:
+        return self.account.amend(order_id, price, count, self.now)
+
+    def get_order(self, order_id: str) -> Order:
+        s = self.account.orders.get(order_id)
+        if s is None:
+            raise ExchangeRejectedError(f"order {order_id} not found", status=404)
+        return s.order
+
+    def find_order_by_client_id(self, client_order_id: str) -> Order | None:
+        oid = self.account.by_client_id.get(client_order_id)
+        return None if oid is None else self.account.orders[oid].order
+
+    def get_open_orders(self, ticker: str | None = None) -> list[Order]:
+        return self.account.open_orders(ticker)
+
+    def get_fills(self, since: datetime | None = None) -> list[Fill]:
+        return self.account.fills_since(since)
+
+    def get_positions(self) -> list[Position]:
+        return self.account.positions()
+
+    def get_balance(self) -> Balance:
+        return self.account.balance()
+
+    def get_settlements(self, since: datetime | None = None) -> list[Settlement]:
+        return []
+
+    # test helpers
+    def orders_for(self, client_order_id: str) -> list[Order]:
+        return [
+            s.order
+            for s in self.account.orders.values()
+            if s.order.client_order_id == client_order_id
+        ]
