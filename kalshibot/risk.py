@@ -5,9 +5,10 @@ notional (price + fee) of resting buy orders. Limits are in dollars unless state
 
 Entries are checked against everything below; exits (sells that reduce a position) are allowed
 under the circuit breaker and the daily loss limit, but not under the kill switch, which stops
-every new order. Checks, in order: kill switch, circuit breaker, daily loss limit, exchange
-trading paused, market status, time to close, spread, size at the touch, per-market cap,
-max concurrent positions, portfolio exposure, event exposure, series exposure.
+every new order, nor while exchange trading is paused. Checks, in order: kill switch, exchange
+trading paused, circuit breaker, daily loss limit, market status, time to close, spread, size at
+the touch, per-market cap, max concurrent positions, portfolio exposure, event exposure, series
+exposure.
 
 The circuit breaker is persisted (``BreakerStore``): a restart does not clear it; only an explicit
 reset (``kalshibot risk reset``) does.
@@ -114,6 +115,8 @@ class RiskManager:
         """Account-wide reasons to refuse (independent of the market)."""
         if snap.kill_switch:
             return _deny("kill_switch", "kill switch is on: no new orders")
+        if not snap.trading_active:  # nothing can trade, exits included
+            return _deny("exchange_paused", "exchange trading is paused")
         if is_exit:
             return None
         if snap.breaker_tripped:
@@ -124,8 +127,6 @@ class RiskManager:
                 f"daily loss limit reached: today's P&L {snap.day_pnl} "
                 f"<= -{self.limits.max_daily_loss}",
             )
-        if not snap.trading_active:
-            return _deny("exchange_paused", "exchange trading is paused")
         return None
 
     def room(self, market: Market, snap: RiskSnapshot) -> Money:
@@ -234,6 +235,7 @@ class KeyValue(Protocol):
 
 
 BREAKER_KEY = "risk.circuit_breaker"
+PEAK_KEY = "risk.peak_equity"  # {"day": ISO date, "peak": dollars}
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,7 +266,9 @@ class CircuitBreaker:
         return st
 
     def reset(self) -> None:
+        """Clear the breaker and restart drawdown tracking from the next equity seen."""
         self.kv.delete(BREAKER_KEY)
+        self.kv.delete(PEAK_KEY)
 
     def update(self, equity: Money, now: datetime) -> BreakerState:
         """Track today's peak equity; trip when equity falls ``drawdown`` below it."""
@@ -272,14 +276,16 @@ class CircuitBreaker:
         if st.tripped:
             return st
         day = now.date().isoformat()
-        key_peak, key_start = f"risk.peak_equity.{day}", f"risk.start_equity.{day}"
+        key_start = f"risk.start_equity.{day}"
         if self.kv.get(key_start) is None:
             self.kv.set(key_start, equity.to_str())
-        peak_raw = self.kv.get(key_peak)
-        peak = Money(Decimal(peak_raw)) if peak_raw else equity
+        # One key for the peak (not one per day) so that ``reset`` can clear it.
+        peak_raw = self.kv.get(PEAK_KEY)
+        saved = json.loads(peak_raw) if peak_raw else {}
+        peak = Money(Decimal(saved["peak"])) if saved.get("day") == day else equity
         if equity > peak:
             peak = equity
-        self.kv.set(key_peak, peak.to_str())
+        self.kv.set(PEAK_KEY, json.dumps({"day": day, "peak": peak.to_str()}))
         if peak.amount > 0:
             dd = (peak.amount - equity.amount) / peak.amount
             if dd >= self.drawdown:
