@@ -195,7 +195,16 @@ class OrderManager:
                 strat = rec.strategy if rec is not None else ""
                 fills_repo.insert_fills(self.conn, [f], strategy=strat)
                 if rec is not None:
-                    filled = rec.filled + f.count
+                    # The ack (or a read of the order) may already have counted this fill, so
+                    # never add to ``rec.filled``: recompute from the stored fills of the order
+                    # (exact, de-duplicated) and keep the larger of the two.
+                    n_sum, fee_sum = self._fill_totals(f.order_id)
+                    if n_sum >= rec.filled.value:
+                        filled, fees = Count(n_sum), Money(fee_sum)
+                    else:
+                        filled, fees = rec.filled, Money(max(rec.fees.amount, fee_sum))
+                    if filled > rec.count:
+                        filled = rec.count
                     status = rec.status
                     if rec.status in OPEN or rec.status in UNRESOLVED:
                         status = (
@@ -203,18 +212,25 @@ class OrderManager:
                             if filled >= rec.count
                             else OrderStatus.PARTIALLY_FILLED
                         )
-                    # Acks may already have counted immediate fills: never exceed the count.
-                    if filled > rec.count:
-                        filled = rec.count
                     orders_repo.update_order(
                         self.conn,
                         rec.client_order_id,
                         now=now,
                         filled=filled,
-                        fees=rec.fees + f.fee,
+                        fees=fees,
                         status=status,
                     )
         return new
+
+    def _fill_totals(self, order_id: str) -> tuple[Decimal, Decimal]:
+        """Contracts and fees of the stored fills of one exchange order (exact)."""
+        n, fee = Decimal(0), Decimal(0)
+        for c, fe in self.conn.execute(
+            "SELECT count, fee FROM fills WHERE order_id = ?", (order_id,)
+        ):
+            n += Decimal(str(c))
+            fee += Decimal(str(fe))
+        return n, fee
 
     # --- open orders -------------------------------------------------------------------
     def open_orders(self, ticker: str | None = None) -> list[OrderRecord]:
