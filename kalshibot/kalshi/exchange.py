@@ -61,8 +61,7 @@ class KalshiExchange:
         refresh_limits: bool = True,
     ) -> KalshiExchange:
         clock = clock or SystemClock()
-        limiter = RateLimiter.create(lambda: clock.now().timestamp(), clock.sleep,
-                                     reads_per_s, writes_per_s)
+        limiter = RateLimiter.for_clock(clock, reads_per_s, writes_per_s)
         http = HttpClient(BASE_URLS[environment], clock, signer=signer, session=session,
                           limiter=limiter, connect_timeout_s=connect_timeout_s,
                           read_timeout_s=read_timeout_s)

@@ -155,8 +155,7 @@ class HttpClient:
         self.signer = signer
         self.session = session or requests.Session()
         self._sleep = sleep or clock.sleep
-        self.limiter = limiter or RateLimiter.create(
-            lambda: clock.now().timestamp(), self._sleep)
+        self.limiter = limiter or RateLimiter.for_clock(clock)
         self.timeouts = (connect_timeout_s, read_timeout_s)
         self.retry = retry or RetryPolicy()
         self._rng = rng or random.Random()

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from kalshibot.clock import Clock
 from kalshibot.errors import ConfigError
 
 DEFAULT_READS_PER_S = 20.0
@@ -55,11 +56,12 @@ class TokenBucket:
         """Take ``tokens``, sleeping (injected) until they are available; returns seconds slept."""
         waited = 0.0
         self._refill()
-        while self._tokens < tokens - 1e-9:
-            wait = (tokens - self._tokens) / self.rate
-            self._sleep(wait)
-            waited += wait
+        if self._tokens < tokens:
+            waited = (tokens - self._tokens) / self.rate
+            self._sleep(waited)
             self._refill()
+            # The sleep paid for the shortfall; clocks with coarse ticks may under-report it.
+            self._tokens = max(self._tokens, tokens)
         self._tokens -= tokens
         return waited
 
@@ -77,6 +79,14 @@ class RateLimiter:
         reads_per_s: float = DEFAULT_READS_PER_S, writes_per_s: float = DEFAULT_WRITES_PER_S,
     ) -> RateLimiter:
         return cls(TokenBucket(reads_per_s, now, sleep), TokenBucket(writes_per_s, now, sleep))
+
+    @classmethod
+    def for_clock(cls, clock: Clock, reads_per_s: float = DEFAULT_READS_PER_S,
+                  writes_per_s: float = DEFAULT_WRITES_PER_S) -> RateLimiter:
+        """Buckets timed by ``clock`` (seconds since creation, exact to the microsecond)."""
+        start = clock.now()
+        return cls.create(lambda: (clock.now() - start).total_seconds(), clock.sleep,
+                          reads_per_s, writes_per_s)
 
     def acquire(self, bucket: Bucket) -> float:
         return (self.read if bucket is Bucket.READ else self.write).acquire()
