@@ -481,6 +481,7 @@ class Engine:
                 room=self.risk.room(m, snap),
                 depth=depth,
                 fractional=self.cfg.fractional or m.fractional_trading,
+                held=pos.contracts if pos.side is prop.side else Count(0),
             )
             count = size.count
             if not count:

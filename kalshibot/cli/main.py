@@ -14,7 +14,7 @@ from pathlib import Path
 import typer
 
 from kalshibot import __version__
-from kalshibot.cli import config_cmd, data_cmd, markets_cmd
+from kalshibot.cli import config_cmd, data_cmd, markets_cmd, trade_cmd
 from kalshibot.cli.context import STATE, err_console
 from kalshibot.errors import KalshibotError, NotBuiltError
 
@@ -55,16 +55,11 @@ def _root(
 app.command("config")(config_cmd.config)
 app.add_typer(data_cmd.data_app, name="data")
 app.command("markets")(markets_cmd.markets)
+app.command("trade")(trade_cmd.trade)
 
 
 def _not_built(name: str, issue: str) -> None:
     raise NotBuiltError(f"`kalshibot {name}` is not built yet ({issue})")
-
-
-@app.command("trade", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-def trade() -> None:
-    """Run the trading loop (paper by default). Not built yet."""
-    _not_built("trade", "the trading-engine issue")
 
 
 @app.command("train", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

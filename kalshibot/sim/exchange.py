@@ -4,8 +4,10 @@ Time is whatever the injected clock says (usually a ``SimClock`` driven faster t
 At time ``now`` the venue shows only what was known then: a market is ``active`` between its
 open and close times and its result is hidden until it closes; the book is the latest stored
 snapshot at or before ``now`` (older than ``max_book_age`` counts as no book); public trades
-up to ``now`` feed resting orders. Markets settle ``settle_delay`` after close at their stored
-result, paying $1 per winning contract.
+up to ``now`` feed resting orders. Liquidity our marketable orders take from a snapshot stays
+taken until the next snapshot of that market (no refilling the same levels every cycle).
+Markets settle ``settle_delay`` after close at their stored result, paying $1 per winning
+contract.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from kalshibot.clock import Clock
-from kalshibot.domain.book import OrderBook
+from kalshibot.domain.book import Level, OrderBook
 from kalshibot.domain.fees import FeeType
 from kalshibot.domain.market import (
     Balance,
@@ -28,8 +30,16 @@ from kalshibot.domain.market import (
     Result,
     Settlement,
 )
-from kalshibot.domain.money import Count, Money, Price
-from kalshibot.domain.orders import Fill, Order, OrderAck, OrderIntent, OrderStatus
+from kalshibot.domain.money import ONE, Count, Money, Price
+from kalshibot.domain.orders import (
+    Action,
+    Fill,
+    Order,
+    OrderAck,
+    OrderIntent,
+    OrderStatus,
+    Side,
+)
 from kalshibot.domain.portfolio import Position
 from kalshibot.errors import ExchangeRejectedError
 from kalshibot.sim.account import SimAccount
@@ -45,6 +55,21 @@ class _Series:
 
     ts: list[int]
     rows: list[SnapshotRow]
+
+
+def _deplete(book: OrderBook, taken: dict[tuple[Side, Decimal], Decimal]) -> OrderBook:
+    """``book`` less the contracts our own orders already took from its bid levels."""
+
+    def side(levels: tuple[Level, ...], s: Side) -> list[tuple[Price, Count]]:
+        out = []
+        for lv in levels:
+            left = lv.size.value - taken.get((s, lv.price.value), Decimal(0))
+            if left > 0:
+                out.append((lv.price, Count(left)))
+        return out
+
+    return OrderBook.from_levels(book.ticker, side(book.yes_bids, Side.YES),
+                                 side(book.no_bids, Side.NO), book.ts)
 
 
 def status_at(m: Market, now: datetime) -> MarketStatus:
@@ -82,6 +107,8 @@ class SimExchange:
         self._snaps: dict[str, _Series] = {}
         self._trades_seen: dict[str, datetime] = {}
         self._settled: dict[str, Settlement] = {}
+        # ticker -> (snapshot ts ms, {(bid side, price): contracts taken by our orders})
+        self._taken: dict[str, tuple[int, dict[tuple[Side, Decimal], Decimal]]] = {}
         self.requests = 0
 
     def _fee_of(self, ticker: str) -> tuple[FeeType, Decimal]:
@@ -166,6 +193,9 @@ class SimExchange:
         book = row_to_book(s.rows[i])
         if book.ts is not None and now - book.ts > self.max_book_age:
             return None
+        taken = self._taken.get(ticker)
+        if taken is not None and taken[0] == s.ts[i] and taken[1]:
+            book = _deplete(book, taken[1])
         return book
 
     def _feed_account(self, ticker: str, book: OrderBook, now: datetime) -> None:
@@ -223,7 +253,22 @@ class SimExchange:
             raise ExchangeRejectedError(
                 f"price {intent.price.to_str()} off the tick grid", status=400, code="invalid_price"
             )
-        return self.account.place(intent, self._book(intent.ticker, now), now)
+        book = self._book(intent.ticker, now)
+        before = len(self.account.fills)
+        ack = self.account.place(intent, book, now)
+        if book is not None and book.ts is not None:
+            snap_ts = ts_ms(book.ts)
+            prev = self._taken.get(intent.ticker)
+            used = prev[1] if prev is not None and prev[0] == snap_ts else {}
+            for f in self.account.fills[before:]:
+                if not f.is_taker:
+                    continue
+                # Buying S at p consumed bids for the other side at 1 - p; selling hit S's bids.
+                key = ((f.side.other(), ONE - f.price.value) if f.action is Action.BUY
+                       else (f.side, f.price.value))
+                used[key] = used.get(key, Decimal(0)) + f.count.value
+            self._taken[intent.ticker] = (snap_ts, used)
+        return ack
 
     def cancel_order(self, order_id: str, ticker: str | None = None) -> None:
         self.requests += 1

@@ -2,14 +2,16 @@
 
 Fair value = P(60-second settlement average >= floor_strike) from the digital pricer
 (``kalshibot.features.digital``) on the live spot feed, with sigma from an EWMA of 1-minute spot
-returns. Refuses to trade (no fair value) when the feed is stale, diverging or thin.
+returns (1-second bars over the last ``fast_lookback`` with a short half-life when the feed has
+them, else 1-minute bars). Refuses to trade (no fair value) when the feed is stale, diverging or
+thin.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -29,26 +31,51 @@ class CryptoVolStrategy:
         *,
         halflife_s: float = 1800.0,
         lookback: timedelta = timedelta(hours=3),
+        fast_halflife_s: float = 300.0,
+        fast_lookback: timedelta = timedelta(minutes=30),
+        min_fast_bars: int = 60,
         min_bars: int = 10,
         no_entry_last_s: float = 20.0,
         p_clip: float = 0.005,
+        sigma_refresh_s: float = 60.0,
     ) -> None:
         self.feed = feed
         self.halflife_s = halflife_s
         self.lookback = lookback
+        self.fast_halflife_s = fast_halflife_s
+        self.fast_lookback = fast_lookback
+        self.min_fast_bars = min_fast_bars
         self.min_bars = min_bars
         self.no_entry_last_s = no_entry_last_s
         self.p_clip = p_clip
+        self.sigma_refresh_s = sigma_refresh_s
+        self._sigma_cache: dict[str, tuple[datetime, float | None]] = {}
 
     def _sigma(self, symbol: str, view: MarketView) -> float | None:
-        bars = self.feed.history(
-            symbol, Resolution.MINUTE, since=view.now - self.lookback, until=view.now
-        )
-        if len(bars) < self.min_bars:
-            return None
+        """Volatility of the log price per sqrt(second), or None when history is too thin.
+
+        Recomputed at most every ``sigma_refresh_s`` seconds of session time (an EWMA with a
+        5-minute half-life barely moves in a few seconds)."""
+        hit = self._sigma_cache.get(symbol)
+        if hit is not None and 0 <= (view.now - hit[0]).total_seconds() < self.sigma_refresh_s:
+            return hit[1]
+        sigma = self._compute_sigma(symbol, view)
+        self._sigma_cache[symbol] = (view.now, sigma)
+        return sigma
+
+    def _compute_sigma(self, symbol: str, view: MarketView) -> float | None:
+        bars = self.feed.history(symbol, Resolution.SECOND, since=view.now - self.fast_lookback,
+                                 until=view.now)
+        halflife = self.fast_halflife_s
+        if len(bars) < self.min_fast_bars:
+            bars = self.feed.history(symbol, Resolution.MINUTE, since=view.now - self.lookback,
+                                     until=view.now)
+            halflife = self.halflife_s
+            if len(bars) < self.min_bars:
+                return None
         ts = pd.DatetimeIndex([b.start for b in bars])
         px = np.array([b.close_float for b in bars])
-        rate = ewma_variance_rate(ts, px, halflife_s=self.halflife_s)
+        rate = ewma_variance_rate(ts, px, halflife_s=halflife)
         last = float(rate[-1]) if len(rate) else math.nan
         return math.sqrt(last) if last == last and last > 0 else None
 

@@ -5,9 +5,10 @@ probability ``p`` has the Kelly fraction of equity
 
     f* = (p - c) / (1 - c)            (0 when p <= c)
 
-We stake ``kelly_fraction x f* x equity`` dollars, i.e. that amount / c contracts, then cap by the
-dollar room left under the risk limits and by the contracts available at the limit price, and
-round **down** to whole contracts (or to 0.01 where the market allows fractional trading).
+The Kelly stake is a *target holding*: ``kelly_fraction x f* x equity / c`` contracts, less what is
+already held on that side (so re-deciding every cycle never stacks stakes beyond Kelly). The order
+is then capped by the dollar room left under the risk limits and by the contracts available at the
+limit price, and rounded **down** to whole contracts (or to 0.01 where fractional trading is on).
 """
 
 from __future__ import annotations
@@ -45,16 +46,18 @@ def kelly_size(
     room: Money,
     depth: Count | None,
     fractional: bool = False,
+    held: Count | None = None,
 ) -> SizeResult:
     """Contracts to buy (>= 0). ``room``: dollars still allowed by the limits (>= 0);
-    ``depth``: contracts available at or better than the limit (None = unlimited, e.g. passive)."""
+    ``depth``: contracts available at or better than the limit (None = unlimited, e.g. passive);
+    ``held``: contracts already held on the side being bought (>= 0)."""
     f = kelly_fraction(p_win, cost)
     if f <= 0:
         return SizeResult(Count(0), f, "no edge")
     if equity.amount <= 0:
         return SizeResult(Count(0), f, "equity")
     candidates = [
-        (fraction * f * equity.amount / cost, "kelly"),
+        (fraction * f * equity.amount / cost - (held.value if held else ZERO), "kelly"),
         (max(room.amount, ZERO) / cost, "room"),
     ]
     if depth is not None:

@@ -1,0 +1,135 @@
+"""`kalshibot trade`: run the trading loop with a live rich view and a session summary."""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+
+import typer
+from rich.console import Group
+from rich.live import Live
+from rich.table import Table
+
+from kalshibot.cli.context import console, settings
+from kalshibot.cli.render import print_json, print_table
+from kalshibot.engine import CycleReport
+from kalshibot.errors import UserInputError
+from kalshibot.session import Session, SessionOptions, SessionSummary, Stopper
+
+
+def split_list(values: list[str] | None) -> tuple[str, ...]:
+    """``--tickers A,B --tickers C`` -> ("A", "B", "C")."""
+    out: list[str] = []
+    for v in values or []:
+        out += [x.strip() for x in v.split(",") if x.strip()]
+    return tuple(out)
+
+
+def parse_time(text: str | None, option: str) -> datetime | None:
+    if text is None:
+        return None
+    from datetime import UTC
+
+    try:
+        t = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise UserInputError(f"{option}: not a date/time: {text!r} (use e.g. 2026-11-20T14:00Z)"
+                             ) from None
+    return t if t.tzinfo else t.replace(tzinfo=UTC)
+
+
+def cycle_view(r: CycleReport) -> Group:
+    t = Table(title=f"cycle {r.cycle} at {r.now:%Y-%m-%d %H:%M:%S}Z  "
+                    f"({r.duration_ms:.0f} ms)", title_justify="left", header_style="bold")
+    for c in ("market", "model p", "yes bid", "yes ask", "edge", "position", "P&L", "decision"):
+        t.add_column(c, overflow="fold")
+    for row in r.rows[:30]:
+        t.add_row(row.ticker, "-" if row.p_yes is None else f"{row.p_yes:.3f}",
+                  row.yes_bid.to_str() if row.yes_bid else "-",
+                  row.yes_ask.to_str() if row.yes_ask else "-",
+                  "-" if row.edge is None else f"{row.edge:+.4f}", str(row.position),
+                  str(row.pnl.round_down()), f"{row.verdict}: {row.reason[:80]}")
+    status = Table.grid(padding=(0, 2))
+    status.add_row(f"equity {r.equity.round_down()}", f"cash {r.cash.round_down()}",
+                   f"today {r.day_pnl.round_down()}", f"breaker: {r.breaker}",
+                   f"kill switch: {'ON' if r.kill_switch else 'off'}")
+    alerts = "; ".join(r.errors[:3]) or (r.entries_blocked and f"entries blocked: "
+                                         f"{r.entries_blocked}") or "no alerts"
+    status.add_row(f"markets {r.markets}", f"orders sent {r.orders_sent}", f"fills {r.fills}",
+                   f"alerts: {alerts}")
+    return Group(t, status)
+
+
+def render_summary(s: SessionSummary) -> None:
+    print_table(f"session {s.run_id} ({s.venue}, strategy {s.strategy})", ["", ""], [
+        ("stopped because", s.stop_reason),
+        ("cycles", s.cycles),
+        ("session time", f"{s.started:%Y-%m-%d %H:%M:%S}Z -> {s.ended:%Y-%m-%d %H:%M:%S}Z"
+         if s.started and s.ended else "-"),
+        ("orders sent", s.orders_sent),
+        ("fills", s.fills),
+        ("errors", s.errors),
+        ("equity start -> end", f"{s.start_equity.round_down()} -> {s.end_equity.round_down()}"),
+        ("P&L (equity change)", s.pnl.round_down()),
+        ("realized P&L", s.realized.round_down()),
+        ("fees paid", s.fees),
+        ("open positions", s.open_positions),
+        ("database", s.database),
+    ])
+
+
+def trade(
+    tickers: list[str] = typer.Option(None, "--tickers", "-t", help="Market tickers (comma-separated or repeated)."),
+    series: list[str] = typer.Option(None, "--series", "-s", help="Series tickers, e.g. KXBTC15M (comma-separated or repeated)."),
+    strategy: str = typer.Option(None, "--strategy", help="edge (model vs market), crypto (15-minute digital) or meanrev. Default: KALSHIBOT_STRATEGY."),
+    exchange: str = typer.Option("paper", "--exchange", help="paper (live data, simulated fills; default), sim (stored data, simulated clock) or kalshi (real orders, needs --live)."),
+    interval: float = typer.Option(None, "--interval", help="Seconds between cycles (session clock). Default: KALSHIBOT_TRADING_INTERVAL_S."),
+    live: bool = typer.Option(False, "--live", help="Send real orders to Kalshi (needs --exchange kalshi and configured keys)."),
+    yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation (prod + live)."),
+    train: bool = typer.Option(False, "--train", help="Train the model first (edge strategy)."),
+    duration: float = typer.Option(None, "--duration", help="Stop after this many seconds of session time."),
+    max_cycles: int = typer.Option(None, "--max-cycles", help="Stop after this many cycles."),
+    fresh: bool = typer.Option(False, "--fresh", help="sim: discard the previous sim account and clock and start over."),
+    start: str = typer.Option(None, "--start", help="sim: clock start (ISO time, UTC), e.g. 2026-11-20T10:00Z."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No live view; only the summary."),
+    as_json: bool = typer.Option(False, "--json", help="Print the session summary as JSON."),
+) -> None:
+    """Run the trading loop. Paper trading by default; --exchange sim replays stored data.
+
+    Ctrl-C or SIGTERM finishes the cycle, cancels resting orders (KALSHIBOT_CANCEL_ON_EXIT),
+    writes a final heartbeat and prints the session summary.
+    """
+    if max_cycles is not None and max_cycles < 1:
+        raise UserInputError("--max-cycles must be at least 1")
+    if interval is not None and interval <= 0:
+        raise UserInputError("--interval must be positive")
+    if duration is not None and duration <= 0:
+        raise UserInputError("--duration must be positive")
+    s = settings(mode="live" if live else None)
+    if live and s.environment.value == "prod" and not yes:
+        if not sys.stdin.isatty():
+            raise UserInputError("prod + --live needs confirmation: add --yes")
+        if not typer.confirm("Trade REAL MONEY on Kalshi prod?", default=False):
+            raise typer.Exit(1)
+    if train:
+        from kalshibot.cli.train_cmd import train_for_trading
+
+        train_for_trading(s, series=split_list(series), tickers=split_list(tickers))
+    opts = SessionOptions(exchange=exchange, strategy=strategy, series=split_list(series),
+                          tickers=split_list(tickers), interval_s=interval,
+                          max_cycles=max_cycles, duration_s=duration, live=live, fresh=fresh,
+                          start=parse_time(start, "--start"))
+    session = Session.create(s, opts)
+    stopper = Stopper()
+    stopper.install()
+    show = not quiet and not as_json and console.is_terminal
+    if show:
+        with Live(console=console, refresh_per_second=4, transient=False) as live_view:
+            session.on_cycle = lambda r: live_view.update(cycle_view(r))
+            summary = session.run(stopper)
+    else:
+        summary = session.run(stopper)
+    if as_json:
+        print_json(summary.as_dict())
+    else:
+        render_summary(summary)

@@ -1,0 +1,340 @@
+"""A trading session: wire venue, strategy, risk and engine from settings, then loop.
+
+Venues: ``sim`` (market data replayed from the market-data store, simulated clock; trading
+state in its own database so replays never mix with paper/live records), ``paper`` (live public
+Kalshi data, simulated fills, the paper database), ``kalshi`` (real orders; needs ``--live``).
+
+The loop runs ``Engine.run_cycle`` every ``interval`` seconds of the session clock until
+``max_cycles`` / ``duration`` / the end of the sim data, or Ctrl-C / SIGTERM; then it finishes
+the cycle, cancels resting orders if configured, writes a final heartbeat and ends the run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import sqlite3
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from kalshibot.clock import Clock, SimClock, SystemClock
+from kalshibot.config import Settings
+from kalshibot.domain.money import Money
+from kalshibot.engine import CycleReport, Engine, EngineConfig
+from kalshibot.errors import ConfigError, UserInputError
+from kalshibot.exchange import Exchange
+from kalshibot.risk import RiskLimits, RiskManager
+from kalshibot.sim.account import SimAccount
+from kalshibot.store import fills as fills_repo
+from kalshibot.store import settlements as settlements_repo
+from kalshibot.store.connection import atomic, connect
+from kalshibot.store.kv import kv_get, kv_set
+from kalshibot.store.runs import Heartbeat, end_run, heartbeat, start_run
+from kalshibot.strategy.base import Strategy, StrategyParams
+
+STRATEGIES = ("edge", "crypto", "meanrev")
+VENUES = ("sim", "paper", "kalshi")
+SIM_CLOCK_KEY = "sim.clock"
+
+
+@dataclass
+class SessionOptions:
+    exchange: str = "paper"
+    strategy: str | None = None
+    series: Sequence[str] = ()
+    tickers: Sequence[str] = ()
+    interval_s: float | None = None
+    max_cycles: int | None = None
+    duration_s: float | None = None
+    live: bool = False
+    fresh: bool = False
+    start: datetime | None = None
+    state_db: Path | None = None
+
+
+@dataclass
+class SessionSummary:
+    run_id: str
+    venue: str
+    strategy: str
+    cycles: int = 0
+    started: datetime | None = None
+    ended: datetime | None = None
+    orders_sent: int = 0
+    fills: int = 0
+    errors: int = 0
+    start_equity: Money = field(default_factory=Money.zero)
+    end_equity: Money = field(default_factory=Money.zero)
+    realized: Money = field(default_factory=Money.zero)
+    fees: Money = field(default_factory=Money.zero)
+    open_positions: int = 0
+    stop_reason: str = ""
+    database: str = ""
+
+    @property
+    def pnl(self) -> Money:
+        return self.end_equity - self.start_equity
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id, "venue": self.venue, "strategy": self.strategy,
+            "cycles": self.cycles, "started": self.started, "ended": self.ended,
+            "orders_sent": self.orders_sent, "fills": self.fills, "errors": self.errors,
+            "start_equity": self.start_equity.to_str(), "end_equity": self.end_equity.to_str(),
+            "pnl": self.pnl.to_str(), "realized_pnl": self.realized.to_str(),
+            "fees": self.fees.to_str(), "open_positions": self.open_positions,
+            "stop_reason": self.stop_reason, "database": self.database,
+        }
+
+
+class Stopper:
+    """Turns SIGTERM (and Ctrl-C) into a polite stop after the current cycle."""
+
+    def __init__(self) -> None:
+        self.reason = ""
+
+    def __call__(self, signum: int, _frame: FrameType | None) -> None:
+        self.reason = signal.Signals(signum).name
+
+    def install(self) -> None:
+        with contextlib.suppress(ValueError):  # not the main thread (tests)
+            signal.signal(signal.SIGTERM, self)
+
+
+def _remove_db(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        p = Path(str(path) + suffix)
+        if p.exists():
+            p.unlink()
+
+
+def build_strategy(name: str, *, feed: Any = None, settings: Settings,
+                   history: sqlite3.Connection | None = None) -> Strategy:
+    if name == "crypto":
+        from kalshibot.strategy.crypto import CryptoVolStrategy
+
+        if feed is None:
+            raise ConfigError("the crypto strategy needs a spot feed")
+        return CryptoVolStrategy(feed)
+    if name == "meanrev":
+        from kalshibot.strategy.meanrev import MeanReversionStrategy
+
+        return MeanReversionStrategy()
+    if name == "edge":
+        from kalshibot.strategy.model_edge import ModelEdgeStrategy
+
+        return ModelEdgeStrategy.from_settings(settings, history=history, feed=feed)
+    raise UserInputError(f"unknown strategy {name!r} (choose from {', '.join(STRATEGIES)})")
+
+
+@dataclass
+class Session:
+    settings: Settings
+    opts: SessionOptions
+    clock: Clock
+    exchange: Exchange
+    engine: Engine
+    conn: sqlite3.Connection
+    run_id: str
+    strategy_name: str
+    data: sqlite3.Connection | None = None
+    sim_end: datetime | None = None
+    on_cycle: Callable[[CycleReport], None] | None = None
+
+    # --- construction --------------------------------------------------------------------
+    @classmethod
+    def create(cls, settings: Settings, opts: SessionOptions) -> Session:
+        if opts.exchange not in VENUES:
+            raise UserInputError(f"unknown --exchange {opts.exchange!r} "
+                                 f"(choose from {', '.join(VENUES)})")
+        strategy_name = opts.strategy or settings.strategy
+        if strategy_name not in STRATEGIES:
+            raise UserInputError(f"unknown --strategy {strategy_name!r} "
+                                 f"(choose from {', '.join(STRATEGIES)})")
+        if opts.exchange == "kalshi" and not opts.live:
+            raise UserInputError("--exchange kalshi places real orders: add --live "
+                                 "(or use --exchange paper)")
+        if opts.live and opts.exchange != "kalshi":
+            raise UserInputError("--live needs --exchange kalshi")
+        run_id = f"{opts.exchange}-{uuid.uuid4().hex[:12]}"
+        if opts.exchange == "sim":
+            return cls._create_sim(settings, opts, run_id, strategy_name)
+        return cls._create_connected(settings, opts, run_id, strategy_name)
+
+    @classmethod
+    def _create_sim(cls, settings: Settings, opts: SessionOptions, run_id: str,
+                    strategy_name: str) -> Session:
+        from kalshibot.sim.exchange import SimExchange
+
+        data_path = settings.database_path
+        if not data_path.exists():
+            raise UserInputError(f"no market data at {data_path}",
+                                 hint="run `kalshibot data sample` (or `data import`) first")
+        data = connect(data_path, read_only=True)
+        state_path = opts.state_db or settings.data_dir / "sim.sqlite"
+        if state_path.resolve() == data_path.resolve():
+            raise UserInputError("the sim state database must differ from the market-data one")
+        if opts.fresh:
+            _remove_db(state_path)
+        conn = connect(state_path)
+        start_raw = kv_get(conn, SIM_CLOCK_KEY)
+        probe_clock = SimClock(datetime(2000, 1, 1, tzinfo=UTC))
+        probe = SimExchange(data, probe_clock, SimAccount(Money(0)), series=opts.series,
+                            tickers=opts.tickers)
+        span = probe.data_span()
+        if span is None:
+            raise UserInputError("no stored markets match the selection",
+                                 hint="check --series / --tickers or run `kalshibot data sample`")
+        if opts.start is not None:
+            start = opts.start
+        elif start_raw:
+            start = datetime.fromisoformat(str(start_raw))
+        else:
+            start = span[0] + timedelta(minutes=30)  # some history for volatility and features
+        if start >= span[1]:
+            raise UserInputError(f"the sim clock {start:%Y-%m-%d %H:%M}Z is past the end of the "
+                                 f"stored data ({span[1]:%Y-%m-%d %H:%M}Z)",
+                                 hint="use --fresh to start over, or --start")
+        clock = SimClock(start)
+        starting = Money(settings.paper_starting_balance)
+        account = SimAccount(starting, prefix=f"sim{run_id[-6:]}")
+        ex = SimExchange(data, clock, account, series=opts.series, tickers=opts.tickers)
+        cash_raw = kv_get(conn, "account.starting_cash")
+        ex.restore(fills_repo.list_fills(conn), settlements_repo.list_settlements(conn), [],
+                   Money(Decimal(cash_raw)) if cash_raw else starting)
+        feed = None
+        if strategy_name in ("crypto", "edge"):
+            from kalshibot.feeds import ReplaySpotFeed
+            from kalshibot.store.history import load_spot
+
+            feed = ReplaySpotFeed(load_spot(data, since=start - timedelta(hours=6),
+                                            until=span[1] + timedelta(hours=1)), clock)
+        strategy = build_strategy(strategy_name, feed=feed, settings=settings, history=data)
+        engine = cls._engine(settings, opts, conn, ex, strategy, run_id, starting, clock,
+                             record_books=False)
+        return cls(settings, opts, clock, ex, engine, conn, run_id, strategy_name, data, span[1])
+
+    @classmethod
+    def _create_connected(cls, settings: Settings, opts: SessionOptions, run_id: str,
+                          strategy_name: str) -> Session:
+        from kalshibot.kalshi.exchange import KalshiExchange
+
+        clock = SystemClock()
+        if opts.live:
+            if not settings.is_live:
+                raise ConfigError("--live needs KALSHIBOT_MODE=live in the configuration",
+                                  hint="run `kalshibot config --validate`")
+            ex: Exchange = KalshiExchange.from_settings(settings, clock)
+            starting: Money | None = None
+        else:
+            from kalshibot.sim.paper import PaperExchange
+
+            public = KalshiExchange.from_settings(settings, clock, public_only=True)
+            starting = Money(settings.paper_starting_balance)
+            account = SimAccount(starting, prefix=f"paper{run_id[-6:]}")
+            ex = PaperExchange(public, clock, account)
+        conn = connect(settings.database_path)
+        if not opts.series and not opts.tickers:
+            raise UserInputError("say what to trade: --tickers T1,T2 and/or --series KXBTC15M")
+        feed = None
+        if strategy_name in ("crypto", "edge"):
+            import requests
+
+            from kalshibot.feeds import CoinbaseSpotSource, KrakenSpotSource, SpotFeed
+
+            http = requests.Session()
+            feed = SpotFeed([CoinbaseSpotSource(http, clock), KrakenSpotSource(http, clock)],
+                            clock)
+        strategy = build_strategy(strategy_name, feed=feed, settings=settings, history=conn)
+        engine = cls._engine(settings, opts, conn, ex, strategy, run_id, starting, clock,
+                             record_books=True)
+        return cls(settings, opts, clock, ex, engine, conn, run_id, strategy_name)
+
+    @staticmethod
+    def _engine(settings: Settings, opts: SessionOptions, conn: sqlite3.Connection,
+                ex: Exchange, strategy: Strategy, run_id: str, starting: Money | None,
+                clock: Clock, *, record_books: bool) -> Engine:
+        params = StrategyParams(min_edge=Decimal(str(settings.min_edge)),
+                                kelly_fraction=Decimal(str(settings.kelly_fraction)))
+        cfg = EngineConfig(run_id, series=tuple(opts.series), tickers=tuple(opts.tickers),
+                           kill_switch_path=settings.kill_switch_file, record_books=record_books)
+        now = clock.now()
+        with atomic(conn):
+            start_run(conn, run_id, mode="live" if opts.live else "paper",
+                      exchange=opts.exchange, now=now,
+                      config={"strategy": strategy.name, "series": list(opts.series),
+                              "tickers": list(opts.tickers)})
+        return Engine(conn=conn, exchange=ex, strategy=strategy, params=params,
+                      risk=RiskManager(RiskLimits.from_settings(settings)), config=cfg,
+                      starting_cash=starting, now=now)
+
+    # --- the loop ------------------------------------------------------------------------
+    def run(self, stopper: Stopper | None = None) -> SessionSummary:
+        stopper = stopper or Stopper()
+        interval = self.opts.interval_s or self.settings.trading_interval_s
+        started = self.clock.now()
+        s = SessionSummary(self.run_id, self.opts.exchange, self.strategy_name, started=started,
+                           database=str(self.conn.execute("PRAGMA database_list").fetchone()[2]))
+        mismatches = self.engine.start(started)
+        if mismatches:
+            s.stop_reason = "reconciliation mismatch (entries blocked)"
+        s.start_equity = self.engine.portfolio.equity(self.engine.marks)
+        deadline = (started + timedelta(seconds=self.opts.duration_s)
+                    if self.opts.duration_s else None)
+        try:
+            while True:
+                now = self.clock.now()
+                report = self.engine.run_cycle(now)
+                s.cycles += 1
+                s.orders_sent += report.orders_sent
+                s.fills += report.fills
+                s.errors += len(report.errors)
+                if self.on_cycle is not None:
+                    self.on_cycle(report)
+                if isinstance(self.clock, SimClock):
+                    with atomic(self.conn):
+                        kv_set(self.conn, SIM_CLOCK_KEY, now.isoformat(), now=now)
+                if stopper.reason:
+                    s.stop_reason = stopper.reason
+                    break
+                if self.opts.max_cycles and s.cycles >= self.opts.max_cycles:
+                    s.stop_reason = f"{s.cycles} cycles done"
+                    break
+                if deadline is not None and now >= deadline:
+                    s.stop_reason = "duration reached"
+                    break
+                if self.sim_end is not None and now >= self.sim_end:
+                    s.stop_reason = "end of stored data"
+                    break
+                self.clock.sleep(interval)
+        except KeyboardInterrupt:
+            s.stop_reason = "interrupted (Ctrl-C)"
+        finally:
+            self._finish(s)
+        return s
+
+    def _finish(self, s: SessionSummary) -> None:
+        now = self.clock.now()
+        eng = self.engine
+        if self.settings.cancel_on_exit:
+            eng.orders.cancel_all(now, "session end")
+        try:
+            eng._apply_fills(eng.orders.sync_fills(now))
+        except Exception as exc:  # the session is ending: record, never mask the real stop
+            s.errors += 1
+            s.stop_reason += f" (final fill sync failed: {exc})"
+        s.end_equity = eng.portfolio.equity(eng.marks)
+        s.realized = eng.portfolio.realized_pnl()
+        s.fees = eng.portfolio.fees_paid()
+        s.open_positions = len(eng.portfolio.open_positions())
+        s.ended = now
+        with atomic(self.conn):
+            heartbeat(self.conn, Heartbeat(self.run_id, now, eng.cycle + 1, 0, 0, 0, 0,
+                                           f"stopped: {s.stop_reason}"))
+            end_run(self.conn, self.run_id, now=now, reason=s.stop_reason or "stopped")
