@@ -1,0 +1,139 @@
+"""`kalshibot train`: fit the probability model on settled history and judge it against the market.
+
+Store -> features -> walk-forward folds (through joblib) -> final model -> ``models/`` registry
+(marked current). Prints per-fold and overall metrics next to the market's mid and the base
+rate, the verdict (does it beat the market?) and the saved artefact's path; ``--json`` prints
+the same as one JSON document.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from kalshibot.cli.context import console, err_console, settings
+from kalshibot.cli.render import print_json, table
+from kalshibot.errors import UserInputError
+
+_STAGES = {"load": "loading history", "features": "building features",
+           "fit": "fitting folds + final model"}
+
+
+def parse_time(text: str | None, flag: str) -> pd.Timestamp | None:
+    """ISO date or datetime (UTC unless an offset is given); ``UserInputError`` otherwise."""
+    if text is None:
+        return None
+    try:
+        ts = pd.Timestamp(text)
+    except (ValueError, TypeError):
+        raise UserInputError(f"{flag}: cannot read {text!r} as a date or time",
+                             hint="use e.g. 2026-01-31 or 2026-01-31T12:00Z") from None
+    if pd.isna(ts):
+        raise UserInputError(f"{flag}: cannot read {text!r} as a date or time")
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def _split(values: list[str] | None) -> list[str] | None:
+    if not values:
+        return None
+    out = [v.strip() for item in values for v in item.split(",") if v.strip()]
+    return out or None
+
+
+def _f(x: Any, nd: int = 4) -> str:
+    return "-" if x is None else f"{x:.{nd}f}"
+
+
+def train(
+    series: list[str] | None = typer.Option(None, "--series", help="Series ticker(s), e.g. "
+                                            "KXBTC15M (repeat or comma-separate)."),
+    tickers: list[str] | None = typer.Option(None, "--tickers", help="Market ticker(s)."),
+    since: str | None = typer.Option(None, "--since", help="Markets closing at or after (UTC)."),
+    until: str | None = typer.Option(None, "--until", help="Markets closing before (UTC)."),
+    folds: int = typer.Option(3, "--folds", help="Walk-forward folds."),
+    jobs: int = typer.Option(2, "--jobs", help="Parallel fit tasks (joblib)."),
+    min_edge: float | None = typer.Option(None, "--min-edge", help="Edge after fees to trade "
+                                          "in the P&L simulation (default: the min_edge setting)."),
+    require_edge: bool = typer.Option(False, "--require-edge", help="Mark the new model current "
+                                      "only if it beats the market out of sample."),
+    db: Path | None = typer.Option(None, "--db", help="SQLite store (default from settings)."),
+    model_dir: Path | None = typer.Option(None, "--model-dir", help="Model registry folder."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Train the probability model on settled history; report it against the market."""
+    from kalshibot.models.training import Selection, TrainConfig, run_training
+
+    if folds < 1:
+        raise UserInputError(f"--folds must be at least 1, got {folds}")
+    if jobs < 1:
+        raise UserInputError(f"--jobs must be at least 1, got {jobs}")
+    if min_edge is not None and not (0 <= min_edge < 1):
+        raise UserInputError(f"--min-edge must be in [0, 1), got {min_edge}")
+    sel = Selection(series=_split(series), tickers=_split(tickers),
+                    since=parse_time(since, "--since"), until=parse_time(until, "--until"))
+    if sel.since is not None and sel.until is not None and sel.since >= sel.until:
+        raise UserInputError(f"--since {sel.since} is not before --until {sel.until}")
+    s = settings(db_path=db, model_dir=model_dir)
+    cfg = TrainConfig(n_folds=folds, n_jobs=jobs,
+                      min_edge=s.min_edge if min_edge is None else min_edge)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=err_console, transient=as_json,
+                  disable=as_json) as prog:
+        tasks: dict[str, Any] = {}
+
+        def cb(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = prog.add_task(_STAGES.get(stage, stage), total=total)
+            prog.update(tasks[stage], completed=done, total=total)
+
+        result, saved = run_training(s.database_path, s.model_dir, sel, cfg, cb,
+                                     require_beats_market=require_edge)
+    report = result.report
+    if as_json:
+        print_json({"model_id": saved.model_id, "path": str(saved.path),
+                    "current": saved.meta.get("current"), "rows": result.rows,
+                    "training_window": [str(result.window[0]), str(result.window[1])],
+                    "seconds": result.seconds, "report": report})
+        return
+    render_report(report)
+    console.print(f"rows {result.rows:,} | window {result.window[0]:%Y-%m-%d %H:%M} to "
+                  f"{result.window[1]:%Y-%m-%d %H:%M} UTC | {result.seconds['total']:.1f} s")
+    state = "marked current" if saved.meta.get("current") else "NOT marked current"
+    console.print(f"saved model {saved.model_id} ({state}): {saved.path / 'model.joblib'}")
+
+
+def render_report(report: dict[str, Any]) -> None:
+    """Rich tables: metrics per fold and overall, model vs market vs base rate; verdict."""
+    rows: list[list[str]] = []
+    blocks = [(str(f["fold"]), f) for f in report.get("folds", [])]
+    if report.get("overall"):
+        blocks.append(("all", report["overall"]))
+    for name, b in blocks:
+        for who in ("model", "market", "base_rate"):
+            m = b[who]
+            rows.append([name if who == "model" else "", who.replace("_", " "),
+                         f"{b['rows']:,}" if who == "model" else "", _f(m["brier"]),
+                         _f(m["log_loss"]), _f(m["ece"]),
+                         _f(b["bss_vs_market"], 3) if who == "model" else "",
+                         (f"${float(b['pnl']['pnl']):+.2f} / {b['pnl']['trades']}"
+                          if who == "model" else "")])
+    console.print(table("walk-forward evaluation (test folds; market = YES mid as probability)",
+                        ["fold", "predictor", "rows", "Brier", "log loss", "ECE",
+                         "skill vs mkt", "P&L / trades"], rows))
+    overall = report.get("overall")
+    if overall:
+        rel = overall["reliability"]
+        console.print(table("reliability (all test folds)",
+                            ["bin", "n", "model mean", "model freq", "market n",
+                             "market mean", "market freq"],
+                            [[a["bin"], a["n"], _f(a["mean_pred"], 3), _f(a["freq_yes"], 3),
+                              b["n"], _f(b["mean_pred"], 3), _f(b["freq_yes"], 3)]
+                             for a, b in zip(rel["model"], rel["market"], strict=True)]))
+        style = "green" if overall["beats_market"] else "bold red"
+        console.print(f"[{style}]{overall['verdict']}[/{style}]", highlight=False)
+    else:
+        console.print(f"[bold red]{report.get('verdict', 'no evaluation')}[/bold red]")
