@@ -14,7 +14,7 @@ from pathlib import Path
 import typer
 
 from kalshibot import __version__
-from kalshibot.cli import config_cmd, data_cmd, markets_cmd, trade_cmd
+from kalshibot.cli import config_cmd, data_cmd, markets_cmd, trade_cmd, train_cmd
 from kalshibot.cli.context import STATE, err_console
 from kalshibot.errors import KalshibotError, NotBuiltError
 
@@ -62,10 +62,7 @@ def _not_built(name: str, issue: str) -> None:
     raise NotBuiltError(f"`kalshibot {name}` is not built yet ({issue})")
 
 
-@app.command("train", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-def train() -> None:
-    """Train the probability model on stored history. Not built yet."""
-    _not_built("train", "the models issue")
+app.command("train")(train_cmd.train)
 
 
 @app.command("status", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
