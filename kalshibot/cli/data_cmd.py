@@ -3,22 +3,39 @@
 - ``data import``: CSV/parquet files in documented layouts, or known dataset folders
   (docs/data-import.md).
 - ``data sample``: a seeded synthetic dataset (``kalshibot.sim.sample``).
+- ``data sync``: download markets/events/series/candles/trades/settlements from Kalshi
+  (``kalshibot.ingest.sync``; docs/data-sync.md).
+- ``data record``: poll live order books and spot prices (``kalshibot.ingest.record``).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from kalshibot.cli.context import console, settings
 from kalshibot.cli.render import print_json, print_table
+from kalshibot.clock import Clock, SystemClock
 from kalshibot.errors import UserInputError
+from kalshibot.feeds.types import SpotFeedLike
+from kalshibot.ingest.record import RecordReport
+from kalshibot.ingest.sync import SyncProgress, SyncReport
+from kalshibot.kalshi.endpoints.client import KalshiClient
 
 data_app = typer.Typer(
-    name="data", help="Fill the SQLite store: import files, generate a sample dataset.",
+    name="data", help="Fill the SQLite store: import files, generate a sample dataset, "
+    "sync from Kalshi, record live books.",
     no_args_is_help=True,
 )
 
@@ -144,8 +161,273 @@ def sample_cmd(
                 [(k, f"{v:,}") for k, v in summary.rows.items()])
 
 
-# --- `data sync` and `data record` (issue 4 items 2-3) go here -------------------------------
-# Another engineer adds them to ``data_app`` in this file:
+# --- `data sync` and `data record` (issue 4 items 2-3) ----------------------------------------
 #   @data_app.command("sync")    download markets/events/series/candles/trades/settlements
 #   @data_app.command("record")  poll live order books and spot prices into the store
-# Use ``kalshibot.store`` repositories (upsert_* / insert_*_rows) inside ``atomic(conn)``.
+# The logic lives in ``kalshibot.ingest`` (plain functions over a client and a connection).
+
+
+def _split(values: list[str]) -> tuple[str, ...]:
+    """Repeatable options that also accept comma-separated lists, de-duplicated in order."""
+    out = [v.strip() for raw in values for v in raw.split(",") if v.strip()]
+    return tuple(dict.fromkeys(out))
+
+
+def _when(text: str | None, name: str, now: datetime) -> datetime | None:
+    """ISO date/time (UTC when no zone), or relative ``30m`` / ``6h`` / ``7d`` before now."""
+    if text is None:
+        return None
+    t = text.strip()
+    units = {"m": 60, "h": 3600, "d": 86_400}
+    if len(t) > 1 and t[-1] in units and t[:-1].isdigit():
+        return now - timedelta(seconds=int(t[:-1]) * units[t[-1]])
+    try:
+        ts = datetime.fromisoformat(t.replace("Z", "+00:00"))
+    except ValueError:
+        raise UserInputError(f"{name} {text!r}: use ISO (2026-11-20T19:00Z) or 30m/6h/7d"
+                             ) from None
+    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+
+
+def _clock() -> Clock:
+    """The clock commands use (tests replace this function)."""
+    return SystemClock()
+
+
+def _client(clock: Clock, env: str | None, public: bool) -> KalshiClient:
+    """A Kalshi client from settings: signed when credentials are configured (and not
+    ``public``), else public-only; rate limits from settings."""
+    from kalshibot.kalshi.exchange import KalshiExchange
+
+    cfg = settings(environment=env)
+    return KalshiExchange.from_settings(cfg, clock, public_only=public).client
+
+
+class _RichSyncProgress(SyncProgress):
+    """One rich task per phase: items done of total, plus rows stored."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.p = progress
+        self.tasks: dict[str, TaskID] = {}
+        self.stored: dict[str, int] = {}
+
+    def start(self, phase: str, total: int | None) -> None:
+        if phase not in self.tasks:
+            self.tasks[phase] = self.p.add_task(phase, total=total, rows=0)
+        else:
+            self.p.update(self.tasks[phase], total=total)
+
+    def advance(self, phase: str, n: int = 1) -> None:
+        if phase not in self.tasks:
+            self.start(phase, None)
+        self.p.advance(self.tasks[phase], n)
+
+    def rows(self, phase: str, n: int) -> None:
+        self.stored[phase] = self.stored.get(phase, 0) + n
+        if phase in self.tasks:
+            self.p.update(self.tasks[phase], rows=self.stored[phase])
+
+
+def _print_sync(report: SyncReport, as_json: bool) -> None:
+    if as_json:
+        print_json(report.to_json())
+        return
+    from kalshibot.ingest.sync import TABLES
+
+    print_table(f"sync summary: {report.markets:,} market(s), {report.results:,} with a result",
+                ["table", "new rows", "updated rows"],
+                [(t, f"{report.added[t]:,}", f"{report.updated(t):,}") for t in TABLES])
+    if report.resumed:
+        console.print(f"resumed {len(report.resumed)} interrupted trade listing(s)")
+    if report.skipped_covered:
+        console.print(f"{report.skipped_covered:,} window(s) already stored, not requested")
+    for n in report.notes[:MAX_ISSUES_SHOWN]:
+        console.print(f"[dim]note:[/dim] {n}", highlight=False, soft_wrap=True)
+    if report.problems:
+        console.print(f"[yellow]{len(report.problems)} problem(s)[/yellow]")
+        for msg in report.problems[:MAX_ISSUES_SHOWN]:
+            console.print(f"  {msg}", highlight=False, soft_wrap=True)
+    if report.stopped:
+        console.print(f"[red]stopped early:[/red] {report.stopped}", highlight=False,
+                      soft_wrap=True)
+
+
+@data_app.command("sync")
+def sync_cmd(
+    series: list[str] = typer.Option([], "--series", "-s",
+                                     help="Series ticker(s), repeatable or comma-separated."),
+    event: list[str] = typer.Option([], "--event", "-e", help="Event ticker(s)."),
+    tickers: list[str] = typer.Option([], "--tickers", "-t", help="Market ticker(s)."),
+    status: str | None = typer.Option(None, "--status",
+                                      help="unopened | open | closed | settled (default: any)."),
+    since: str | None = typer.Option(None, "--since", help="Markets closing at/after this, and "
+                                     "the start of the trade/candle window: ISO UTC or 7d/6h."),
+    until: str | None = typer.Option(None, "--until", help="Markets closing at/before this, and "
+                                     "the end of the window: ISO UTC or 30m/6h/7d ago."),
+    period: int = typer.Option(1, "--period", help="Candle period in minutes: 1, 60 or 1440."),
+    candles: bool = typer.Option(True, "--candles/--no-candles", help="Sync candlesticks."),
+    trades: bool = typer.Option(True, "--trades/--no-trades", help="Sync the trade tape."),
+    events_meta: bool = typer.Option(True, "--events/--no-events", help="Fetch event rows."),
+    historical: bool = typer.Option(True, "--historical/--no-historical",
+                                    help="Use /historical/* for data older than the cutoff."),
+    public: bool = typer.Option(False, "--public", help="Never sign requests (no account "
+                                "settlements even if keys are configured)."),
+    env: str | None = typer.Option(None, "--env", help="demo | prod (default: from config)."),
+    db: Path | None = typer.Option(None, "--db", help="Database file (default: from config)."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable summary."),
+) -> None:
+    """Download markets, events, series, candles, trades and settlements into the store.
+
+    Resumable (re-run after an interruption to continue) and idempotent (a re-run of a finished
+    sync adds nothing). Public data needs no API key.
+    """
+    from kalshibot.ingest.sync import SyncOptions, run_sync
+    from kalshibot.store import open_store
+
+    clock = _clock()
+    now = clock.now()
+    opts = SyncOptions(series=_split(series), events=_split(event), tickers=_split(tickers),
+                       status=status, since=_when(since, "--since", now),
+                       until=_when(until, "--until", now), candles=candles, trades=trades,
+                       events_meta=events_meta, period_minutes=period, historical=historical)
+    opts.validate()
+    client = _client(clock, env, public)
+    conn = open_store(_db(db))
+    report = SyncReport()
+    try:
+        with Progress(SpinnerColumn(), TextColumn("{task.description:<12}"), BarColumn(),
+                      MofNCompleteColumn(), TextColumn("{task.fields[rows]:,} rows"),
+                      TimeElapsedColumn(), console=console, transient=True,
+                      disable=as_json) as prog:
+            run_sync(client, conn, opts, clock=clock, progress=_RichSyncProgress(prog),
+                     report=report)
+    except KeyboardInterrupt:
+        report.stopped = "interrupted (Ctrl-C); re-run the same command to resume"
+    finally:
+        conn.close()
+    _print_sync(report, as_json)
+    if report.stopped:
+        raise typer.Exit(130 if report.stopped.startswith("interrupted") else 4)
+
+
+def _print_record(report: RecordReport, as_json: bool) -> None:
+    if as_json:
+        print_json(report.to_json())
+        return
+    print_table(f"record summary: {report.polls:,} poll(s) in {report.seconds:,.0f} s",
+                ["what", "count"],
+                [("polls ok", f"{report.polls:,}"), ("polls failed", f"{report.failed_polls:,}"),
+                 ("book snapshots", f"{report.book_rows:,}"),
+                 ("spot prices", f"{report.spot_rows:,}"),
+                 ("market rows written", f"{report.market_rows:,}"),
+                 ("markets in last poll", f"{report.tickers:,}")])
+    console.print(f"stopped: {report.stopped}", highlight=False)
+    for msg in report.errors[-5:]:
+        console.print(f"  [yellow]{msg}[/yellow]", highlight=False, soft_wrap=True)
+
+
+def _spot_feed(symbols: tuple[str, ...], clock: Clock) -> SpotFeedLike | None:
+    """Coinbase + Kraken spot feed for ``symbols`` (None when there are none)."""
+    if not symbols:
+        return None
+    import requests
+
+    from kalshibot.feeds import CoinbaseSpotSource, KrakenSpotSource, SpotFeed
+
+    session = requests.Session()
+    return SpotFeed([CoinbaseSpotSource(session, clock), KrakenSpotSource(session, clock)],
+                    clock, symbols=symbols)
+
+
+def _symbols_of(series: tuple[str, ...], tickers: tuple[str, ...]) -> tuple[str, ...]:
+    """Spot symbols of the 15-minute crypto series/tickers given (others have none)."""
+    from kalshibot.errors import DataError
+    from kalshibot.feeds import series_to_symbol
+
+    out: list[str] = []
+    for s in series + tickers:
+        try:
+            out.append(series_to_symbol(s))
+        except DataError:
+            continue
+    return tuple(dict.fromkeys(out))
+
+
+@data_app.command("record")
+def record_cmd(
+    series: list[str] = typer.Option([], "--series", "-s", help="Series to record (open markets, "
+                                     "refreshed periodically); repeatable or comma-separated."),
+    tickers: list[str] = typer.Option([], "--tickers", "-t", help="Market ticker(s)."),
+    interval: float = typer.Option(5.0, "--interval", "-i", help="Seconds between polls."),
+    duration: str | None = typer.Option(None, "--duration", help="Stop after this long: "
+                                        "seconds, or 30m / 6h / 2d (default: until Ctrl-C)."),
+    max_polls: int | None = typer.Option(None, "--max-polls", help="Stop after N polls."),
+    refresh: float = typer.Option(60.0, "--refresh-markets", help="Seconds between market-list "
+                                  "refreshes for --series."),
+    spot: bool = typer.Option(True, "--spot/--no-spot", help="Also record spot prices "
+                              "(Coinbase + Kraken) for crypto series."),
+    symbols: list[str] = typer.Option([], "--symbols", help="Spot symbols (default: from the "
+                                      "15-minute crypto series, e.g. KXBTC15M -> BTC)."),
+    depth: bool = typer.Option(True, "--depth/--no-depth", help="Store full book depth."),
+    env: str | None = typer.Option(None, "--env", help="demo | prod (default: from config)."),
+    db: Path | None = typer.Option(None, "--db", help="Database file (default: from config)."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable summary."),
+) -> None:
+    """Poll live order books and spot prices into the store every --interval seconds.
+
+    Each poll is one transaction; Ctrl-C or SIGTERM stops after the current poll.
+    """
+    from kalshibot.ingest.record import (
+        RecordOptions,
+        StopFlag,
+        install_signal_handlers,
+        run_record,
+    )
+    from kalshibot.store import open_store
+
+    ser, tick = _split(series), _split(tickers)
+    syms = _split(symbols) or _symbols_of(ser, tick)
+    opts = RecordOptions(series=ser, tickers=tick, interval_s=interval,
+                         duration_s=_seconds(duration), max_polls=max_polls,
+                         refresh_markets_s=refresh, depth=depth, symbols=syms if spot else ())
+    opts.validate()
+    clock = _clock()
+    client = _client(clock, env, public=True)
+    feed = _spot_feed(opts.symbols, clock) if spot else None
+    conn = open_store(_db(db))
+    stop = StopFlag()
+    restore = install_signal_handlers(stop)
+    report = RecordReport()
+    try:
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                      console=console, transient=True, disable=as_json) as prog:
+            task = prog.add_task("starting", total=None)
+
+            def show(r: RecordReport) -> None:
+                prog.update(task, description=(
+                    f"poll {r.polls + r.failed_polls:,}: {r.tickers} markets, "
+                    f"{r.book_rows:,} books, {r.spot_rows:,} spot rows, "
+                    f"{r.failed_polls} failed (Ctrl-C stops)"))
+
+            run_record(client, conn, opts, clock=clock, spot=feed, stop=stop, on_poll=show,
+                       report=report)
+    except KeyboardInterrupt:  # second Ctrl-C: the open transaction rolled back
+        report.stopped = "interrupted twice (Ctrl-C); the last poll was not stored"
+    finally:
+        restore()
+        conn.close()
+    _print_record(report, as_json)
+
+
+def _seconds(text: str | None) -> float | None:
+    """``90`` (seconds) or ``30m`` / ``6h`` / ``2d``."""
+    if text is None:
+        return None
+    t = text.strip()
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
+    try:
+        if t and t[-1] in units:
+            return float(t[:-1]) * units[t[-1]]
+        return float(t)
+    except ValueError:
+        raise UserInputError(f"--duration {text!r}: use seconds or 30m / 6h / 2d") from None
