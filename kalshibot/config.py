@@ -89,6 +89,16 @@ class Settings(BaseSettings):
     # monitoring
     alert_webhook_url: SecretStr | None = None
     heartbeat_stale_s: float = 120.0
+    telegram_bot_token: SecretStr | None = None
+    telegram_chat_id: str | None = None
+    alert_on_fills: bool = False
+    alert_min_interval_s: float = 900.0  # seconds between two alerts with the same key
+    alert_timeout_s: float = 5.0  # seconds per alert delivery request
+    alert_api_error_cycles: int = 3  # consecutive cycles with errors before an alert
+    status_error_window_s: float = 900.0  # `status` looks this many seconds back for errors
+    status_error_threshold: int = 3  # errors within the window that make `status` degraded
+    log_max_bytes: int = 10_000_000  # rotate the JSON-lines log at this size, bytes
+    log_backup_count: int = 5  # rotated log files kept
 
     @classmethod
     def settings_customise_sources(
@@ -139,7 +149,9 @@ class Settings(BaseSettings):
 
 
 FIELDS = tuple(Settings.model_fields)
-SECRET_FIELDS = ("api_key_id", "private_key_password", "alert_webhook_url")
+SECRET_FIELDS = (
+    "api_key_id", "private_key_password", "alert_webhook_url", "telegram_bot_token",
+)
 
 
 @dataclass(frozen=True)
@@ -318,6 +330,20 @@ def check_settings(s: Settings) -> list[Problem]:
                 name,
                 f"{getattr(s, name)} exceeds the portfolio exposure cap {s.max_portfolio_exposure}",
             )
+    for name in ("alert_min_interval_s", "status_error_window_s"):
+        if getattr(s, name) < 0:
+            add(name, f"must be >= 0 seconds, got {getattr(s, name)}")
+    for name in ("alert_timeout_s", "heartbeat_stale_s"):
+        if getattr(s, name) <= 0:
+            add(name, f"must be positive seconds, got {getattr(s, name)}")
+    for name in ("alert_api_error_cycles", "status_error_threshold", "log_max_bytes"):
+        if getattr(s, name) < 1:
+            add(name, f"must be at least 1, got {getattr(s, name)}")
+    if s.log_backup_count < 0:
+        add("log_backup_count", f"must be >= 0, got {s.log_backup_count}")
+    if (s.telegram_bot_token is None) != (s.telegram_chat_id is None):
+        add("telegram_chat_id", "Telegram alerts need both KALSHIBOT_TELEGRAM_BOT_TOKEN and "
+            "KALSHIBOT_TELEGRAM_CHAT_ID")
     if s.max_concurrent_positions < 1:
         add("max_concurrent_positions", f"must be at least 1, got {s.max_concurrent_positions}")
     if not (0 < s.max_spread <= 1):
