@@ -12,6 +12,7 @@ cycle commits together at its end.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import time
 from collections.abc import Sequence
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any, Protocol
 
 from kalshibot.domain.book import OrderBook
 from kalshibot.domain.fees import fee_per_contract
@@ -45,6 +47,17 @@ from kalshibot.strategy.sizing import kelly_size
 
 STARTING_CASH_KEY = "account.starting_cash"
 ENTRIES_BLOCKED_KEY = "engine.entries_blocked"
+
+
+class EngineMonitor(Protocol):
+    """Optional observer (``kalshibot.monitor.trading.TradingMonitor``); must never raise."""
+
+    def on_order(self, intent: OrderIntent, result: Any, now: datetime) -> None: ...
+
+    def on_reconcile(self, diffs: Sequence[str], now: datetime) -> None: ...
+
+    def on_cycle(self, report: CycleReport, decisions: Sequence[Decision],
+                 fills: Sequence[Fill]) -> None: ...
 
 
 class StoreKV:
@@ -138,6 +151,7 @@ class Engine:
         self.marks: dict[str, Price] = {}
         self.trading_active = True
         self._last_settlement: datetime | None = None
+        self.monitor: EngineMonitor | None = None  # logs and alerts (set by the session)
         with atomic(conn):
             if starting_cash is not None and kv_get(conn, STARTING_CASH_KEY) is None:
                 kv_set(conn, STARTING_CASH_KEY, starting_cash.to_str(), now=now)
@@ -194,7 +208,15 @@ class Engine:
                 )
             elif self.entries_blocked.startswith("reconciliation"):
                 kv_delete(self.conn, ENTRIES_BLOCKED_KEY)
+        self._notify("on_reconcile", diffs, now)
         return diffs
+
+    def _notify(self, hook: str, *args: Any) -> None:
+        """Call the monitor, if any; monitoring never stops trading."""
+        if self.monitor is None:
+            return
+        with contextlib.suppress(Exception):  # a broken monitor must not break the cycle
+            getattr(self.monitor, hook)(*args)
 
     def _apply_fills(self, fills: Sequence[Fill]) -> None:
         for f in sorted(fills, key=lambda f: f.ts):
@@ -346,7 +368,7 @@ class Engine:
                     "; ".join(errors)[:500] or None,
                 ),
             )
-        return CycleReport(
+        report = CycleReport(
             self.cycle,
             now,
             len(views),
@@ -362,6 +384,8 @@ class Engine:
             rows,
             duration,
         )
+        self._notify("on_cycle", report, decisions, new_fills)
+        return report
 
     def _discover(self, now: datetime, errors: list[str]) -> None:
         try:
@@ -505,6 +529,7 @@ class Engine:
             reduce_only=is_exit,
         )
         res = self.orders.submit(intent, now)
+        self._notify("on_order", intent, res, now)
         ok = res.status not in (OrderStatus.REJECTED,)
         return out(
             Verdict.APPROVED if ok else Verdict.DENIED,

@@ -146,6 +146,7 @@ class Session:
     data: sqlite3.Connection | None = None
     sim_end: datetime | None = None
     on_cycle: Callable[[CycleReport], None] | None = None
+    monitor: Any = None  # kalshibot.monitor.trading.TradingMonitor (logs and alerts)
 
     # --- construction --------------------------------------------------------------------
     @classmethod
@@ -164,8 +165,23 @@ class Session:
             raise UserInputError("--live needs --exchange kalshi")
         run_id = f"{opts.exchange}-{uuid.uuid4().hex[:12]}"
         if opts.exchange == "sim":
-            return cls._create_sim(settings, opts, run_id, strategy_name)
-        return cls._create_connected(settings, opts, run_id, strategy_name)
+            sess = cls._create_sim(settings, opts, run_id, strategy_name)
+        else:
+            sess = cls._create_connected(settings, opts, run_id, strategy_name)
+        sess.attach_monitor()
+        return sess
+
+    def attach_monitor(self) -> None:
+        """JSON-lines logs and alerts for this run (``kalshibot.monitor``), from settings."""
+        from kalshibot.monitor.trading import TradingMonitor
+
+        try:
+            self.monitor = TradingMonitor.from_settings(self.settings, clock=self.clock,
+                                                        run_id=self.run_id, console=False)
+        except OSError as exc:
+            raise ConfigError(f"cannot write logs under {self.settings.log_dir}: {exc.strerror}",
+                              hint="set KALSHIBOT_LOG_DIR to a writable folder") from exc
+        self.engine.monitor = self.monitor
 
     @classmethod
     def _create_sim(cls, settings: Settings, opts: SessionOptions, run_id: str,
@@ -281,6 +297,10 @@ class Session:
         started = self.clock.now()
         s = SessionSummary(self.run_id, self.opts.exchange, self.strategy_name, started=started,
                            database=str(self.conn.execute("PRAGMA database_list").fetchone()[2]))
+        if self.monitor is not None:
+            self.monitor.on_run_start(venue=self.opts.exchange, strategy=self.strategy_name,
+                                      mode="live" if self.opts.live else "paper", now=started,
+                                      database=s.database)
         mismatches = self.engine.start(started)
         if mismatches:
             s.stop_reason = "reconciliation mismatch (entries blocked)"
@@ -338,3 +358,5 @@ class Session:
             heartbeat(self.conn, Heartbeat(self.run_id, now, eng.cycle + 1, 0, 0, 0, 0,
                                            f"stopped: {s.stop_reason}"))
             end_run(self.conn, self.run_id, now=now, reason=s.stop_reason or "stopped")
+        if self.monitor is not None:
+            self.monitor.on_run_end(s.as_dict())
