@@ -184,9 +184,11 @@ class OrderManager:
                     part,
                 )
             }
-        new = [f for f in fills if f.fill_id not in known]
-        seen: set[str] = set()
-        new = [f for f in new if not (f.fill_id in seen or seen.add(f.fill_id))]
+        unique: dict[str, Fill] = {}
+        for f in fills:
+            if f.fill_id not in known:
+                unique.setdefault(f.fill_id, f)
+        new = list(unique.values())
         if not new:
             return []
         with atomic(self.conn):

@@ -8,6 +8,12 @@ up to ``now`` feed resting orders. Liquidity our marketable orders take from a s
 taken until the next snapshot of that market (no refilling the same levels every cycle).
 Markets settle ``settle_delay`` after close at their stored result, paying $1 per winning
 contract.
+
+Backtest options (all off by default, so default behaviour is unchanged): ``latency`` makes an
+order arrive ``latency`` after the decision: it is placed against the book at that later time
+(and rejected if the market closed meanwhile); its fills carry that later time. ``unknown_size``
+gives a snapshot side with a price but no recorded size that many contracts (default None: such a
+side is empty, i.e. unfillable). ``since``/``until`` keep only markets closing in [since, until).
 """
 
 from __future__ import annotations
@@ -95,13 +101,29 @@ class SimExchange:
         tickers: Sequence[str] = (),
         settle_delay: timedelta = timedelta(seconds=60),
         max_book_age: timedelta = timedelta(minutes=5),
+        latency: timedelta = timedelta(0),
+        unknown_size: Count | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
     ) -> None:
         self.data = data
         self.clock = clock
         self.account = account
         self.settle_delay = settle_delay
         self.max_book_age = max_book_age
-        self._all = {m.ticker: m for m in find_markets(data, series=series, tickers=tickers)}
+        self.latency = latency
+        self.unknown_size = unknown_size
+        self._all = {m.ticker: m for m in find_markets(data, series=series, tickers=tickers)
+                     if (since is None or m.close_time >= since)
+                     and (until is None or m.close_time < until)}
+        # sweep index for "open" market queries under a clock that only moves forward
+        self._order = {t: i for i, t in enumerate(self._all)}
+        self._by_open = sorted(self._all.values(),
+                               key=lambda m: (m.open_time or datetime.min.replace(
+                                   tzinfo=m.close_time.tzinfo), self._order[m.ticker]))
+        self._sweep_i = 0
+        self._sweep_now: datetime | None = None
+        self._sweep_active: dict[str, Market] = {}
         self._fees = {t: (m.fee_type, m.fee_multiplier) for t, m in self._all.items()}
         account.fees = self._fee_of
         self._snaps: dict[str, _Series] = {}
@@ -137,6 +159,10 @@ class SimExchange:
     ) -> list[Market]:
         self.requests += 1
         now = self.clock.now()
+        if status == "open" and event is None:
+            return [self._visible(m, now) for m in self._active_at(now)
+                    if (not series or m.series_ticker in series)
+                    and (not tickers or m.ticker in tickers)]
         out = []
         for m in self._all.values():
             if series and m.series_ticker not in series:
@@ -150,6 +176,44 @@ class SimExchange:
                 continue
             out.append(self._visible(m, now))
         return out
+
+    def _active_at(self, now: datetime) -> list[Market]:
+        """Markets ``ACTIVE`` at ``now`` in stored order; amortised O(changes) while time moves
+        forward (a backward jump rebuilds the sweep)."""
+        if self._sweep_now is None or now < self._sweep_now:
+            self._sweep_i, self._sweep_active = 0, {}
+        self._sweep_now = now
+        ms = self._by_open
+        while self._sweep_i < len(ms):
+            m = ms[self._sweep_i]
+            if m.open_time is not None and m.open_time > now:
+                break
+            self._sweep_active[m.ticker] = m
+            self._sweep_i += 1
+        for t in [t for t, m in self._sweep_active.items() if m.close_time <= now]:
+            del self._sweep_active[t]
+        return sorted(self._sweep_active.values(), key=lambda m: self._order[m.ticker])
+
+    def release_closed(self, now: datetime) -> int:
+        """Forget cached snapshots of markets closed by ``now`` (bounded memory over long
+        replays); returns how many were dropped. Closed markets never show a book again."""
+        gone = [t for t in self._snaps if self._all[t].close_time <= now]
+        for t in gone:
+            del self._snaps[t]
+            self._taken.pop(t, None)
+        return len(gone)
+
+    def taken_is_current(self, now: datetime) -> bool:
+        """Whether our orders took liquidity from a snapshot that is still the current one of
+        its market (books shown until the next snapshot are depleted)."""
+        for t, (snap_ts, used) in self._taken.items():
+            if not used or t not in self._snaps:
+                continue
+            s = self._snaps[t]
+            i = bisect_right(s.ts, ts_ms(now)) - 1
+            if i >= 0 and s.ts[i] == snap_ts:
+                return True
+        return False
 
     def _visible(self, m: Market, now: datetime) -> Market:
         st = status_at(m, now)
@@ -178,7 +242,7 @@ class SimExchange:
                 "FROM book_snapshots WHERE ticker = ? ORDER BY ts",
                 (ticker,),
             ).fetchall()
-            s = _Series([r[1] for r in rows], [tuple(r) for r in rows])  # type: ignore[misc]
+            s = _Series([r[1] for r in rows], [tuple(r) for r in rows])
             self._snaps[ticker] = s
         return s
 
@@ -190,7 +254,13 @@ class SimExchange:
         i = bisect_right(s.ts, ts_ms(now)) - 1
         if i < 0:
             return None
-        book = row_to_book(s.rows[i])
+        row = s.rows[i]
+        if self.unknown_size is not None and row[6] is None:
+            units = int(self.unknown_size.value * 100)
+            row = (row[0], row[1], row[2], units if row[2] is not None and row[3] is None
+                   else row[3], row[4], units if row[4] is not None and row[5] is None
+                   else row[5], None)
+        book = row_to_book(row)
         if book.ts is not None and now - book.ts > self.max_book_age:
             return None
         taken = self._taken.get(ticker)
@@ -203,6 +273,8 @@ class SimExchange:
             self._trades_seen[ticker] = now
             return
         since = self._trades_seen.get(ticker)
+        if since is not None and since > now:
+            return  # an order still in flight (latency) meets neither trades nor books yet
         trades = list_trades(self.data, ticker, since=since, until=now + timedelta(milliseconds=1))
         self._trades_seen[ticker] = now + timedelta(milliseconds=1)
         self.account.on_trades(trades, now)
@@ -253,6 +325,15 @@ class SimExchange:
             raise ExchangeRejectedError(
                 f"price {intent.price.to_str()} off the tick grid", status=400, code="invalid_price"
             )
+        if self.latency > timedelta(0):
+            now = now + self.latency  # the order reaches the venue later
+            if status_at(m, now) is not MarketStatus.ACTIVE:
+                raise ExchangeRejectedError(
+                    f"market {intent.ticker} closed before the order arrived (latency)",
+                    status=400, code="market_closed")
+            seen = self._trades_seen.get(intent.ticker)
+            if seen is None or seen < now:
+                self._trades_seen[intent.ticker] = now  # trades before arrival cannot fill it
         book = self._book(intent.ticker, now)
         before = len(self.account.fills)
         ack = self.account.place(intent, book, now)

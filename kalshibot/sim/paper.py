@@ -5,16 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from decimal import Decimal
 
 from kalshibot.clock import Clock
 from kalshibot.domain.book import OrderBook
+from kalshibot.domain.fees import FeeType
 from kalshibot.domain.market import Balance, ExchangeStatus, Market, Settlement
 from kalshibot.domain.money import Count, Price
 from kalshibot.domain.orders import Fill, Order, OrderAck, OrderIntent
 from kalshibot.domain.portfolio import Position
 from kalshibot.errors import ExchangeRejectedError
 from kalshibot.exchange import MarketData
-from kalshibot.sim.account import SimAccount
+from kalshibot.sim.account import SimAccount, default_fees
 
 
 class PaperExchange:
@@ -29,9 +31,11 @@ class PaperExchange:
         self._books: dict[str, OrderBook] = {}
         self._markets: dict[str, Market] = {}
         self._settled: dict[str, Settlement] = {}
-        account.fees = lambda t: (
-            (m.fee_type, m.fee_multiplier) if (m := self._markets.get(t)) else account_default(t)
-        )
+        account.fees = self._fees_of
+
+    def _fees_of(self, ticker: str) -> tuple[FeeType, Decimal]:
+        m = self._markets.get(ticker)
+        return (m.fee_type, m.fee_multiplier) if m is not None else default_fees(ticker)
 
     def get_exchange_status(self) -> ExchangeStatus:
         return self.data.get_exchange_status()
@@ -100,16 +104,11 @@ class PaperExchange:
             found = self.data.get_markets(tickers=[pos.ticker], status=None)
             if found and found[0].result.value in ("yes", "no", "scalar"):
                 m = found[0]
-                yes_n = max(pos.qty.value, 0)
-                no_n = max(-pos.qty.value, 0)
+                yes_n = max(pos.qty.value, Decimal(0))
+                no_n = max(-pos.qty.value, Decimal(0))
                 revenue = self.account.settle(m.ticker, m.result, m.settlement_value)
                 self._settled[m.ticker] = Settlement(
                     m.ticker, m.result, revenue, self.clock.now(), yes_n, no_n, m.settlement_value
                 )
         return [s for s in self._settled.values() if since is None or s.settled_time >= since]
 
-
-def account_default(_ticker: str):  # type: ignore[no-untyped-def]
-    from kalshibot.sim.account import default_fees
-
-    return default_fees(_ticker)
