@@ -63,11 +63,19 @@ class SimAccount:
         fees: FeeLookup = default_fees,
         prefix: str = "sim",
         trade_through: bool = True,
+        queue_front: bool = False,
+        taker_fee_always: bool = False,
     ) -> None:
+        """``trade_through``: see the module docstring (True is pessimistic). ``queue_front``:
+        a new resting order joins *ahead* of the displayed size at its price (optimistic; the
+        default False puts it behind everything displayed). ``taker_fee_always``: charge the
+        taker fee even on fills of orders that provably rested (the most pessimistic fees)."""
         self.portfolio = Portfolio(cash, {})
         self.fees = fees
         self.prefix = prefix
         self.trade_through = trade_through
+        self.queue_front = queue_front
+        self.taker_fee_always = taker_fee_always
         self.orders: dict[str, SimOrder] = {}
         self.by_client_id: dict[str, str] = {}
         self.fills: list[Fill] = []
@@ -157,6 +165,8 @@ class SimAccount:
         )
         same_side = book.bids(intent.side) if intent.is_buy else book.asks(intent.side)
         queue = sum((lv.size.value for lv in same_side if lv.price == intent.price), ZERO)
+        if self.queue_front:
+            queue = ZERO
         self.orders[oid] = SimOrder(order, intent, queue)
         self.by_client_id[intent.client_order_id] = oid
         avg = walk.average_price if filled else None
@@ -286,7 +296,8 @@ class SimAccount:
         now: datetime,
     ) -> Fill:
         fee_type, mult = self.fees(intent.ticker)
-        fee = trade_fee(count, price, is_taker=is_taker, fee_type=fee_type, multiplier=mult)
+        fee = trade_fee(count, price, is_taker=is_taker or self.taker_fee_always,
+                        fee_type=fee_type, multiplier=mult)
         self._n_fills += 1
         f = Fill(
             f"{self.prefix}-f{self._n_fills}",
