@@ -85,7 +85,7 @@ _SNAP_COLS = ("ts", "ticker", "yes_bid", "yes_ask", "yes_bid_size", "yes_ask_siz
 _TRADE_COLS = ("ts", "ticker", "yes_price", "count", "taker_side")
 _SPOT_COLS = ("ts", "source", "symbol", "price")
 
-_CRYPTO_SERIES = re.compile(r"^KX([A-Z]+?)(15M|D|H|)$")
+_CRYPTO_SERIES = re.compile(r"^KX([A-Z]+?)(15M|D)$")
 
 
 def spot_symbol_for_series(series: str) -> str | None:
@@ -328,7 +328,7 @@ class FeatureBuilder:
         hour = ts.hour.to_numpy() + ts.minute.to_numpy() / 60.0
         r["hour_sin"] = np.sin(2 * np.pi * hour / 24.0)
         r["hour_cos"] = np.cos(2 * np.pi * hour / 24.0)
-        r["dow"] = ts.dayofweek.to_numpy().astype(np.float64)
+        r["dow"] = ts.day_of_week.to_numpy().astype(np.float64)
 
     def _event(self, r: pd.DataFrame, markets: pd.DataFrame) -> None:
         # sum of the event's latest mids: running sum of per-market mid changes in event order
@@ -374,7 +374,7 @@ class FeatureBuilder:
         eligible = (sym.notna() & stype.isin(["greater_or_equal", "greater"])).to_numpy()
         eligible = eligible & np.isfinite(strike) & (strike > 0)
         cols = ("spot_dist_z", "spot_ret_60s", "spot_ret_300s", "spot_vol_15m", "source_div",
-                "p_digital", "p_digital_minus_mid")
+                "p_digital", "p_digital_logit", "p_digital_minus_mid")
         if spot is None or len(spot) == 0 or not eligible.any():
             r["is_crypto"] = np.zeros(n)
             for c in cols:

@@ -1,0 +1,71 @@
+"""`kalshibot train` on a small generated sample store; user mistakes are one-line errors."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from kalshibot.cli.main import run
+from kalshibot.models import load_current_model
+from kalshibot.sim.sample import SampleConfig, generate_sample
+from kalshibot.store import open_store
+
+
+@pytest.fixture(scope="module")
+def sample_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    db = tmp_path_factory.mktemp("store") / "paper.sqlite"
+    conn = open_store(db)
+    try:
+        generate_sample(conn, SampleConfig(days=1.0, seed=3, series=("KXBTC15M", "KXHIGHNY"),
+                                           end=datetime(2026, 10, 1, tzinfo=UTC)))
+    finally:
+        conn.close()
+    return db
+
+
+def test_train_on_the_sample_store(sample_db: Path, tmp_path: Path, clean_env: Path,
+                                   capsys: pytest.CaptureFixture[str]) -> None:
+    models = tmp_path / "models"
+    code = run(["train", "--db", str(sample_db), "--model-dir", str(models), "--folds", "2",
+                "--jobs", "1", "--json"])
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    doc = json.loads(out.out)
+    assert doc["current"] and Path(doc["path"]).is_dir()
+    overall = doc["report"]["overall"]
+    assert {"model", "market", "base_rate", "bss_vs_market", "pnl", "verdict"} <= set(overall)
+    assert load_current_model(models).model_id == doc["model_id"]
+
+
+def test_train_table_output(sample_db: Path, tmp_path: Path, clean_env: Path,
+                            capsys: pytest.CaptureFixture[str]) -> None:
+    code = run(["train", "--db", str(sample_db), "--model-dir", str(tmp_path / "m"),
+                "--series", "KXBTC15M", "--folds", "1", "--jobs", "1"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "market" in out and "Brier" in out and "saved model" in out
+    assert "beat the market" in out or "beats the market" in out
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--since", "yesterday-ish"], "--since"),
+    (["--since", "2026-10-02", "--until", "2026-10-01"], "not before"),
+    (["--series", "KXNOPE"], "no settled markets"),
+    (["--folds", "0"], "--folds"),
+])
+def test_user_mistakes_exit_2_in_one_line(sample_db: Path, tmp_path: Path, clean_env: Path,
+                                          capsys: pytest.CaptureFixture[str], args: list[str],
+                                          needle: str) -> None:
+    code = run(["train", "--db", str(sample_db), "--model-dir", str(tmp_path), *args])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert needle in err and "Traceback" not in err
+
+
+def test_missing_database(tmp_path: Path, clean_env: Path,
+                          capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["train", "--db", str(tmp_path / "none.sqlite")]) == 2
+    assert "does not exist" in capsys.readouterr().err
