@@ -79,6 +79,7 @@ class SimAccount:
         self.orders: dict[str, SimOrder] = {}
         self.by_client_id: dict[str, str] = {}
         self.fills: list[Fill] = []
+        self._last_book: dict[str, OrderBook] = {}
         self._n_orders = 0
         self._n_fills = 0
 
@@ -207,7 +208,14 @@ class SimAccount:
 
     # --- market events -----------------------------------------------------------------
     def on_book(self, book: OrderBook, now: datetime) -> list[Fill]:
-        """Fill resting orders of ``book.ticker`` that the new book crosses."""
+        """Fill resting orders of ``book.ticker`` that the new book crosses.
+
+        The same book seen again (venues poll faster than books change) is no new liquidity:
+        it is ignored, so a static crossing level is not consumed once per poll.
+        """
+        if self._last_book.get(book.ticker) == book:
+            return []
+        self._last_book[book.ticker] = book
         out: list[Fill] = []
         for s in self._resting(book.ticker):
             o = s.order

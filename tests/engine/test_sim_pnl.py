@@ -134,3 +134,21 @@ def test_resting_sell_partly_filled_by_book_then_cancelled() -> None:
     pos = a.portfolio.positions[TK]
     assert pos.qty == Count(7)
     identity_holds(a, Price(D("0.48")))
+
+
+def test_same_book_seen_twice_does_not_fill_twice() -> None:
+    # Regression: the venue feeds every fetched book to on_book; a snapshot seen again on the
+    # next cycle (books change every 10 s, cycles every 5 s) consumed its crossing size again,
+    # so a static 10-lot filled 10 contracts per cycle.
+    a = acct(FeeType.QUADRATIC)
+    b = book(TK, yes=(("0.40", 10),), no=(("0.55", 10),))
+    r = a.place(intent("c1", Side.YES, Action.BUY, "0.43", 100), b, T0)  # rests (ask 0.45)
+    assert a.orders[r.order_id].order.filled_count == Count(0)
+    crossing = book(TK, yes=(("0.40", 10),), no=(("0.58", 10),))  # 10 YES @ 0.42 < 0.43
+    assert sum(f.count.value for f in a.on_book(crossing, T0)) == D(10)
+    assert a.on_book(crossing, T0) == []
+    assert a.on_book(crossing, T0) == []
+    assert a.orders[r.order_id].order.filled_count == Count(10)
+    # a different book is new information
+    later = book(TK, yes=(("0.40", 10),), no=(("0.58", 7),), ts=T0.replace(second=10))
+    assert sum(f.count.value for f in a.on_book(later, T0)) == D(7)
