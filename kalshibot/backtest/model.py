@@ -1,0 +1,119 @@
+"""The ``model`` strategy in backtests: P(YES) from a trained model over the one feature builder.
+
+``--model PATH`` loads a registry artefact directory (``kalshibot.models.load_model``),
+``--model current`` the registry's current model (``--model-dir``), and
+``--model walk-forward`` retrains every ``--retrain-every`` hours of simulated time on the
+markets already settled (close + settle delay <= now) and only on feature rows stamped before
+now, so the model never sees the future.
+
+Features come from ``FeatureBuilder.batch`` over the selection, computed once: its kernels are
+prefix-stable (a row's features use data stamped at or before the row only; see
+``kalshibot.features.builder``), so looking up the latest row at or before ``now`` equals the
+live computation. ``--check-lookahead`` verifies this end to end.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from kalshibot.backtest.strategies import StrategyContext
+from kalshibot.errors import UserInputError
+from kalshibot.strategy.base import FairValue, MarketView
+
+
+class ModelStrategy:
+    name = "model"
+
+    def __init__(self, frame: pd.DataFrame, *, model: Any = None,
+                 retrain_every: timedelta | None = None, settle_delay: timedelta = timedelta(60),
+                 min_rows: int = 200) -> None:
+        self.frame = frame.sort_values(["ticker", "ts"], kind="mergesort").reset_index(drop=True)
+        self.model = model
+        self.retrain_every = retrain_every
+        self.settle_delay = settle_delay
+        self.min_rows = min_rows
+        self._next_train: datetime | None = None
+        self._index: dict[str, tuple[np.ndarray, int]] = {}
+        ts = self.frame["ts"].astype("int64").to_numpy() // 1_000_000  # epoch ms
+        for t, idx in self.frame.groupby("ticker", sort=False).indices.items():
+            self._index[str(t)] = (ts[idx], int(idx[0]))
+
+    @classmethod
+    def from_context(cls, ctx: StrategyContext) -> ModelStrategy:
+        from kalshibot.features.builder import FeatureBuilder
+        from kalshibot.models.training import Selection, load_history
+
+        cfg = ctx.config
+        if not cfg.model:
+            raise UserInputError("--strategy model needs --model PATH|current|walk-forward")
+        hist = load_history(ctx.data, Selection(tickers=list(ctx.tickers)))
+        frame = FeatureBuilder().batch(hist)
+        settle = timedelta(seconds=cfg.settle_delay_s)
+        if cfg.model == "walk-forward":
+            return cls(frame, retrain_every=timedelta(hours=cfg.retrain_every_h),
+                       settle_delay=settle)
+        from kalshibot.models import load_current_model, load_model
+
+        if cfg.model == "current":
+            if cfg.model_dir is None:
+                raise UserInputError("--model current needs --model-dir (the registry folder)")
+            model = load_current_model(Path(cfg.model_dir))
+        else:
+            model = load_model(Path(cfg.model))
+        return cls(frame, model=model, settle_delay=settle)
+
+    def _row(self, ticker: str, now: datetime) -> int | None:
+        hit = self._index.get(ticker)
+        if hit is None:
+            return None
+        ts, first = hit
+        i = int(np.searchsorted(ts, int(now.timestamp() * 1000), side="right")) - 1
+        return None if i < 0 else first + i
+
+    def _retrain(self, now: datetime) -> None:
+        from kalshibot.models import TrainConfig, train_model
+
+        now_ts = pd.Timestamp(now)
+        f = self.frame
+        known = (f["close_time"] + self.settle_delay <= now_ts) & (f["ts"] < now_ts)
+        train = f[known & f["label"].notna()]
+        # not enough settled history yet: keep the previous model (or none)
+        with contextlib.suppress(UserInputError):
+            self.model = train_model(train, TrainConfig(n_folds=2, n_jobs=1,
+                                                        min_rows=self.min_rows)).model
+
+    def fair_values(self, views: Sequence[MarketView]) -> list[FairValue]:
+        if not views:
+            return []
+        now = views[0].now
+        if self.retrain_every is not None and (self._next_train is None
+                                               or now >= self._next_train):
+            self._retrain(now)
+            self._next_train = now + self.retrain_every
+        if self.model is None:
+            return [FairValue(None, "walk-forward: no model yet (too little settled history)")
+                    for _ in views]
+        rows = [self._row(v.market.ticker, v.now) for v in views]
+        have = [r for r in rows if r is not None]
+        probs = (self.model.predict_proba(self.frame.iloc[have]) if have
+                 else np.array([], dtype=float))
+        out: list[FairValue] = []
+        j = 0
+        for r in rows:
+            if r is None:
+                out.append(FairValue(None, "no feature row at or before now"))
+                continue
+            p = float(probs[j])
+            j += 1
+            if p != p:
+                out.append(FairValue(None, "model returned NaN"))
+            else:
+                out.append(FairValue(min(max(p, 0.0), 1.0), f"model p={p:.3f}"))
+        return out

@@ -1,0 +1,315 @@
+"""The backtest runner: ``Engine.run_cycle`` over stored history, one fresh state store per run.
+
+For each strategy: a ``SimClock``, a ``SimAccount`` with the chosen fill model, a ``SimExchange``
+over the read-only market-data store (markets selected by series/tickers and close time), and
+an ``Engine`` writing into its own in-memory (or temporary file) state store, exactly as
+``trade --exchange sim`` wires them. The clock steps by ``interval_s`` from the first selected
+market's open to the last close plus the settle delay. Decisions are taken at cycle time ``t``;
+orders reach the simulated venue at ``t + latency_s`` and fill against the book at that time.
+
+Engine settings for replays: discovery every cycle (free against the sim), no reconciliation
+(a simulated venue cannot disagree with itself), no kill-switch file.
+
+Results: fills, orders, decisions, equity points and settlements read back from the state
+store, plus the unsettled positions marked at the last recorded mid (reported as such). Money
+is exact (``Money``/``Decimal``, dollars).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from kalshibot.backtest.config import BacktestConfig
+from kalshibot.backtest.fastpath import screen_for
+from kalshibot.backtest.strategies import StrategyContext, build
+from kalshibot.clock import SimClock
+from kalshibot.domain.market import Market, Result, Settlement
+from kalshibot.domain.money import Count, Money, Price
+from kalshibot.domain.orders import Fill
+from kalshibot.engine import Engine, EngineConfig
+from kalshibot.errors import UserInputError
+from kalshibot.risk import RiskLimits, RiskManager
+from kalshibot.sim.account import SimAccount
+from kalshibot.sim.exchange import SimExchange
+from kalshibot.store import fills as fills_repo
+from kalshibot.store import settlements as settlements_repo
+from kalshibot.store.books import book_at
+from kalshibot.store.connection import atomic, connect
+from kalshibot.store.decisions import Decision, list_decisions
+from kalshibot.store.equity import EquityPoint, equity_curve
+from kalshibot.store.orders import OrderRecord, list_orders
+from kalshibot.store.runs import start_run
+from kalshibot.strategy.base import StrategyParams
+
+NO_KILL = Path("/nonexistent/kalshibot-backtest/KILL")
+MAX_BOOK_AGE = timedelta(minutes=5)
+
+
+@dataclass
+class MarketInfo:
+    """What reports need about a market: series, close time (UTC), recorded result."""
+
+    ticker: str
+    series: str
+    close_time: datetime
+    result: Result
+
+
+@dataclass
+class Unsettled:
+    """An open position at the end of the data, marked at the last recorded YES mid."""
+
+    ticker: str
+    qty: Count  # + YES, - NO contracts
+    cost: Money  # dollars paid for the contracts held
+    mark: Price | None  # last YES mid (None: no two-sided book was ever recorded)
+    value: Money  # marked value in dollars (cost when no mark)
+
+
+@dataclass
+class StrategyRun:
+    strategy: str
+    run_id: str
+    starting_cash: Money
+    fills: list[Fill]
+    orders: list[OrderRecord]
+    decisions: list[Decision]
+    equity: list[EquityPoint]
+    settlements: list[Settlement]
+    markets: dict[str, MarketInfo]
+    unsettled: list[Unsettled]
+    final_equity: Money
+    cycles_run: int = 0
+    cycles_skipped: int = 0
+    snapshots: int = 0  # order-book snapshots of the selected markets
+    seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    params: dict[str, str] = field(default_factory=dict)
+
+
+def _limits(cfg: BacktestConfig) -> RiskLimits:
+    from kalshibot.config import load_settings
+
+    s = load_settings(env={}, dotenv_file=None)
+    limits = RiskLimits.from_settings(s)
+    if cfg.limits:
+        from dataclasses import fields, replace
+
+        kinds = {f.name: f for f in fields(RiskLimits)}
+        over: dict[str, Any] = {}
+        for k, v in cfg.limits.items():
+            if k not in kinds:
+                raise UserInputError(f"unknown risk limit {k!r} (known: {', '.join(kinds)})")
+            cur = getattr(limits, k)
+            over[k] = (Money(Decimal(v)) if isinstance(cur, Money) else
+                       Count(Decimal(v)) if isinstance(cur, Count) else type(cur)(v))
+        limits = replace(limits, **over)
+    return limits
+
+
+def open_data(data: Path | str | sqlite3.Connection) -> sqlite3.Connection:
+    if isinstance(data, sqlite3.Connection):
+        return data
+    p = Path(data)
+    if not p.exists():
+        raise UserInputError(f"no market data at {p}",
+                             hint="run `kalshibot data sample` or `kalshibot data import` first")
+    return connect(p, read_only=True)
+
+
+def _engine_params(cfg: BacktestConfig) -> tuple[StrategyParams, dict[str, str]]:
+    """Split engine-level parameters (min_edge, kelly_fraction, allow_*) from strategy ones."""
+    rest = dict(cfg.params)
+    kw: dict[str, Any] = {"min_edge": cfg.min_edge, "kelly_fraction": cfg.kelly_fraction}
+    for k in ("min_edge", "kelly_fraction"):
+        if k in rest:
+            kw[k] = Decimal(rest.pop(k))
+    for k in ("allow_taker", "allow_passive", "exit_on_reversal"):
+        if k in rest:
+            kw[k] = rest.pop(k).lower() in ("1", "true", "yes", "on")
+    return StrategyParams(**kw), rest
+
+
+def _last_mid(data: sqlite3.Connection, ticker: str, at: datetime) -> Price | None:
+    b = book_at(data, ticker, at)
+    if b is not None:
+        m = b.mid()
+        if m is not None:
+            return m
+    row = data.execute("SELECT yes_bid, yes_ask FROM book_snapshots WHERE ticker = ? AND ts <= ?"
+                       " AND yes_bid IS NOT NULL AND yes_ask IS NOT NULL ORDER BY ts DESC "
+                       "LIMIT 1", (ticker, int(at.timestamp() * 1000))).fetchone()
+    if row is None:
+        return None
+    return Price(Decimal(row[0] + row[1]) / 20000)
+
+
+def run_strategy(cfg: BacktestConfig, name: str, data: sqlite3.Connection, *,
+                 end_at: datetime | None = None, state_path: Path | None = None) -> StrategyRun:
+    """Backtest one strategy. ``end_at`` stops the clock early (lookahead checks)."""
+    t_start = time.perf_counter()
+    cfg.validate()
+    params, strat_params = _engine_params(cfg)
+    fm = cfg.fill
+    run_id = f"bt-{name}"
+    account = SimAccount(Money(cfg.starting_cash), prefix=run_id, trade_through=fm.trade_through,
+                         queue_front=fm.queue_front, taker_fee_always=fm.taker_fee_always)
+    probe = SimClock(datetime(2000, 1, 1).astimezone())
+    settle = timedelta(seconds=cfg.settle_delay_s)
+    ex = SimExchange(data, probe, account, series=cfg.series, tickers=cfg.tickers,
+                     settle_delay=settle, max_book_age=MAX_BOOK_AGE,
+                     latency=timedelta(seconds=cfg.latency_s),
+                     unknown_size=None if fm.unknown_size is None else Count(fm.unknown_size),
+                     since=cfg.start, until=cfg.end)
+    span = ex.data_span()
+    if span is None:
+        raise UserInputError("no stored markets match the selection",
+                             hint="check --series/--tickers/--from/--to")
+    markets = list(ex._all.values())
+    t0 = span[0]
+    clock = SimClock(t0)
+    ex.clock = clock
+    interval = timedelta(seconds=cfg.interval_s)
+    t_last = span[1] + settle + interval
+    if end_at is not None:
+        t_last = min(t_last, end_at)
+    n_cycles = int((t_last - t0) / interval) + 1
+    ctx = StrategyContext(data, clock, cfg, span, tuple(m.ticker for m in markets))
+    strategy = build(name, ctx, strat_params)
+    conn = connect(state_path if state_path is not None else ":memory:")
+    with atomic(conn):
+        start_run(conn, run_id, mode="backtest", exchange="sim", now=t0,
+                  config={"strategy": name, "params": dict(cfg.params)})
+    engine = Engine(conn=conn, exchange=ex, strategy=strategy, params=params,
+                    risk=RiskManager(_limits(cfg)),
+                    config=EngineConfig(run_id, discover_every=1, reconcile_every=1 << 40,
+                                        kill_switch_path=NO_KILL,
+                                        fractional=False),
+                    starting_cash=Money(cfg.starting_cash), now=t0)
+    engine.start(t0)
+    screen = None
+    if cfg.fast:
+        screen = screen_for(strategy, params, data, markets, t0, interval, n_cycles,
+                            max_book_age=MAX_BOOK_AGE, unknown_size=fm.unknown_size is not None)
+    by_ticker = {m.ticker: m for m in markets}
+
+    def stuck(ticker: str, now: datetime) -> bool:
+        m = by_ticker.get(ticker)
+        return (m is not None and m.result is Result.NONE
+                and now >= m.close_time + settle)
+
+    def must_run(now: datetime) -> bool:
+        if account.open_orders():
+            return True
+        if any(not stuck(p.ticker, now) for p in account.positions()):
+            return True
+        if any(not stuck(p.ticker, now) for p in engine.portfolio.open_positions()):
+            return True
+        return ex.taken_is_current(now)
+
+    run = skipped = 0
+    errors: list[str] = []
+    k = 0
+    release_every = max(1, int(timedelta(hours=6) / interval))
+    next_release = release_every
+    while k < n_cycles:
+        now = t0 + k * interval
+        if screen is not None and not must_run(now):
+            nk = screen.next_flag(k)
+            if nk > k:
+                skipped += nk - k
+                k = nk
+                continue
+        clock.set(now)
+        if screen is not None:
+            screen.before_cycle(k)
+        rep = engine.run_cycle(now)
+        if screen is not None:
+            screen.after_cycle(k)
+        errors += [f"{now:%Y-%m-%d %H:%M:%S}Z {e}" for e in rep.errors]
+        run += 1
+        if k >= next_release:
+            ex.release_closed(now)
+            next_release = k + release_every
+        k += 1
+    end = t0 + (n_cycles - 1) * interval
+    if clock.now() < end:
+        clock.set(end)
+    snapshots = screen.snapshots if screen is not None else _count_snapshots(data, markets)
+    out = _collect(cfg, name, run_id, conn, data, engine, markets, end)
+    out.cycles_run, out.cycles_skipped, out.snapshots = run, skipped, snapshots
+    out.errors = errors
+    out.params = dict(cfg.params)
+    out.seconds = time.perf_counter() - t_start
+    conn.close()
+    return out
+
+
+def _count_snapshots(data: sqlite3.Connection, markets: list[Market]) -> int:
+    n = 0
+    for m in markets:
+        n += data.execute("SELECT count(*) FROM book_snapshots WHERE ticker = ?",
+                          (m.ticker,)).fetchone()[0]
+    return n
+
+
+def _collect(cfg: BacktestConfig, name: str, run_id: str, conn: sqlite3.Connection,
+             data: sqlite3.Connection, engine: Engine, markets: list[Market], end: datetime
+             ) -> StrategyRun:
+    fills = fills_repo.list_fills(conn)
+    orders = list_orders(conn)
+    decisions = sorted(list_decisions(conn, run_id=run_id),
+                       key=lambda d: (d.ts, d.cycle, d.ticker))
+    equity = equity_curve(conn, run_id=run_id)
+    setts = settlements_repo.list_settlements(conn)
+    info = {m.ticker: MarketInfo(m.ticker, m.series_ticker, m.close_time, m.result)
+            for m in markets}
+    unsettled: list[Unsettled] = []
+    value = engine.portfolio.cash
+    for p in engine.portfolio.open_positions():
+        mark = _last_mid(data, p.ticker, end)
+        v = p.market_value(mark) if mark is not None else p.cost
+        value = value + v
+        unsettled.append(Unsettled(p.ticker, p.qty, p.cost, mark, v))
+    warnings: list[str] = []
+    if unsettled:
+        warnings.append(f"{len(unsettled)} position(s) not settled by the end of the data: "
+                        "marked at the last recorded mid (see 'unsettled')")
+    return StrategyRun(name, run_id, Money(cfg.starting_cash), fills, orders, decisions, equity,
+                       setts, info, unsettled, value, warnings=warnings)
+
+
+@dataclass
+class BacktestResult:
+    config: BacktestConfig
+    runs: list[StrategyRun]
+
+    def run(self, strategy: str) -> StrategyRun:
+        return next(r for r in self.runs if r.strategy == strategy)
+
+
+def run_backtest(cfg: BacktestConfig, data: sqlite3.Connection | None = None) -> BacktestResult:
+    """Every strategy of ``cfg`` over the same data, each with a fresh state store."""
+    cfg.validate()
+    conn = data if data is not None else open_data(cfg.data)
+    try:
+        runs = []
+        for i, name in enumerate(cfg.strategies):
+            state = None
+            if cfg.state_dir is not None:
+                Path(cfg.state_dir).mkdir(parents=True, exist_ok=True)
+                state = Path(cfg.state_dir) / f"backtest-{i}-{name}.sqlite"
+                for suffix in ("", "-wal", "-shm"):
+                    Path(str(state) + suffix).unlink(missing_ok=True)
+            runs.append(run_strategy(cfg, name, conn, state_path=state))
+    finally:
+        if data is None:
+            conn.close()
+    return BacktestResult(cfg, runs)
