@@ -14,7 +14,17 @@ from pathlib import Path
 import typer
 
 from kalshibot import __version__
-from kalshibot.cli import config_cmd, data_cmd, markets_cmd, trade_cmd, train_cmd
+from kalshibot.cli import (
+    config_cmd,
+    data_cmd,
+    history_cmd,
+    markets_cmd,
+    orders_cmd,
+    risk_cmd,
+    status_cmd,
+    trade_cmd,
+    train_cmd,
+)
 from kalshibot.cli.context import STATE, err_console
 from kalshibot.errors import KalshibotError, NotBuiltError
 
@@ -65,10 +75,10 @@ def _not_built(name: str, issue: str) -> None:
 app.command("train")(train_cmd.train)
 
 
-@app.command("status", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-def status() -> None:
-    """Health, P&L, positions and risk state, for people and cron. Not built yet."""
-    _not_built("status", "the status issue")
+app.command("status")(status_cmd.status)
+app.add_typer(risk_cmd.risk_app, name="risk")
+app.command("history")(history_cmd.history)
+app.add_typer(orders_cmd.orders_app, name="orders")
 
 
 @app.command(
