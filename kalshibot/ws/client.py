@@ -372,7 +372,8 @@ class KalshiWsClient:
             elif kind == "ok":
                 self._pending.pop(cid, None)
             else:
-                err = CommandError(raw_id if isinstance(raw_id, int) else None, int(body.get("code", 0)), str(body.get("msg", "")),
+                err = CommandError(raw_id if isinstance(raw_id, int) else None,
+                                   int(body.get("code", 0)), str(body.get("msg", "")),
                                    pending[0] if pending else None)
                 self.errors.append(err)
                 del self.errors[:-50]

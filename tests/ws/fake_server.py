@@ -9,6 +9,7 @@ push any message to the subscribers of a channel, ping, and drop the connection.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -71,10 +72,8 @@ class FakeKalshiServer:
 
     def close(self) -> None:
         for c in list(self.conns):
-            try:
+            with contextlib.suppress(Exception):
                 c.ws.close()
-            except Exception:
-                pass
         self._server.shutdown()
         self._thread.join(5)
 
@@ -100,11 +99,8 @@ class FakeKalshiServer:
             pass
 
     def _send(self, conn: Conn, obj: dict[str, Any]) -> None:
-        with conn.lock:
-            try:
-                conn.ws.send(json.dumps(obj))
-            except Exception:
-                pass
+        with conn.lock, contextlib.suppress(Exception):
+            conn.ws.send(json.dumps(obj))
 
     def _command(self, conn: Conn, cmd: dict[str, Any]) -> None:
         cid, name, params = cmd.get("id"), cmd.get("cmd"), cmd.get("params", {})
