@@ -142,7 +142,9 @@ class OrderManager:
             with atomic(self.conn):
                 orders_repo.apply_exchange_order(self.conn, found, now=now)
             return found.status
-        if now - rec.updated >= self.unknown_grace or rec.status is OrderStatus.PENDING_SUBMIT:
+        # A pending_submit row seen here was left by a process that died while sending: just as
+        # unknown as a timeout, so it gets the same grace before "never created".
+        if now - rec.updated >= self.unknown_grace:
             self._update(
                 client_order_id,
                 now,

@@ -14,7 +14,7 @@ from kalshibot.domain.orders import Action, Fill, OrderIntent, OrderStatus, Side
 from kalshibot.execution import OrderManager, local_fill_totals, new_client_order_id
 from kalshibot.store import fills as fills_repo
 from kalshibot.store import orders as orders_repo
-from kalshibot.store.connection import connect
+from kalshibot.store.connection import atomic, connect
 
 from .helpers import T0, FakeExchange, book, market
 
@@ -235,3 +235,24 @@ def test_reconcile_positions_reports_difference(db: Path) -> None:
     assert om.reconcile_positions({TK: Position(TK, Count(5))}) == [
         f"{TK}: local 5 vs exchange 4"
     ]
+
+
+def test_pending_submit_left_by_a_crash_gets_the_same_grace(db: Path) -> None:
+    # Regression: a row left in pending_submit (the process died while sending) was rejected at
+    # once when the exchange did not list it yet, although the request may still be in flight.
+    conn, ex, om = setup(db)
+    lost = buy()
+    with atomic(conn):
+        orders_repo.create_order(conn, lost, strategy="t", now=T0)  # written, then crash
+    assert om.resolve_unknown(T0 + timedelta(seconds=2)) == 1
+    assert om.blocked_markets() == {TK}
+    assert om.resolve_unknown(T0 + timedelta(seconds=31)) == 0
+    assert orders_repo.get_order(conn, lost.client_order_id).status is OrderStatus.REJECTED  # type: ignore[union-attr]
+    # one that did reach the exchange is adopted from it
+    arrived = buy("0.46", 5, TimeInForce.GTC)
+    with atomic(conn):
+        orders_repo.create_order(conn, arrived, strategy="t", now=T0)
+    ex.account.place(arrived, ex.books[TK], T0)
+    assert om.resolve_unknown(T0 + timedelta(seconds=1)) == 0
+    rec = orders_repo.get_order(conn, arrived.client_order_id)
+    assert rec is not None and rec.status is OrderStatus.RESTING and rec.order_id is not None
