@@ -15,6 +15,7 @@ import typer
 
 from kalshibot import __version__
 from kalshibot.cli import (
+    backtest_cmd,
     config_cmd,
     data_cmd,
     history_cmd,
@@ -81,12 +82,7 @@ app.command("history")(history_cmd.history)
 app.add_typer(orders_cmd.orders_app, name="orders")
 
 
-@app.command(
-    "backtest", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
-)
-def backtest() -> None:
-    """Replay stored history through the engine. Not built yet."""
-    _not_built("backtest", "the backtest issue")
+app.command("backtest")(backtest_cmd.backtest)
 
 
 def main(argv: list[str] | None = None) -> None:
