@@ -284,7 +284,7 @@ def render_tables(doc: dict[str, Any]) -> None:
     console.print(_grid("Recent decisions (newest first)",
                         ["time", "market", "verdict", "reason", "model p", "price", "side",
                          "edge", "size"],
-                        [[d["ts"], d["ticker"], d["verdict"], d["reason"],
+                        [[d["ts"][11:19], d["ticker"], d["verdict"], d["reason"],
                           None if d["model_p"] is None else f"{d['model_p']:.3f}",
                           d["market_price"], d["side"], d["edge"], d["proposed_size"]]
                          for d in doc["decisions"]], "none recorded"))

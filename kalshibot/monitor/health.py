@@ -77,6 +77,14 @@ def _dec(v: Decimal | None) -> str | None:
     return None if v is None else format(v, "f")
 
 
+def _avg(v: Decimal) -> str:
+    """An average price (dollars per contract), at most 6 decimals for display."""
+    exp = v.as_tuple().exponent
+    if isinstance(exp, int) and exp < -6:
+        v = v.quantize(Decimal("0.000001"))
+    return format(v, "f")
+
+
 def _secs(delta: timedelta) -> float:
     """Seconds, rounded to milliseconds (a display figure, not money)."""
     return round(delta.total_seconds(), 3)
@@ -207,7 +215,7 @@ def collect_status(
             "ticker": t,
             "side": p.side.value if p.side else None,
             "contracts": p.contracts.to_str(),
-            "average_cost": None if avg is None else format(avg.value, "f"),
+            "average_cost": None if avg is None else _avg(avg.value),
             "cost": _m(p.cost),
             "mark": None if mark is None else mark.to_str(),
             "mark_at": _iso(b.ts) if b is not None and mark is not None else None,
