@@ -41,6 +41,19 @@ def _entry_decisions(run: StrategyRun) -> dict[str, Decision]:
     return out
 
 
+def _points(run: StrategyRun) -> list[tuple[datetime, Decimal, Decimal]]:
+    """(ts, cash, equity) over the whole simulated span: the start (all cash) and the end
+    (final equity) bound the curve, so skipped cycles weigh exactly as run ones."""
+    pts = [(p.ts, p.cash.amount, p.equity.amount) for p in run.equity]
+    if run.span is not None:
+        start = run.starting_cash.amount
+        if not pts or pts[0][0] > run.span[0]:
+            pts.insert(0, (run.span[0], start, start))
+        if pts[-1][0] < run.span[1]:
+            pts.append((run.span[1], pts[-1][1], pts[-1][2]))
+    return pts
+
+
 def run_stats(run: StrategyRun, data: sqlite3.Connection) -> Stats:
     dec = _entry_decisions(run)
     coid_of = {o.order_id: o.client_order_id for o in run.orders if o.order_id}
@@ -61,7 +74,7 @@ def run_stats(run: StrategyRun, data: sqlite3.Connection) -> Stats:
     return compute(
         starting_cash=run.starting_cash.amount, final_equity=run.final_equity.amount,
         fills=run.fills, results={t: m.result for t, m in run.markets.items()}, marks=marks,
-        equity_points=[(p.ts, p.cash.amount, p.equity.amount) for p in run.equity],
+        equity_points=_points(run),
         entry_edges=edges, series_of={t: m.series for t, m in run.markets.items()},
         forecasts=forecasts)
 

@@ -92,6 +92,7 @@ class StrategyRun:
     warnings: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     params: dict[str, str] = field(default_factory=dict)
+    span: tuple[datetime, datetime] | None = None  # simulated clock: first and last cycle
 
 
 def _limits(cfg: BacktestConfig) -> RiskLimits:
@@ -247,6 +248,7 @@ def run_strategy(cfg: BacktestConfig, name: str, data: sqlite3.Connection, *,
     out.cycles_run, out.cycles_skipped, out.snapshots = run, skipped, snapshots
     out.errors = errors
     out.params = dict(cfg.params)
+    out.span = (t0, end)
     out.seconds = time.perf_counter() - t_start
     conn.close()
     return out
