@@ -8,7 +8,8 @@
   and ``fields`` (everything needed to reconstruct what happened; money as exact decimal text).
 - ``Redactor`` / ``RedactionFilter``: secrets never reach any handler. Configured secret values
   (API key id, key password, webhook URL, Telegram token, the lines of the private key file),
-  PEM blocks, ``KALSHI-ACCESS-SIGNATURE`` / ``KALSHI-ACCESS-KEY`` header values, bearer tokens
+  PEM blocks, ``KALSHI-ACCESS-SIGNATURE`` / ``KALSHI-ACCESS-KEY`` header values, bare
+  base64 blobs of signature length (64+ characters with ``+``, ``/`` or ``=``), bearer tokens
   and webhook/bot tokens in URLs are replaced by ``[REDACTED]`` in messages, structured fields
   and tracebacks. The JSON formatter redacts its finished line once more.
 - Heartbeat helpers: ``heartbeat_age_s`` (seconds, from an injected ``now``) and
@@ -54,6 +55,10 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
                 r"([^\s\"'\\,}]+)", re.IGNORECASE), r"\1" + MASK),
     (re.compile(r"(Authorization(?:\\?[\"'])?\s*[:=]\s*(?:\\?[\"'])?(?:Bearer|Basic)?\s*)"
                 r"([^\s\"'\\,}]+)", re.IGNORECASE), r"\1" + MASK),
+    # Bare signatures (RSA-PSS: 344 base64 chars, Ed25519: 88): long base64 runs with a
+    # '+', '/' or '=' padding (hex digests and ids have none of these and are kept).
+    (re.compile(r"(?<![A-Za-z0-9+/=])(?=[A-Za-z0-9+/]*[+/=])[A-Za-z0-9+/]{64,}={0,2}"
+                r"(?![A-Za-z0-9+/=])"), "[REDACTED BLOB]"),
     # Telegram bot tokens in API URLs, Slack/Discord webhook paths.
     (re.compile(r"(api\.telegram\.org/bot)[^/\s\"']+"), r"\1" + MASK),
     (re.compile(r"(hooks\.slack\.com/services/)[^\s\"']+"), r"\1" + MASK),
