@@ -193,7 +193,7 @@ def collect_status(
         "unrealized": _m(latest.unrealized) if latest else None,
         "fees": _m(latest.fees if latest else fees_all),
     }
-    account = {
+    account: dict[str, Any] = {
         "starting_cash": _m(starting_cash),
         "cash": _m(latest.cash) if latest else None,
         "equity": _m(latest.equity) if latest else None,
