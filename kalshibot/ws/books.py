@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -38,6 +39,10 @@ _NUM_RE = re.compile(r"^(-?)(\d+)(?:\.(\d+))?$")
 _price_cache: dict[str, int] = {}
 _count_cache: dict[str, int] = {}
 _CACHE_MAX = 200_000
+_monotonic = time.monotonic
+#: Deltas reuse the clock reading for this long (seconds): reading the clock per delta is
+#: the single most expensive step of the hot path.
+NOW_RESOLUTION_S = 0.001
 
 
 def _to_units(text: Any, places: int, what: str) -> int:
@@ -98,23 +103,22 @@ def units_count(units: int) -> Count:
 
 @dataclass(slots=True)
 class LocalBook:
-    """One market's bids in integer units. ``updated`` is our clock time of the last change;
-    ``exchange_ts_ms`` the exchange's ``ts_ms`` of the last delta (epoch ms) when sent."""
+    """One market's bids in integer units; ``updated``: clock time of the last change."""
 
     ticker: str
     sid: int
     yes: dict[int, int] = field(default_factory=dict)
     no: dict[int, int] = field(default_factory=dict)
     synced: bool = True
-    updated: datetime | None = None
-    exchange_ts_ms: int | None = None
+    updated: datetime | None = None  # clock time of the last change (to ~1 ms)
     version: int = 0
     _cached: OrderBook | None = None
     _cached_version: int = -1
 
     def to_orderbook(self, ts: datetime | None = None) -> OrderBook:
-        """Exact domain book (best bid first on each side); cached per version."""
-        if self._cached is not None and self._cached_version == self.version and ts is None:
+        """Exact domain book (best bid first on each side) stamped ``ts``; cached per
+        version."""
+        if self._cached is not None and self._cached_version == self.version:
             return self._cached
         book = OrderBook(
             self.ticker,
@@ -122,10 +126,9 @@ class LocalBook:
                   for p, s in sorted(self.yes.items(), reverse=True)),
             tuple(Level(units_price(p), units_count(s))
                   for p, s in sorted(self.no.items(), reverse=True)),
-            ts if ts is not None else self.updated,
+            ts,
         )
-        if ts is None:
-            self._cached, self._cached_version = book, self.version
+        self._cached, self._cached_version = book, self.version
         return book
 
     def levels(self) -> tuple[dict[int, int], dict[int, int]]:
@@ -173,6 +176,8 @@ class BookTracker:
         self.deltas = 0
         self.snapshots = 0
         self.rejected = 0
+        self._now_cached = now()
+        self._now_mono = _monotonic()
 
     # --- writes (socket thread) ---------------------------------------------------------
     def on_message(self, msg: Mapping[str, Any]) -> None:
@@ -192,7 +197,6 @@ class BookTracker:
         yes = _levels_units(body.get("yes_dollars_fp"), f"{ticker} yes_dollars_fp")
         no = _levels_units(body.get("no_dollars_fp"), f"{ticker} no_dollars_fp")
         gap: list[str] = []
-        now = self._now()
         with self._lock:
             if seq is not None:
                 gap = self._check_seq(sid, int(seq), exclude=ticker)
@@ -200,43 +204,55 @@ class BookTracker:
             if book is None:
                 book = self._books[ticker] = LocalBook(ticker, sid)
             book.sid, book.yes, book.no, book.synced = sid, yes, no, True
-            book.updated = now
+            book.updated = self._now()
             book.version += 1
             self.snapshots += 1
         self._after(ticker, sid, gap)
 
     def on_delta(self, msg: Mapping[str, Any]) -> None:
+        """Apply one delta (the hot path: integer units, cached string conversions)."""
         body = msg["msg"]
         sid = msg["sid"]
         seq = msg["seq"]
         ticker = body["market_ticker"]
+        p = _price_cache.get(body["price_dollars"])
+        if p is None:
+            p = price_units(body["price_dollars"])
+        d = _count_cache.get(body["delta_fp"])
+        if d is None:
+            d = count_units(body["delta_fp"], "delta_fp")
         gap: list[str] | None = None
-        with self._lock:
-            last = self._seq.get(sid)
-            if last is not None and seq == last + 1:
-                self._seq[sid] = seq
+        applied = False
+        lock = self._lock
+        lock.acquire()
+        try:
+            seqs = self._seq
+            if seqs.get(sid, -2) == seq - 1:
+                seqs[sid] = seq
             else:
                 gap = self._check_seq(sid, seq)
             book = self._books.get(ticker)
             if book is None or not book.synced:
                 self.rejected += 1
-                applied = False
             else:
                 side = book.yes if body["side"] == "yes" else book.no
-                p = price_units(body["price_dollars"])
-                size = side.get(p, 0) + count_units(body["delta_fp"], "delta_fp")
+                size = side.get(p, 0) + d
                 if size > 0:
                     side[p] = size
                 elif size == 0:
-                    side.pop(p, None)
+                    del side[p]
                 else:  # our book disagrees with the exchange: resync this market
                     book.synced = False
                     gap = (gap or []) + [ticker]
-                book.updated = self._now()
-                book.exchange_ts_ms = body.get("ts_ms")
+                mono = _monotonic()
+                if mono - self._now_mono > NOW_RESOLUTION_S:
+                    self._now_cached, self._now_mono = self._now(), mono
+                book.updated = self._now_cached
                 book.version += 1
                 self.deltas += 1
                 applied = True
+        finally:
+            lock.release()
         if gap:
             self.gaps += 1
             if self.on_gap is not None:
@@ -293,13 +309,18 @@ class BookTracker:
 
     # --- reads (any thread) -------------------------------------------------------------
     def book(self, ticker: str) -> OrderBook | None:
-        """The exact book of a synced market, else None."""
+        """The exact book of a synced market (``ts`` = clock time of its last change)."""
         with self._lock:
             b = self._books.get(ticker)
-            return b.to_orderbook() if b is not None and b.synced else None
+            if b is None or not b.synced:
+                return None
+            if b._cached is not None and b._cached_version == b.version:
+                return b._cached
+            return b.to_orderbook(b.updated)
 
     def state(self, ticker: str) -> tuple[bool, datetime | None] | None:
-        """``(synced, updated)`` of a market's book, or None when it never had a snapshot."""
+        """``(synced, updated)`` of a market's book (``updated`` in clock time), or None when
+        it never had a snapshot."""
         with self._lock:
             b = self._books.get(ticker)
             return None if b is None else (b.synced, b.updated)

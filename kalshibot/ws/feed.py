@@ -155,8 +155,10 @@ class WsFeed:
     def _route(self, msg: dict[str, Any]) -> None:
         kind = msg.get("type")
         try:
-            if kind == "orderbook_delta" or kind == "orderbook_snapshot":
-                self.books.on_message(msg)
+            if kind == "orderbook_delta":
+                self.books.on_delta(msg)
+            elif kind == "orderbook_snapshot":
+                self.books.on_snapshot(msg)
             elif kind in ("ok", "unsubscribed"):
                 sid, seq = msg.get("sid"), msg.get("seq")
                 if isinstance(sid, int) and isinstance(seq, int):
