@@ -372,6 +372,7 @@ def record_cmd(
     env: str | None = typer.Option(None, "--env", help="demo | prod (default: from config)."),
     db: Path | None = typer.Option(None, "--db", help="Database file (default: from config)."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable summary."),
+    ws: bool = typer.Option(False, "--ws", help="Stream books, trades and CF Benchmarks ticks over Kalshi's WebSocket (needs API keys); --interval is then the flush interval and --max-polls the number of flushes (docs/websocket.md)."),
 ) -> None:
     """Poll live order books and spot prices into the store every --interval seconds.
 
@@ -387,6 +388,14 @@ def record_cmd(
 
     ser, tick = _split(series), _split(tickers)
     syms = _split(symbols) or _symbols_of(ser, tick)
+    if ws:
+        from kalshibot.ws.record import record_ws_command
+
+        record_ws_command(settings(environment=env), _clock(), _db(db), series=ser,
+                          tickers=tick, interval_s=interval, duration_s=_seconds(duration),
+                          max_flushes=max_polls, refresh_s=refresh, depth=depth,
+                          symbols=syms if spot else (), as_json=as_json)
+        return
     opts = RecordOptions(series=ser, tickers=tick, interval_s=interval,
                          duration_s=_seconds(duration), max_polls=max_polls,
                          refresh_markets_s=refresh, depth=depth, symbols=syms if spot else ())
