@@ -148,3 +148,27 @@ def test_disconnect_reconnects_and_resubscribes(server: FakeKalshiServer, feed: 
     assert feed.client.backoffs and all(0 < b <= 0.05 for b in feed.client.backoffs)
     server.delta(TICKERS[2], "no", 5000, 100)
     assert wait_for(lambda: synced(server, feed))
+
+
+def test_silence_means_dead_connection(server: FakeKalshiServer, signer: Signer) -> None:
+    f = WsFeed(server.url, signer, SystemClock(), lifecycle=False,
+               **{**FAST, "max_silence_s": 0.3})
+    f.watch(TICKERS[:1])
+    f.start()
+    try:
+        assert wait_for(lambda: f.client.reconnects >= 1, timeout_s=5)
+        assert "no message" in f.client.last_error or f.connected
+    finally:
+        f.stop()
+
+
+def test_terminal_error_resubscribes(server: FakeKalshiServer, feed: WsFeed) -> None:
+    seed_books(server)
+    feed.watch(TICKERS[:1])
+    assert wait_for(lambda: synced(server, feed))
+    server.push("orderbook_delta", {"type": "error",
+                                    "msg": {"code": 17, "msg": "Internal error"}})
+    assert wait_for(lambda: len([c for c in server.commands if c["cmd"] == "subscribe"]) == 2)
+    assert any(c["cmd"] == "unsubscribe" for c in server.commands)
+    assert wait_for(lambda: synced(server, feed))
+    assert feed.client.errors[-1].code == 17
