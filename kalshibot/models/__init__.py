@@ -16,10 +16,10 @@ Public API (what ``kalshibot train`` and the trading engine call)::
 
 ``training.run_training`` is the whole ``kalshibot train`` pipeline (store -> features ->
 evaluation -> registry) for the CLI and for ``trade --train``. Modules: ``ensemble`` (LR + RF +
-HistGradientBoosting averaged, then isotonic/Platt calibrated), ``evaluation`` (walk-forward
-grouped splits; Brier, log loss, ECE, reliability, skill vs market and base rate, P&L after
-fees), ``training``, ``registry`` (joblib + JSON metadata, ``current`` marker), ``synthetic``
-(seeded frames for tests and benchmarks).
+HistGradientBoosting averaged then Platt/isotonic calibrated, or stacked), ``evaluation``
+(walk-forward grouped splits; Brier, log loss, ECE, reliability, skill vs market and base
+rate, P&L after fees), ``training``, ``registry`` (joblib + JSON metadata, ``current``
+marker), ``synthetic`` (seeded frames for tests and benchmarks).
 """
 
 from kalshibot.models.ensemble import EnsembleModel, ModelConfig
