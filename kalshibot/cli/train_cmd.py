@@ -48,6 +48,11 @@ def _f(x: Any, nd: int = 4) -> str:
     return "-" if x is None else f"{x:.{nd}f}"
 
 
+def _usd(text: str) -> str:
+    v = float(text)
+    return f"{'-' if v < 0 else '+'}${abs(v):.2f}"
+
+
 def train(
     series: list[str] | None = typer.Option(None, "--series", help="Series ticker(s), e.g. "
                                             "KXBTC15M (repeat or comma-separate)."),
@@ -115,21 +120,21 @@ def render_report(report: dict[str, Any]) -> None:
     for name, b in blocks:
         for who in ("model", "market", "base_rate"):
             m = b[who]
-            rows.append([name if who == "model" else "", who.replace("_", " "),
+            rows.append([name if who == "model" else "", {"base_rate": "base"}.get(who, who),
                          f"{b['rows']:,}" if who == "model" else "", _f(m["brier"]),
                          _f(m["log_loss"]), _f(m["ece"]),
                          _f(b["bss_vs_market"], 3) if who == "model" else "",
-                         (f"${float(b['pnl']['pnl']):+.2f} / {b['pnl']['trades']}"
+                         (f"{_usd(b['pnl']['pnl'])}/{b['pnl']['trades']}"
                           if who == "model" else "")])
-    console.print(table("walk-forward evaluation (test folds; market = YES mid as probability)",
-                        ["fold", "predictor", "rows", "Brier", "log loss", "ECE",
-                         "skill vs mkt", "P&L / trades"], rows))
+    console.print(table("walk-forward evaluation (test folds; market = YES mid as probability; "
+                        "skill = Brier skill vs market; P&L after fees / trades)",
+                        ["fold", "who", "rows", "Brier", "logloss", "ECE", "skill", "P&L"],
+                        rows))
     overall = report.get("overall")
     if overall:
         rel = overall["reliability"]
         console.print(table("reliability (all test folds)",
-                            ["bin", "n", "model mean", "model freq", "market n",
-                             "market mean", "market freq"],
+                            ["bin", "n", "model p", "freq", "mkt n", "mkt p", "freq"],
                             [[a["bin"], a["n"], _f(a["mean_pred"], 3), _f(a["freq_yes"], 3),
                               b["n"], _f(b["mean_pred"], 3), _f(b["freq_yes"], 3)]
                              for a, b in zip(rel["model"], rel["market"], strict=True)]))

@@ -102,3 +102,17 @@ def test_require_beats_market_keeps_the_previous_current(tmp_path: Path,
                         window=trained.window, rows=trained.rows, require_beats_market=True)
     assert not second.meta["current"]
     assert load_current_model(tmp_path).model_id == first.model_id
+
+
+@pytest.mark.parametrize("combine, calibration", [("average", "isotonic"), ("stack", "platt")])
+def test_other_combiners(frame: pd.DataFrame, combine: str, calibration: str) -> None:
+    from dataclasses import replace
+
+    from tests.models.conftest import FAST
+
+    cfg = TrainConfig(n_folds=1, n_jobs=1,
+                      model=replace(FAST, combine=combine, calibration=calibration))
+    r = train_model(frame, cfg)
+    p = r.model.predict_proba(frame.iloc[:30])
+    assert p.shape == (30,) and np.isfinite(p).all()
+    assert r.report["overall"]["model"]["brier"] < 0.25
