@@ -80,7 +80,7 @@ class Settings(BaseSettings):
     max_exposure_per_event: Decimal = Decimal("2000")
     max_exposure_per_series: Decimal = Decimal("3000")
     max_daily_loss: Decimal = Decimal("500")
-    circuit_breaker_drawdown: float = 0.20  # fraction of start-of-day equity
+    circuit_breaker_drawdown: float = 0.20  # fraction below the day's peak equity
     max_concurrent_positions: int = 5
     max_spread: Decimal = Decimal("0.10")
     min_top_size: Decimal = Decimal("1")  # contracts at the touch

@@ -46,6 +46,8 @@ from kalshibot.strategy.rules import NoTrade, Proposal, propose
 from kalshibot.strategy.sizing import kelly_size
 
 STARTING_CASH_KEY = "account.starting_cash"
+#: Fees round up by up to $0.0001 per fill; an order may fill in several pieces.
+FEE_ROUNDING_BUDGET = Money("0.001")
 ENTRIES_BLOCKED_KEY = "engine.entries_blocked"
 
 
@@ -502,7 +504,7 @@ class Engine:
                 cost=unit,
                 equity=self.portfolio.equity(self.marks),
                 fraction=self.params.kelly_fraction,
-                room=self.risk.room(m, snap),
+                room=self.risk.room(m, snap) - FEE_ROUNDING_BUDGET,
                 depth=depth,
                 fractional=self.cfg.fractional or m.fractional_trading,
                 held=pos.contracts if pos.side is prop.side else Count(0),
@@ -511,7 +513,7 @@ class Engine:
             if not count:
                 return out(Verdict.SKIPPED, f"{prop.reason}; {size.reason}", prop, count)
             # Fees round up per fill: budget one extra pip per price level we may walk.
-            cost = Money(count.value * unit + Decimal("0.0001") * 10)
+            cost = Money(count.value * unit) + FEE_ROUNDING_BUDGET
         verdict = self.risk.check(
             market=m, book=book, now=now, snap=snap, side=prop.side, cost=cost, is_exit=is_exit
         )

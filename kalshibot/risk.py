@@ -1,7 +1,7 @@
 """Risk limits: every proposed order gets a ``RiskDecision(approved, reason)``; never raises.
 
 Exposure of a market is the money at risk there: the cost of the contracts held plus the
-notional (price + fee) of resting buy orders. Limits are in dollars unless stated.
+notional (price, fees excluded) of resting buy orders. Limits are in dollars unless stated.
 
 Entries are checked against everything below; exits (sells that reduce a position) are allowed
 under the circuit breaker and the daily loss limit, but not under the kill switch, which stops

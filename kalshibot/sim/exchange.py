@@ -428,5 +428,10 @@ class SimExchange:
                 )
                 acct.orders[o.order_id] = SimOrder(o, intent, queue_ahead=Count(0).value)
                 acct.by_client_id[intent.client_order_id] = o.order_id
-        acct._n_orders = len(acct.orders) + len(fills)
-        acct._n_fills = len(fills)
+        def _num(ident: str) -> int:
+            tail = ident.rsplit("-", 1)[-1].lstrip("of")
+            return int(tail) if tail.isdigit() else 0
+
+        acct._n_orders = max([_num(o) for o in acct.orders] + [_num(f.order_id) for f in fills]
+                             + [0])
+        acct._n_fills = max([_num(f.fill_id) for f in fills] + [0])
