@@ -17,7 +17,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from kalshibot.cli.context import console, err_console, settings
 from kalshibot.cli.render import print_json, table
+from kalshibot.config import Settings
 from kalshibot.errors import UserInputError
+from kalshibot.models.registry import Model
 
 _STAGES = {"load": "loading history", "features": "building features",
            "fit": "fitting folds + final model"}
@@ -142,3 +144,33 @@ def render_report(report: dict[str, Any]) -> None:
         console.print(f"[{style}]{overall['verdict']}[/{style}]", highlight=False)
     else:
         console.print(f"[bold red]{report.get('verdict', 'no evaluation')}[/bold red]")
+
+
+def train_for_trading(s: Settings, *, series: list[str] | None = None,
+                      tickers: list[str] | None = None) -> Model:
+    """``trade --train``: train on the settled history of the series being traded, save the
+    model and mark it current, print a one-line verdict; returns the saved model.
+
+    Traded tickers are usually still open, so training uses their *series* (the ticker's part
+    before the first ``-``) rather than the tickers themselves.
+    """
+    from kalshibot.models.training import Selection, TrainConfig, run_training
+
+    if not series and tickers:
+        series = sorted({t.split("-", 1)[0] for t in tickers if t})
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=err_console, transient=True) as prog:
+        tasks: dict[str, Any] = {}
+
+        def cb(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = prog.add_task(_STAGES.get(stage, stage), total=total)
+            prog.update(tasks[stage], completed=done, total=total)
+
+        result, saved = run_training(s.database_path, s.model_dir, Selection(series=series),
+                                     TrainConfig(min_edge=s.min_edge), cb)
+    overall = result.report.get("overall") or {}
+    err_console.print(f"trained model {saved.model_id} on {result.rows:,} rows: "
+                      f"{overall.get('verdict') or result.report.get('verdict', '')}",
+                      highlight=False, soft_wrap=True)
+    return saved

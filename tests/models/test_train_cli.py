@@ -69,3 +69,15 @@ def test_missing_database(tmp_path: Path, clean_env: Path,
                           capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["train", "--db", str(tmp_path / "none.sqlite")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_train_for_trading_uses_the_series_of_the_traded_tickers(
+        sample_db: Path, tmp_path: Path, clean_env: Path) -> None:
+    from kalshibot.cli.train_cmd import train_for_trading
+    from kalshibot.config import load_settings
+
+    s = load_settings(env={}, dotenv_file=None,
+                      overrides={"db_path": str(sample_db), "model_dir": str(tmp_path)})
+    saved = train_for_trading(s, tickers=["KXBTC15M-26OCT010015-15"])
+    assert saved.meta["selection"]["series"] == ["KXBTC15M"]
+    assert load_current_model(tmp_path).model_id == saved.model_id
