@@ -19,7 +19,7 @@ from kalshibot.cli.context import console, err_console, settings
 from kalshibot.cli.render import print_json, table
 from kalshibot.config import Settings
 from kalshibot.errors import UserInputError
-from kalshibot.models.registry import Model
+from kalshibot.models.registry import Model, jsonable
 
 _STAGES = {"load": "loading history", "features": "building features",
            "fit": "fitting folds + final model"}
@@ -101,10 +101,10 @@ def train(
                                      require_beats_market=require_edge)
     report = result.report
     if as_json:
-        print_json({"model_id": saved.model_id, "path": str(saved.path),
-                    "current": saved.meta.get("current"), "rows": result.rows,
-                    "training_window": [str(result.window[0]), str(result.window[1])],
-                    "seconds": result.seconds, "report": report})
+        print_json(jsonable({"model_id": saved.model_id, "path": str(saved.path),
+                             "current": saved.meta.get("current"), "rows": result.rows,
+                             "training_window": [str(result.window[0]), str(result.window[1])],
+                             "seconds": result.seconds, "report": report}))
         return
     render_report(report)
     console.print(f"rows {result.rows:,} | window {result.window[0]:%Y-%m-%d %H:%M} to "

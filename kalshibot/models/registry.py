@@ -85,11 +85,12 @@ def library_versions() -> dict[str, str]:
             "scipy": scipy.__version__, "joblib": jl.__version__}
 
 
-def _jsonable(x: Any) -> Any:
+def jsonable(x: Any) -> Any:
+    """Plain JSON values: NaN/inf become null, numpy scalars and timestamps are converted."""
     if isinstance(x, dict):
-        return {str(k): _jsonable(v) for k, v in x.items()}
+        return {str(k): jsonable(v) for k, v in x.items()}
     if isinstance(x, list | tuple):
-        return [_jsonable(v) for v in x]
+        return [jsonable(v) for v in x]
     if isinstance(x, float | np.floating):
         f = float(x)
         return f if math.isfinite(f) else None
@@ -150,7 +151,7 @@ def save_model(
         "libraries": library_versions(),
     }
     joblib.dump(estimator, path / ARTEFACT, compress=3)
-    _write_atomic(path / META, json.dumps(_jsonable(meta), indent=2, sort_keys=True))
+    _write_atomic(path / META, json.dumps(jsonable(meta), indent=2, sort_keys=True))
     good = estimator.fitted and (beats or not require_beats_market)
     meta["current"] = good
     if good:
