@@ -55,13 +55,15 @@ def test_config_show_masks_secrets(
     assert "super-secret-key-id" not in out and "**********" in out
 
 
-def test_unbuilt_commands_exit_nonzero_with_one_line(
-    capsys: pytest.CaptureFixture[str], clean_env: Path
+@pytest.mark.parametrize("cmd", [["backtest"], ["trade", "--exchange", "sim"]])
+def test_missing_data_is_one_line_not_a_traceback(
+    cmd: list[str], capsys: pytest.CaptureFixture[str], clean_env: Path
 ):
-    code = run(["backtest"])
+    code = run(cmd)
     err = capsys.readouterr().err
     assert code != 0
-    assert "not built yet" in err and "Traceback" not in err
+    assert "data sample" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) <= 2
 
 
 def test_bad_config_is_one_line_exit_3(
