@@ -189,7 +189,7 @@ class Engine:
     def start(self, now: datetime) -> list[str]:
         """Resolve unknown orders, pull fills and reconcile; returns mismatch descriptions."""
         self.orders.resolve_unknown(now)
-        self._apply_fills(self.orders.sync_fills(now, since=None))
+        self.apply_fills(self.orders.sync_fills(now, since=None))
         return self.reconcile(now)
 
     def reconcile(self, now: datetime) -> list[str]:
@@ -220,7 +220,8 @@ class Engine:
         with contextlib.suppress(Exception):  # a broken monitor must not break the cycle
             getattr(self.monitor, hook)(*args)
 
-    def _apply_fills(self, fills: Sequence[Fill]) -> None:
+    def apply_fills(self, fills: Sequence[Fill]) -> None:
+        """Fold fills already stored (by ``OrderManager``) into the in-memory portfolio."""
         for f in sorted(fills, key=lambda f: f.ts):
             self.portfolio = self.portfolio.with_fill(f)
 
@@ -267,7 +268,7 @@ class Engine:
         try:
             self.orders.resolve_unknown(now)
             new_fills = self.orders.sync_fills(now)
-            self._apply_fills(new_fills)
+            self.apply_fills(new_fills)
             self._sync_settlements(now)
         except StopError:
             raise
@@ -322,7 +323,7 @@ class Engine:
         self.orders.cancel_stale(now, self.cfg.stale_order_after)
         try:
             more = self.orders.sync_fills(now)
-            self._apply_fills(more)
+            self.apply_fills(more)
             new_fills += more
         except KalshibotError as exc:
             errors.append(f"fills: {exc}")

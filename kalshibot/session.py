@@ -147,6 +147,13 @@ class Session:
     sim_end: datetime | None = None
     on_cycle: Callable[[CycleReport], None] | None = None
     monitor: Any = None  # kalshibot.monitor.trading.TradingMonitor (logs and alerts)
+    market_data: Any = None  # kalshibot.ws.marketdata: WsMarketData | RestMarketData
+
+    def _drain_socket_fills(self) -> None:
+        """Fold fills the WebSocket already stored into the engine's portfolio."""
+        sink = getattr(self.market_data, "fill_sink", None)
+        if sink is not None:
+            self.engine.apply_fills(sink.drain_new())
 
     # --- construction --------------------------------------------------------------------
     @classmethod
@@ -246,18 +253,29 @@ class Session:
             if not settings.is_live:
                 raise ConfigError("--live needs KALSHIBOT_MODE=live in the configuration",
                                   hint="run `kalshibot config --validate`")
-            ex: Exchange = KalshiExchange.from_settings(settings, clock)
+            if not opts.series and not opts.tickers:
+                raise UserInputError("say what to trade: --tickers T1,T2 and/or --series KXBTC15M")
+        elif not opts.series and not opts.tickers:
+            raise UserInputError("say what to trade: --tickers T1,T2 and/or --series KXBTC15M")
+        from kalshibot.ws.marketdata import WsExchange, build_market_data
+
+        if opts.live:
+            rest = KalshiExchange.from_settings(settings, clock)
+            # Books (and our fills/orders) stream over the WebSocket; REST is the fallback.
+            md = build_market_data(settings, clock, rest, account=rest,
+                                   db_path=settings.database_path)
+            ex: Exchange = WsExchange(rest, md)
             starting: Money | None = None
         else:
             from kalshibot.sim.paper import PaperExchange
 
             public = KalshiExchange.from_settings(settings, clock, public_only=True)
+            # WebSocket books when keys are configured, else REST polling of public data.
+            md = build_market_data(settings, clock, public)
             starting = Money(settings.paper_starting_balance)
             account = SimAccount(starting, prefix=f"paper{run_id[-6:]}")
-            ex = PaperExchange(public, clock, account)
+            ex = PaperExchange(md, clock, account)
         conn = connect(settings.database_path)
-        if not opts.series and not opts.tickers:
-            raise UserInputError("say what to trade: --tickers T1,T2 and/or --series KXBTC15M")
         feed = None
         if strategy_name in ("crypto", "edge"):
             import requests
@@ -270,7 +288,9 @@ class Session:
         strategy = build_strategy(strategy_name, feed=feed, settings=settings, history=conn)
         engine = cls._engine(settings, opts, conn, ex, strategy, run_id, starting, clock,
                              record_books=True)
-        return cls(settings, opts, clock, ex, engine, conn, run_id, strategy_name)
+        sess = cls(settings, opts, clock, ex, engine, conn, run_id, strategy_name)
+        sess.market_data = md
+        return sess
 
     @staticmethod
     def _engine(settings: Settings, opts: SessionOptions, conn: sqlite3.Connection,
@@ -310,6 +330,7 @@ class Session:
         try:
             while True:
                 now = self.clock.now()
+                self._drain_socket_fills()
                 report = self.engine.run_cycle(now)
                 s.cycles += 1
                 s.orders_sent += report.orders_sent
@@ -342,10 +363,11 @@ class Session:
     def _finish(self, s: SessionSummary) -> None:
         now = self.clock.now()
         eng = self.engine
+        self._drain_socket_fills()
         if self.settings.cancel_on_exit:
             eng.orders.cancel_all(now, "session end")
         try:
-            eng._apply_fills(eng.orders.sync_fills(now))
+            eng.apply_fills(eng.orders.sync_fills(now))
         except Exception as exc:  # the session is ending: record, never mask the real stop
             s.errors += 1
             s.stop_reason += f" (final fill sync failed: {exc})"
@@ -360,3 +382,6 @@ class Session:
             end_run(self.conn, self.run_id, now=now, reason=s.stop_reason or "stopped")
         if self.monitor is not None:
             self.monitor.on_run_end(s.as_dict())
+        close = getattr(self.market_data, "close", None)
+        if callable(close):
+            close()
