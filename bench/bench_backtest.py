@@ -1,0 +1,130 @@
+"""Backtest throughput in order-book snapshots per second (not part of the tests).
+
+Generates one year of a synthetic 15-minute series (35,040 markets) with a top-of-book snapshot
+every 6 seconds (150 per market, 5.26M snapshots) straight into a temp SQLite file through the
+store's fast insert path, then backtests the mean-reversion strategy (fast path on, default
+pessimistic fills, 1 s latency) over the first ~1M snapshots and over all of them, printing
+seconds, snapshots/s, engine cycles run/skipped and peak RSS. Target: >= 500k snapshots/s on
+one core, with time growing linearly and memory bounded (streamed per market).
+
+    python bench/bench_backtest.py [--days 365] [--step 6] [--keep PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+
+from kalshibot.backtest import BacktestConfig
+from kalshibot.backtest.runner import open_data, run_strategy
+from kalshibot.domain.fees import FeeType
+from kalshibot.domain.market import Event, Market, MarketStatus, Result, Series
+from kalshibot.domain.money import Price
+from kalshibot.domain.ticks import TickGrid
+from kalshibot.store import open_store
+from kalshibot.store.books import SnapshotRow, insert_snapshot_rows
+from kalshibot.store.connection import atomic
+from kalshibot.store.markets import upsert_events, upsert_markets, upsert_series
+
+START = datetime(2025, 1, 1, tzinfo=UTC)
+SERIES = "KXBENCH15M"
+
+
+def peak_rss_mb() -> float:
+    kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return kb / 1024 if sys.platform != "darwin" else kb / 1024 / 1024
+
+
+def _mids(rng: np.random.Generator, n_markets: int, steps: int) -> np.ndarray:
+    """YES mids in cents: a slow random walk from 50 with sparse 1-cent moves."""
+    moves = rng.choice(np.array([-1, 0, 1]), p=[0.04, 0.92, 0.04], size=(n_markets, steps))
+    return np.clip(50 + np.cumsum(moves, axis=1), 3, 97)
+
+
+def generate(path: Path, days: int, step: int, seed: int = 5) -> int:
+    """Write the dataset; returns the number of snapshots."""
+    conn = open_store(path)
+    per = 900 // step
+    n = days * 96
+    rng = np.random.default_rng(seed)
+    total = 0
+    markets: list[Market] = []
+    events: list[Event] = []
+    for day in range(days):
+        mids = _mids(rng, 96, per)
+        spread = rng.choice(np.array([1, 2, 2, 3]), size=mids.shape)
+        bid = mids - spread // 2
+        ask = bid + spread
+        size_b = rng.integers(10, 500, size=mids.shape) * 100
+        size_a = rng.integers(10, 500, size=mids.shape) * 100
+        rows: list[SnapshotRow] = []
+        for j in range(96):
+            o = START + timedelta(days=day, minutes=15 * j)
+            t = f"{SERIES}-{o:%y%m%d%H%M}-00"
+            o_ms = int(o.timestamp() * 1000)
+            b, a, sb, sa = (bid[j] * 100).tolist(), (ask[j] * 100).tolist(), \
+                size_b[j].tolist(), size_a[j].tolist()
+            rows += [(t, o_ms + k * step * 1000, b[k], sb[k], a[k], sa[k], None)
+                     for k in range(per)]
+            yes = bool(mids[j, -1] >= 50)
+            events.append(Event(t.rsplit("-", 1)[0], SERIES, "bench", False))
+            markets.append(Market(t, t.rsplit("-", 1)[0], SERIES, "bench",
+                                  MarketStatus.FINALIZED, o, o + timedelta(minutes=15),
+                                  TickGrid.linear_cent(), "greater_or_equal", Decimal(50),
+                                  result=Result.YES if yes else Result.NO,
+                                  settlement_value=Price(1 if yes else 0),
+                                  fee_type=FeeType.QUADRATIC))
+        total += insert_snapshot_rows(conn, rows)
+    with atomic(conn):
+        upsert_series(conn, [Series(SERIES, "bench", FeeType.QUADRATIC, Decimal(1),
+                                    "fifteen_min")], now=START, category="bench")
+        upsert_events(conn, events, now=START)
+        upsert_markets(conn, markets, now=START, source="bench")
+    conn.close()
+    assert len(markets) == n
+    return total
+
+
+def run(path: Path, until: datetime | None) -> tuple[int, float, int, int, int]:
+    cfg = BacktestConfig(data=path, strategies=("meanrev",), end=until)
+    data = open_data(path)
+    t0 = time.perf_counter()
+    r = run_strategy(cfg, "meanrev", data)
+    secs = time.perf_counter() - t0
+    data.close()
+    return r.snapshots, secs, r.cycles_run, r.cycles_skipped, len(r.fills)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--days", type=int, default=365)
+    ap.add_argument("--step", type=int, default=6, help="seconds between snapshots")
+    ap.add_argument("--keep", type=Path, default=None, help="reuse/keep the dataset here")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = args.keep or Path(tmp) / "bench.sqlite"
+        if not path.exists():
+            t = time.perf_counter()
+            n = generate(path, args.days, args.step)
+            print(f"generated {n:,} snapshots in {time.perf_counter() - t:.1f} s "
+                  f"({path.stat().st_size / 1e6:.0f} MB)")
+        per_day = 96 * 900 // args.step
+        one_m = START + timedelta(days=-(-1_000_000 // per_day))
+        print(f"{'selection':>12} {'snapshots':>11} {'seconds':>8} {'snap/s':>10} "
+              f"{'cycles run':>10} {'skipped':>10} {'fills':>6} {'peak RSS MB':>11}")
+        for label, until in (("~1M", one_m), ("all", None)):
+            snaps, secs, ran, skipped, fills = run(path, until)
+            print(f"{label:>12} {snaps:>11,} {secs:>8.1f} {snaps / secs:>10,.0f} "
+                  f"{ran:>10,} {skipped:>10,} {fills:>6} {peak_rss_mb():>11.0f}")
+
+
+if __name__ == "__main__":
+    main()
