@@ -12,6 +12,7 @@ the cycle, cancels resting orders if configured, writes a final heartbeat and en
 from __future__ import annotations
 
 import contextlib
+import logging
 import signal
 import sqlite3
 import uuid
@@ -27,7 +28,7 @@ from kalshibot.clock import Clock, SimClock, SystemClock
 from kalshibot.config import Settings
 from kalshibot.domain.money import Money
 from kalshibot.engine import CycleReport, Engine, EngineConfig
-from kalshibot.errors import ConfigError, UserInputError
+from kalshibot.errors import ConfigError, KalshibotError, UserInputError
 from kalshibot.exchange import Exchange
 from kalshibot.risk import RiskLimits, RiskManager
 from kalshibot.sim.account import SimAccount
@@ -148,6 +149,28 @@ class Session:
     on_cycle: Callable[[CycleReport], None] | None = None
     monitor: Any = None  # kalshibot.monitor.trading.TradingMonitor (logs and alerts)
     market_data: Any = None  # kalshibot.ws.marketdata: WsMarketData | RestMarketData
+
+    def _maybe_retrain(self, now: datetime, cycles_done: int, every: int = 60) -> None:
+        """Retrain when the current model is older than KALSHIBOT_RETRAIN_INTERVAL_HOURS
+        (edge strategy, paper/live only: the sim clock is not the model's clock)."""
+        if self.strategy_name != "edge" or isinstance(self.clock, SimClock):
+            return
+        if cycles_done % every:
+            return
+        from kalshibot.models import needs_retrain
+
+        if not needs_retrain(self.settings.model_dir, now, self.settings.retrain_interval_hours):
+            return
+        from kalshibot.cli.train_cmd import train_for_trading
+
+        try:
+            train_for_trading(self.settings, series=list(self.opts.series),
+                              tickers=list(self.opts.tickers))
+            reload = getattr(self.engine.strategy, "reload", None)
+            if callable(reload):
+                reload(self.settings)
+        except KalshibotError as exc:  # keep trading on the old model; say why
+            logging.getLogger("kalshibot.session").error("retraining failed: %s", exc)
 
     def _drain_socket_fills(self) -> None:
         """Fold fills the WebSocket already stored into the engine's portfolio."""
@@ -331,6 +354,7 @@ class Session:
             while True:
                 now = self.clock.now()
                 self._drain_socket_fills()
+                self._maybe_retrain(now, s.cycles)
                 report = self.engine.run_cycle(now)
                 s.cycles += 1
                 s.orders_sent += report.orders_sent

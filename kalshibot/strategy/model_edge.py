@@ -52,6 +52,12 @@ class ModelEdgeStrategy:
             raise KalshibotError("the edge strategy needs a history store")
         return cls(load_current_model(settings.model_dir), history, feed=feed)
 
+    def reload(self, settings: Settings) -> None:
+        """Switch to the model currently marked current (after retraining)."""
+        from kalshibot.models import load_current_model
+
+        self.model = load_current_model(settings.model_dir)
+
     def _frames(self, views: Sequence[MarketView]) -> HistoryFrames:
         from kalshibot.store.history import load_markets, load_snapshots, load_spot, load_trades
 
