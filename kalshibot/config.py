@@ -56,6 +56,10 @@ class Settings(BaseSettings):
     http_read_timeout_s: float = 10.0
     read_rate_per_s: float = 20.0
     write_rate_per_s: float = 10.0
+    # REST base URL override (e.g. a local fake exchange in tests); default: the environment's.
+    api_base_url: str | None = None
+    websocket: bool = True  # stream books/fills over the WebSocket (false: REST polling only)
+    max_clock_skew_s: float = 30.0  # refuse to trade live when exchange time differs more
 
     # files
     data_dir: Path = Path("data")
@@ -355,6 +359,7 @@ def check_settings(s: Settings) -> list[Problem]:
         "write_rate_per_s",
         "http_connect_timeout_s",
         "http_read_timeout_s",
+        "max_clock_skew_s",
     ):
         if getattr(s, name) <= 0:
             add(name, f"must be positive, got {getattr(s, name)}")
@@ -368,6 +373,8 @@ def check_settings(s: Settings) -> list[Problem]:
                 "confirm_prod_live",
                 "prod + live trades real money: set KALSHIBOT_CONFIRM_PROD_LIVE=true to confirm",
             )
+    if s.api_base_url is not None and not s.api_base_url.startswith(("https://", "http://")):
+        add("api_base_url", f"must be an http(s) URL, got {s.api_base_url!r}")
     if s.private_key_path is not None:
         for msg in check_key_file(s.private_key_path, s.private_key_password):
             add("private_key_path", msg)

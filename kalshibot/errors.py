@@ -61,6 +61,10 @@ class AuthError(StopError):
     exit_code = 4
 
 
+class ClockSkewError(AuthError):
+    """The local clock and the exchange's differ too much for signed requests (or at all)."""
+
+
 class ReconciliationError(StopError):
     """Local orders/fills/positions disagree with the exchange; new entries stop."""
 

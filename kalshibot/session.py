@@ -284,17 +284,21 @@ class Session:
 
         if opts.live:
             rest = KalshiExchange.from_settings(settings, clock)
+            rest.check_clock(settings.max_clock_skew_s)
             # Books (and our fills/orders) stream over the WebSocket; REST is the fallback.
             md = build_market_data(settings, clock, rest, account=rest,
-                                   db_path=settings.database_path)
+                                   db_path=settings.database_path,
+                                   prefer_ws=settings.websocket)
             ex: Exchange = WsExchange(rest, md)
-            starting: Money | None = None
+            # The account's cash when the live database starts (kept on later runs): without
+            # it equity is $0 and Kelly sizing never proposes an order.
+            starting: Money | None = rest.get_balance().cash
         else:
             from kalshibot.sim.paper import PaperExchange
 
             public = KalshiExchange.from_settings(settings, clock, public_only=True)
             # WebSocket books when keys are configured, else REST polling of public data.
-            md = build_market_data(settings, clock, public)
+            md = build_market_data(settings, clock, public, prefer_ws=settings.websocket)
             starting = Money(settings.paper_starting_balance)
             account = SimAccount(starting, prefix=f"paper{run_id[-6:]}")
             ex = PaperExchange(md, clock, account)

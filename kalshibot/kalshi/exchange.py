@@ -25,12 +25,12 @@ from kalshibot.domain.market import Balance, ExchangeStatus, Market, Series, Set
 from kalshibot.domain.money import Count, Price
 from kalshibot.domain.orders import Fill, Order, OrderAck, OrderIntent, Side, Trade
 from kalshibot.domain.portfolio import Position
-from kalshibot.errors import KalshibotError
+from kalshibot.errors import ClockSkewError, KalshibotError
 from kalshibot.kalshi import parsing as p
 from kalshibot.kalshi import schemas as w
 from kalshibot.kalshi.auth import Signer
 from kalshibot.kalshi.endpoints.client import KalshiClient, chunks
-from kalshibot.kalshi.http import BASE_URLS, HttpClient
+from kalshibot.kalshi.http import BASE_URLS, SKEW_WARN_S, HttpClient, skew_text
 from kalshibot.kalshi.orders_v2 import BookSide, book_side_of
 from kalshibot.kalshi.ratelimit import RateLimiter
 
@@ -58,11 +58,12 @@ class KalshiExchange:
         signer: Signer | None = None, session: requests.Session | None = None,
         reads_per_s: float = 20.0, writes_per_s: float = 10.0,
         connect_timeout_s: float = 3.05, read_timeout_s: float = 10.0,
-        refresh_limits: bool = True,
+        refresh_limits: bool = True, base_url: str | None = None,
     ) -> KalshiExchange:
+        """``base_url`` overrides the environment's REST base (``KALSHIBOT_API_BASE_URL``)."""
         clock = clock or SystemClock()
         limiter = RateLimiter.for_clock(clock, reads_per_s, writes_per_s)
-        http = HttpClient(BASE_URLS[environment], clock, signer=signer, session=session,
+        http = HttpClient(base_url or BASE_URLS[environment], clock, signer=signer, session=session,
                           limiter=limiter, connect_timeout_s=connect_timeout_s,
                           read_timeout_s=read_timeout_s)
         return cls(KalshiClient(http), clock, refresh_limits=refresh_limits)
@@ -78,7 +79,8 @@ class KalshiExchange:
                           reads_per_s=settings.read_rate_per_s,
                           writes_per_s=settings.write_rate_per_s,
                           connect_timeout_s=settings.http_connect_timeout_s,
-                          read_timeout_s=settings.http_read_timeout_s)
+                          read_timeout_s=settings.http_read_timeout_s,
+                          base_url=settings.api_base_url)
 
     @classmethod
     def public(cls, environment: Environment = Environment.PROD, clock: Clock | None = None,
@@ -101,6 +103,24 @@ class KalshiExchange:
             except KalshibotError as exc:  # keep the conservative defaults
                 log.warning("could not read /account/limits, keeping defaults: %s", exc)
         return self.client
+
+    def check_clock(self, max_skew_s: float) -> float | None:
+        """Compare exchange time (the ``Date`` header of ``GET /exchange/status``) with the
+        local clock: warn beyond ``SKEW_WARN_S``, ``ClockSkewError`` beyond ``max_skew_s``.
+        Returns the skew in seconds (exchange minus local), None when no ``Date`` came back."""
+        self.client.get_exchange_status()
+        skew = self.client.http.skew_s
+        if skew is None:
+            log.warning("the exchange sent no Date header: clock skew not checked")
+            return None
+        if abs(skew) > max_skew_s:
+            raise ClockSkewError(
+                f"{skew_text(skew)} (more than KALSHIBOT_MAX_CLOCK_SKEW_S={max_skew_s:g} s): "
+                "signed requests and order timestamps would be wrong",
+                hint="sync the clock (NTP) before trading")
+        if abs(skew) > SKEW_WARN_S:
+            log.warning("%s; keep NTP in sync", skew_text(skew))
+        return skew
 
     # market data --------------------------------------------------------------------------
     def get_exchange_status(self) -> ExchangeStatus:

@@ -19,7 +19,9 @@ import logging
 import random
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import requests
@@ -28,6 +30,7 @@ from kalshibot.clock import Clock
 from kalshibot.config import Environment
 from kalshibot.errors import (
     AuthError,
+    ClockSkewError,
     DataError,
     ExchangeRejectedError,
     ExchangeUnavailableError,
@@ -83,6 +86,29 @@ class RetryPolicy:
     def delay(self, attempt: int, rng: random.Random) -> float:
         d = min(self.max_delay_s, self.base_delay_s * (2 ** attempt))
         return rng.uniform(d / 2, d)
+
+
+#: Skew (seconds) beyond which a 401 is blamed on the clock and a start-up check warns.
+#: ``Date`` headers have one-second resolution, so smaller differences are noise.
+SKEW_WARN_S = 5.0
+
+
+def date_header_skew(date_header: str | None, local_now: datetime) -> float | None:
+    """Exchange time (HTTP ``Date``) minus local time in seconds; None when absent/unreadable."""
+    if not date_header:
+        return None
+    try:
+        server = parsedate_to_datetime(date_header)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if server.tzinfo is None:
+        return None
+    return (server - local_now).total_seconds()
+
+
+def skew_text(skew_s: float) -> str:
+    return (f"the local clock is {abs(skew_s):.0f} s "
+            f"{'behind' if skew_s > 0 else 'ahead of'} the exchange's")
 
 
 def error_code_and_message(body: Any) -> tuple[str | None, str | None]:
@@ -159,6 +185,8 @@ class HttpClient:
         self.timeouts = (connect_timeout_s, read_timeout_s)
         self.retry = retry or RetryPolicy()
         self._rng = rng or random.Random()
+        #: Exchange time minus local time (s) from the last response's ``Date`` header.
+        self.skew_s: float | None = None
 
     @property
     def authenticated(self) -> bool:
@@ -181,8 +209,17 @@ class HttpClient:
             headers["Content-Type"] = "application/json"
             data = json.dumps(body, separators=(",", ":"))
         clean = {k: v for k, v in (params or {}).items() if v is not None}
-        return self.session.request(method, url, params=clean or None, data=data,
+        resp = self.session.request(method, url, params=clean or None, data=data,
                                     headers=headers, timeout=self.timeouts)
+        skew = date_header_skew(resp.headers.get("Date"), self.clock.now())
+        if skew is not None:
+            self.skew_s = skew
+        if resp.status_code == 401 and auth and skew is not None and abs(skew) > SKEW_WARN_S:
+            raise ClockSkewError(
+                f"{method} {path}: HTTP 401: signature refused and {skew_text(skew)}: "
+                "signed requests carry a timestamp",
+                hint="sync the clock (NTP), then retry")
+        return resp
 
     def _decode_ok(self, resp: requests.Response, what: str) -> dict[str, Any]:
         body = decode_json(resp.text, what)
