@@ -153,6 +153,7 @@ class Engine:
         self.marks: dict[str, Price] = {}
         self.trading_active = True
         self._last_settlement: datetime | None = None
+        self._startup_sync = ""  # why the start-up fill sync must be retried ("" = done)
         self.monitor: EngineMonitor | None = None  # logs and alerts (set by the session)
         with atomic(conn):
             if starting_cash is not None and kv_get(conn, STARTING_CASH_KEY) is None:
@@ -187,9 +188,19 @@ class Engine:
 
     # --- start / reconcile -------------------------------------------------------------
     def start(self, now: datetime) -> list[str]:
-        """Resolve unknown orders, pull fills and reconcile; returns mismatch descriptions."""
-        self.orders.resolve_unknown(now)
-        self.apply_fills(self.orders.sync_fills(now, since=None))
+        """Resolve unknown orders, pull fills and reconcile; returns mismatch descriptions.
+
+        A transient or malformed answer here must not end the session: the full fill sync is
+        then retried at the top of each cycle (entries wait: ``_startup_sync``)."""
+        try:
+            self.orders.resolve_unknown(now)
+            self.apply_fills(self.orders.sync_fills(now, since=None))
+            self._startup_sync = ""
+        except StopError:
+            raise
+        except KalshibotError as exc:
+            self._startup_sync = f"start-up sync failed, retrying: {exc}"
+            return []
         return self.reconcile(now)
 
     def reconcile(self, now: datetime) -> list[str]:
@@ -265,6 +276,9 @@ class Engine:
             if mid is not None:
                 self.marks[t] = mid
         new_fills: list[Fill] = []
+        if self._startup_sync:
+            errors.append(self._startup_sync)
+            self.start(now)
         try:
             self.orders.resolve_unknown(now)
             new_fills = self.orders.sync_fills(now)
@@ -417,7 +431,7 @@ class Engine:
             exposure[t] = exposure.get(t, Money(0)) + m
         event_of = {t: m.event_ticker for t, m in self.markets.items()}
         series_of = {t: m.series_ticker for t, m in self.markets.items()}
-        blocked = self.entries_blocked
+        blocked = self.entries_blocked or self._startup_sync
         return RiskSnapshot(
             exposure,
             event_of,

@@ -111,7 +111,9 @@ class FakeKalshi:
         self.key_id = key_id
         self.date_offset_s = 0.0  # exchange time = real time + offset (clock-skew tests)
         self.auth_window_s = 10.0
-        self.faults: FaultPlan | None = None
+        self.faults: list[FaultPlan] = []  # the first plan whose paths match decides
+        self.backoff_gaps: list[float] = []  # seconds between a 429 and the same request again
+        self._last_429: dict[str, float] = {}
         self.fault_counts: Counter[str] = Counter()
         self.requests: Counter[str] = Counter()
         if state_file.exists():
@@ -427,14 +429,20 @@ class _Handler(BaseHTTPRequestHandler):
                      "count": body.get("count"), "reduce_only": bool(body.get("reduce_only")),
                      "at": time.time()})
                 fake._save()
-            kind = fake.faults.pick(p) if fake.faults is not None else None
+            key = f"{method} {self.path}"
+            if key in fake._last_429:
+                fake.backoff_gaps.append(time.time() - fake._last_429.pop(key))
+            plan = next((f for f in fake.faults if not f.paths or p.startswith(f.paths)), None)
+            kind = plan.pick(p) if plan is not None else None
             if kind:
                 fake.fault_counts[kind] += 1
+            if kind == "rate_limit_storm":
+                fake._last_429[key] = time.time()
         if kind in ("timeout", "reset", "rate_limit_storm", "http_500", "http_502", "http_503",
                     "http_504", "error_in_2xx", "malformed_json"):
             # Fail before processing.
             if kind == "timeout":
-                time.sleep(fake.faults.delay_s if fake.faults else 1.0)
+                time.sleep(plan.delay_s if plan else 1.0)
                 return self._reset()
             if kind == "reset":
                 return self._reset()
@@ -462,14 +470,14 @@ class _Handler(BaseHTTPRequestHandler):
                 fake._save()
         payload = json.dumps(ans).encode()
         if kind == "timeout_after":
-            time.sleep(fake.faults.delay_s if fake.faults else 1.0)
+            time.sleep(plan.delay_s if plan else 1.0)
             return self._reset()
         if kind == "reset_after":
             return self._reset()
         if kind == "http_503_after":
             return self._reply(503, b'{"error":{"code":"service_unavailable","message":"x"}}')
         if kind == "slow":
-            time.sleep(fake.faults.slow_s if fake.faults else 0.1)
+            time.sleep(plan.slow_s if plan else 0.1)
         if kind == "truncated_json":
             return self._reply(status, payload[: max(1, len(payload) // 2)])
         if kind == "missing_fields" and 200 <= status < 300:
