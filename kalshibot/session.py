@@ -283,6 +283,13 @@ class Session:
         from kalshibot.ws.marketdata import WsExchange, build_market_data
 
         if opts.live:
+            if settings.private_key_path is not None:  # e.g. permissions wider than 0600
+                from kalshibot.config import check_key_file
+
+                problems = check_key_file(settings.private_key_path,
+                                          settings.private_key_password)
+                if problems:
+                    raise ConfigError(problems[0], hint="live mode refuses an unsafe key file")
             rest = KalshiExchange.from_settings(settings, clock)
             rest.check_clock(settings.max_clock_skew_s)
             # Books (and our fills/orders) stream over the WebSocket; REST is the fallback.
