@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -58,6 +59,17 @@ class _Series:
         return bisect.bisect_right(self.ts, now) - 1
 
 
+@dataclass
+class _BarIndex:
+    """Observation times and their bar buckets (epoch s), and the bars built from them."""
+
+    times: list[datetime]
+    buckets: list[int]
+    starts: list[int]
+    bars: list[SpotBar]
+    first: list[int]
+
+
 class ReplaySpotFeed:
     """Spot feed replaying a DataFrame at the injected clock's time.
 
@@ -89,6 +101,7 @@ class ReplaySpotFeed:
                 s.prices = [s.prices[i] for i in order]
         self._series = series
         self._observations: dict[str, list[tuple[datetime, Decimal]]] = {}
+        self._bar_cache: dict[tuple[str, int], _BarIndex] = {}
 
     @staticmethod
     def _parse_ts(col: pd.Series) -> list[datetime]:
@@ -149,6 +162,28 @@ class ReplaySpotFeed:
             self._observations[sym] = obs
         return self._observations[sym]
 
+    def _bar_index(self, sym: str, width_s: int) -> _BarIndex:
+        """All bars of ``sym`` at ``width_s`` over the whole frame, built once (cached)."""
+        key = (sym, width_s)
+        idx = self._bar_cache.get(key)
+        if idx is None:
+            obs = self._obs(sym)
+            times = [t for t, _ in obs]
+            bars = bars_from_observations(obs, width_s)
+            epochs = [int(t.timestamp()) for t in times]
+            buckets = [e - e % width_s for e in epochs]
+            starts = [int(b.start.timestamp()) for b in bars]
+            # index of the first observation of each bar
+            first: list[int] = []
+            k = 0
+            for bs in starts:
+                while buckets[k] != bs:
+                    k += 1
+                first.append(k)
+            idx = _BarIndex(times, buckets, starts, bars, first)
+            self._bar_cache[key] = idx
+        return idx
+
     def history(
         self,
         symbol: str,
@@ -156,20 +191,31 @@ class ReplaySpotFeed:
         since: datetime | None = None,
         until: datetime | None = None,
     ) -> list[SpotBar]:
-        """Bars of the combined price up to now (never later), ``since``/``until`` inclusive."""
+        """Bars of the combined price up to now (never later), ``since``/``until`` inclusive.
+
+        Whole bars come from a cache built once per symbol and resolution; the bar containing
+        the cut-off time is rebuilt from the observations at or before it, so no bar ever
+        includes a later observation.
+        """
         sym = self._sym(symbol)
         res = _resolution(resolution)
         now = self._clock.now()
         hi = now if until is None else min(now, ensure_utc(until))
+        idx = self._bar_index(sym, res.seconds)
+        j = bisect.bisect_right(idx.times, hi)  # observations [0, j) are visible
+        if j == 0:
+            return []
+        last_bucket = idx.buckets[j - 1]
+        b = bisect.bisect_left(idx.starts, last_bucket)  # the bar holding observation j - 1
+        bars = idx.bars[:b]
         obs = self._obs(sym)
-        times = [t for t, _ in obs]
-        j = bisect.bisect_right(times, hi)
-        i = 0
+        bars = bars + bars_from_observations(obs[idx.first[b]:j], res.seconds)
         if since is not None:
             epoch = int(ensure_utc(since).timestamp())
-            bucket = pd.Timestamp(epoch - epoch % res.seconds, unit="s", tz="UTC")
-            i = bisect.bisect_left(times, bucket.to_pydatetime())
-        return bars_from_observations(obs[i:j], res.seconds)
+            lo = epoch - epoch % res.seconds
+            i = bisect.bisect_left(idx.starts, lo, 0, b + 1)
+            bars = bars[i:]
+        return bars
 
     def average(self, symbol: str, start: datetime, end: datetime) -> Decimal:
         """Mean of 1-second closes with open time in ``[start, end)`` (USD per coin)."""
