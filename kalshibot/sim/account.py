@@ -77,6 +77,7 @@ class SimAccount:
         self.queue_front = queue_front
         self.taker_fee_always = taker_fee_always
         self.orders: dict[str, SimOrder] = {}
+        self._maybe_open: dict[str, SimOrder] = {}  # index of open orders (pruned lazily)
         self.by_client_id: dict[str, str] = {}
         self.fills: list[Fill] = []
         self._last_book: dict[str, OrderBook] = {}
@@ -95,10 +96,20 @@ class SimAccount:
     def positions(self) -> list[Position]:
         return self.portfolio.open_positions()
 
+    def track(self, s: SimOrder) -> None:
+        """Register an order restored from outside ``place`` (e.g. after a restart)."""
+        self.orders[s.order.order_id] = self._maybe_open[s.order.order_id] = s
+
+    def _live(self) -> list[SimOrder]:
+        """Orders that may still be open (closed ones are pruned lazily), oldest first."""
+        for oid in [o for o, s in self._maybe_open.items() if not s.order.status.is_open]:
+            del self._maybe_open[oid]
+        return list(self._maybe_open.values())
+
     def open_orders(self, ticker: str | None = None) -> list[Order]:
         return [
             s.order
-            for s in self.orders.values()
+            for s in self._live()
             if s.order.status.is_open and (ticker is None or s.order.ticker == ticker)
         ]
 
@@ -168,7 +179,7 @@ class SimAccount:
         queue = sum((lv.size.value for lv in same_side if lv.price == intent.price), ZERO)
         if self.queue_front:
             queue = ZERO
-        self.orders[oid] = SimOrder(order, intent, queue)
+        self.orders[oid] = self._maybe_open[oid] = SimOrder(order, intent, queue)
         self.by_client_id[intent.client_order_id] = oid
         avg = walk.average_price if filled else None
         per = Money(fees.amount / filled.value) if filled else None
@@ -261,9 +272,7 @@ class SimAccount:
 
     # --- internals ---------------------------------------------------------------------
     def _resting(self, ticker: str) -> list[SimOrder]:
-        return [
-            s for s in self.orders.values() if s.order.ticker == ticker and s.order.status.is_open
-        ]
+        return [s for s in self._live() if s.order.ticker == ticker and s.order.status.is_open]
 
     def _past_queue(self, s: SimOrder, volume_at_price: Decimal) -> Decimal:
         """Volume at exactly our price first consumes the queue ahead of us."""

@@ -426,7 +426,7 @@ class SimExchange:
                     o.initial_count,
                     o.client_order_id or o.order_id,
                 )
-                acct.orders[o.order_id] = SimOrder(o, intent, queue_ahead=Count(0).value)
+                acct.track(SimOrder(o, intent, queue_ahead=Count(0).value))
                 acct.by_client_id[intent.client_order_id] = o.order_id
         def _num(ident: str) -> int:
             tail = ident.rsplit("-", 1)[-1].lstrip("of")
