@@ -32,7 +32,7 @@ class ModelStrategy:
     name = "model"
 
     def __init__(self, frame: pd.DataFrame, *, model: Any = None,
-                 retrain_every: timedelta | None = None, settle_delay: timedelta = timedelta(60),
+                 retrain_every: timedelta | None = None, settle_delay: timedelta = timedelta(seconds=60),
                  min_rows: int = 200) -> None:
         self.frame = frame.sort_values(["ticker", "ts"], kind="mergesort").reset_index(drop=True)
         self.model = model

@@ -94,7 +94,8 @@ def _model(ctx: StrategyContext, params: Mapping[str, str]) -> Strategy:
 
 register("meanrev", _meanrev)
 register("crypto", _crypto)
-register("model", _model)
+register("edge", _model)  # the same name as `trade --strategy edge`
+register("model", _model)  # alias
 
 
 def build(name: str, ctx: StrategyContext, params: Mapping[str, str]) -> Strategy:
