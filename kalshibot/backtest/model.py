@@ -32,8 +32,8 @@ class ModelStrategy:
     name = "model"
 
     def __init__(self, frame: pd.DataFrame, *, model: Any = None,
-                 retrain_every: timedelta | None = None, settle_delay: timedelta = timedelta(seconds=60),
-                 min_rows: int = 200) -> None:
+                 retrain_every: timedelta | None = None,
+                 settle_delay: timedelta = timedelta(seconds=60), min_rows: int = 200) -> None:
         self.frame = frame.sort_values(["ticker", "ts"], kind="mergesort").reset_index(drop=True)
         self.model = model
         self.retrain_every = retrain_every
@@ -51,22 +51,21 @@ class ModelStrategy:
         from kalshibot.models.training import Selection, load_history
 
         cfg = ctx.config
-        if not cfg.model:
-            raise UserInputError("--strategy model needs --model PATH|current|walk-forward")
+        which = cfg.model or "current"  # like `trade --strategy edge`: the registry's current
         hist = load_history(ctx.data, Selection(tickers=list(ctx.tickers)))
         frame = FeatureBuilder().batch(hist)
         settle = timedelta(seconds=cfg.settle_delay_s)
-        if cfg.model == "walk-forward":
+        if which == "walk-forward":
             return cls(frame, retrain_every=timedelta(hours=cfg.retrain_every_h),
                        settle_delay=settle)
         from kalshibot.models import load_current_model, load_model
 
-        if cfg.model == "current":
+        if which == "current":
             if cfg.model_dir is None:
                 raise UserInputError("--model current needs --model-dir (the registry folder)")
             model = load_current_model(Path(cfg.model_dir))
         else:
-            model = load_model(Path(cfg.model))
+            model = load_model(Path(which))
         return cls(frame, model=model, settle_delay=settle)
 
     def _row(self, ticker: str, now: datetime) -> int | None:

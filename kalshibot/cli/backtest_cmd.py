@@ -47,7 +47,7 @@ def backtest(
     min_edge: str = typer.Option(None, "--min-edge", help="Dollars per contract after fees (default: KALSHIBOT_MIN_EDGE)."),
     kelly: str = typer.Option(None, "--kelly", help="Kelly fraction (default: KALSHIBOT_KELLY_FRACTION)."),
     param: list[str] = typer.Option(None, "--param", help="Strategy parameter name=value (repeatable), e.g. z_entry=2.5."),
-    model: str = typer.Option(None, "--model", help="For --strategy model: a registry artefact folder, 'current' (with --model-dir) or 'walk-forward'."),
+    model: str = typer.Option(None, "--model", help="For --strategy edge (alias model): a registry artefact folder, 'current' (default) or 'walk-forward'."),
     model_dir: Path = typer.Option(None, "--model-dir", help="Model registry folder (default: KALSHIBOT_MODEL_DIR)."),
     retrain_every: float = typer.Option(24.0, "--retrain-every", help="Hours between walk-forward retrainings."),
     full: bool = typer.Option(False, "--full", help="Run the engine on every cycle (no fast path)."),
