@@ -18,6 +18,7 @@ from kalshibot.clock import Clock, ensure_utc, from_epoch_s
 from kalshibot.errors import DataError
 from kalshibot.feeds.http import (
     DEFAULT_TIMEOUT,
+    HttpSpotSource,
     get_json,
     mid,
     nonneg_decimal,
@@ -33,7 +34,7 @@ BASE_URL = "https://api.exchange.coinbase.com"
 MAX_CANDLES = 300
 
 
-class CoinbaseSpotSource:
+class CoinbaseSpotSource(HttpSpotSource):
     """Spot quotes and 1-minute candles from Coinbase Exchange.
 
     ``price_basis`` is ``"mid"`` (bid/ask mid, default; closer to an order-book index such as
@@ -41,6 +42,8 @@ class CoinbaseSpotSource:
     """
 
     name = "coinbase"
+
+    instrument_word = "product"
 
     def __init__(
         self,
@@ -52,25 +55,12 @@ class CoinbaseSpotSource:
         timeout: tuple[float, float] = DEFAULT_TIMEOUT,
         price_basis: str = "mid",
     ) -> None:
-        if price_basis not in ("mid", "last"):
-            raise ValueError(f"price_basis must be 'mid' or 'last', not {price_basis!r}")
-        self._session = session
-        self._clock = clock
-        self._products = {normalize_symbol(k): v for k, v in products.items()}
-        self._base = base_url.rstrip("/")
-        self._timeout = timeout
-        self._basis = price_basis
-
-    def supports(self, symbol: str) -> bool:
-        return normalize_symbol(symbol) in self._products
+        super().__init__(session, clock, instruments=products, base_url=base_url, timeout=timeout,
+                         price_basis=price_basis)
 
     def product(self, symbol: str) -> str:
         """Coinbase product id of ``symbol`` (``'BTC'`` -> ``'BTC-USD'``)."""
-        sym = normalize_symbol(symbol)
-        try:
-            return self._products[sym]
-        except KeyError:
-            raise DataError(f"{self.name}: no product configured for {sym}") from None
+        return self.instrument(symbol)
 
     def fetch_quote(self, symbol: str) -> SpotQuote:
         """Ticker -> quote; price in USD per coin, ``ts`` = our clock at receipt."""

@@ -10,9 +10,10 @@ from typing import Any
 
 import requests
 
-from kalshibot.clock import ensure_utc
+from kalshibot.clock import Clock, ensure_utc
 from kalshibot.domain.money import parse_decimal
 from kalshibot.errors import DataError, ExchangeUnavailableError, RateLimitedError
+from kalshibot.feeds.symbols import normalize_symbol
 
 _FRACTION_RE = re.compile(r"(\.\d+)")
 
@@ -97,3 +98,42 @@ def mid(bid: Decimal, ask: Decimal, source: str, symbol: str) -> Decimal:
     if bid > ask:
         raise DataError(f"{source}: {symbol}: crossed book bid {bid} > ask {ask}")
     return (bid + ask) / 2
+
+
+class HttpSpotSource:
+    """Shared plumbing of the public REST spot sources: session, clock, instrument map, base
+    URL, timeouts and the price basis (``"mid"`` of bid/ask, or ``"last"`` trade)."""
+
+    name = "http"
+    instrument_word = "instrument"
+
+    def __init__(
+        self,
+        session: requests.Session,
+        clock: Clock,
+        *,
+        instruments: Mapping[str, str],
+        base_url: str,
+        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+        price_basis: str = "mid",
+    ) -> None:
+        if price_basis not in ("mid", "last"):
+            raise ValueError(f"price_basis must be 'mid' or 'last', not {price_basis!r}")
+        self._session = session
+        self._clock = clock
+        self._instruments = {normalize_symbol(k): v for k, v in instruments.items()}
+        self._base = base_url.rstrip("/")
+        self._timeout = timeout
+        self._basis = price_basis
+
+    def supports(self, symbol: str) -> bool:
+        return normalize_symbol(symbol) in self._instruments
+
+    def instrument(self, symbol: str) -> str:
+        """The venue's instrument id for ``symbol``; ``DataError`` if none is configured."""
+        sym = normalize_symbol(symbol)
+        try:
+            return self._instruments[sym]
+        except KeyError:
+            raise DataError(f"{self.name}: no {self.instrument_word} configured for {sym}"
+                            ) from None

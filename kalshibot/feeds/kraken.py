@@ -23,6 +23,7 @@ from kalshibot.clock import Clock, ensure_utc, from_epoch_s
 from kalshibot.errors import DataError, ExchangeUnavailableError, RateLimitedError
 from kalshibot.feeds.http import (
     DEFAULT_TIMEOUT,
+    HttpSpotSource,
     get_json,
     mid,
     nonneg_decimal,
@@ -37,10 +38,12 @@ BASE_URL = "https://api.kraken.com"
 _UNAVAILABLE_PREFIXES = ("EService:", "EGeneral:Temporary", "EAPI:Rate limit", "EGeneral:Too many")
 
 
-class KrakenSpotSource:
+class KrakenSpotSource(HttpSpotSource):
     """Spot quotes and 1-minute candles from Kraken; ``price_basis`` as for Coinbase."""
 
     name = "kraken"
+
+    instrument_word = "pair"
 
     def __init__(
         self,
@@ -52,25 +55,12 @@ class KrakenSpotSource:
         timeout: tuple[float, float] = DEFAULT_TIMEOUT,
         price_basis: str = "mid",
     ) -> None:
-        if price_basis not in ("mid", "last"):
-            raise ValueError(f"price_basis must be 'mid' or 'last', not {price_basis!r}")
-        self._session = session
-        self._clock = clock
-        self._pairs = {normalize_symbol(k): v for k, v in pairs.items()}
-        self._base = base_url.rstrip("/")
-        self._timeout = timeout
-        self._basis = price_basis
-
-    def supports(self, symbol: str) -> bool:
-        return normalize_symbol(symbol) in self._pairs
+        super().__init__(session, clock, instruments=pairs, base_url=base_url, timeout=timeout,
+                         price_basis=price_basis)
 
     def pair(self, symbol: str) -> str:
         """Kraken pair of ``symbol`` (``'BTC'`` -> ``'XBTUSD'``)."""
-        sym = normalize_symbol(symbol)
-        try:
-            return self._pairs[sym]
-        except KeyError:
-            raise DataError(f"{self.name}: no pair configured for {sym}") from None
+        return self.instrument(symbol)
 
     def fetch_quote(self, symbol: str) -> SpotQuote:
         """Ticker -> quote; price in USD per coin, ``ts`` = our clock at receipt."""
