@@ -114,7 +114,7 @@ def trade(
     if train:
         from kalshibot.cli.train_cmd import train_for_trading
 
-        train_for_trading(s, series=split_list(series), tickers=split_list(tickers))
+        train_for_trading(s, series=list(split_list(series)), tickers=list(split_list(tickers)))
     opts = SessionOptions(exchange=exchange, strategy=strategy, series=split_list(series),
                           tickers=split_list(tickers), interval_s=interval,
                           max_cycles=max_cycles, duration_s=duration, live=live, fresh=fresh,

@@ -43,5 +43,7 @@ def equity_curve(conn: sqlite3.Connection, *, run_id: str | None = None,
     if since is not None:
         sql += " AND ts >= ?"
         args.append(ts_ms(since))
-    return [EquityPoint(ms_ts(r[0]), *(Money(Decimal(x)) for x in r[1:6]), run_id=r[6])
+    return [EquityPoint(ms_ts(r[0]), Money(Decimal(r[1])), Money(Decimal(r[2])),
+                        Money(Decimal(r[3])), Money(Decimal(r[4])), Money(Decimal(r[5])),
+                        run_id=r[6])
             for r in conn.execute(sql + " ORDER BY ts", args)]

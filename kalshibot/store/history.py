@@ -20,13 +20,13 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeAlias
 
 import pandas as pd
 
 from kalshibot.store.units import COUNT_SCALE, PRICE_SCALE
 
-TimeLike = datetime | pd.Timestamp | str | None
+TimeLike: TypeAlias = datetime | pd.Timestamp | str | None
 
 MARKET_COLUMNS = ["ticker", "event_ticker", "series_ticker", "title", "status", "open_time",
                   "close_time", "strike_type", "floor_strike", "cap_strike", "result",

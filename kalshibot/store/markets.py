@@ -104,7 +104,7 @@ def upsert_markets(conn: sqlite3.Connection, markets: Iterable[Market], *, now: 
     return _run(conn, sql, [market_row(m, now=now, source=source) for m in markets])
 
 
-def _run(conn: sqlite3.Connection, sql: str, rows: list[tuple[object, ...]]) -> int:
+def _run(conn: sqlite3.Connection, sql: str, rows: Sequence[tuple[object, ...]]) -> int:
     if not rows:
         return 0
     before = conn.total_changes

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from kalshibot.domain.money import Count, Money, Price
 from kalshibot.domain.orders import Action, Order, OrderIntent, OrderStatus, Side, TimeInForce
@@ -50,7 +51,7 @@ COLS = ("client_order_id", "order_id", "ticker", "side", "action", "price", "cou
         "status", "strategy", "time_in_force", "fees", "created_ts", "updated_ts", "last_error")
 
 
-def _rec(r: Sequence[object]) -> OrderRecord:
+def _rec(r: Sequence[Any]) -> OrderRecord:
     return OrderRecord(
         str(r[0]), None if r[1] is None else str(r[1]), str(r[2]), Side(r[3]), Action(r[4]),
         Price(Decimal(str(r[5]))), Count(Decimal(str(r[6]))), Count(Decimal(str(r[7]))),
