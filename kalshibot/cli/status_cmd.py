@@ -182,16 +182,24 @@ def emit(doc: dict[str, Any], fmt: str, output: Path | None) -> None:
 _STYLE = {0: "green", 1: "yellow", 2: "red", 3: "red"}
 
 
+_PIP = Decimal("0.0001")
+
+
 def _usd(v: str | None) -> str:
-    """Exact dollars text -> display (Money's own formatting, cents shown)."""
-    return "-" if v is None else str(Money(Decimal(v)))
+    """Exact dollars text -> display, to $0.0001 (the exact value is in --json)."""
+    return "-" if v is None else str(Money(Decimal(v).quantize(_PIP)))
 
 
 def _signed(v: str | None) -> str:
     if v is None:
         return "-"
-    m = Money(Decimal(v))
+    m = Money(Decimal(v).quantize(_PIP))
     return ("+" if m.amount > 0 else "") + str(m)
+
+
+def _px(v: str | None) -> str:
+    """A price per contract, shown to $0.0001."""
+    return "-" if v is None else format(Decimal(v).quantize(_PIP), "f")
 
 
 def _cnt(v: str | None) -> str:
@@ -259,7 +267,7 @@ def render_tables(doc: dict[str, Any]) -> None:
                          for p in ("today", "all_time")], ""))
     console.print(_grid("Open positions", ["market", "side", "contracts", "avg cost", "mark",
                                            "unrealized", "realized", "fees"],
-                        [[p["ticker"], p["side"], _cnt(p["contracts"]), p["average_cost"],
+                        [[p["ticker"], p["side"], _cnt(p["contracts"]), _px(p["average_cost"]),
                           p["mark"], _signed(p["unrealized_pnl"]), _signed(p["realized_pnl"]),
                           _usd(p["fees"])] for p in doc["positions"]], "none"))
     console.print(_grid("Resting and unresolved orders",
