@@ -250,7 +250,9 @@ class Session:
         clock = SimClock(start)
         starting = Money(settings.paper_starting_balance)
         account = SimAccount(starting, prefix=f"sim{run_id[-6:]}")
-        ex = SimExchange(data, clock, account, series=opts.series, tickers=opts.tickers)
+        # Orders reach the simulated venue 1 s after the decision, as in `backtest`.
+        ex = SimExchange(data, clock, account, series=opts.series, tickers=opts.tickers,
+                         latency=timedelta(seconds=1))
         cash_raw = kv_get(conn, "account.starting_cash")
         ex.restore(fills_repo.list_fills(conn), settlements_repo.list_settlements(conn), [],
                    Money(Decimal(cash_raw)) if cash_raw else starting)
