@@ -18,7 +18,7 @@ from typing import Any
 
 from kalshibot.domain.money import Count, Money, Price
 from kalshibot.domain.orders import Action, Order, OrderIntent, OrderStatus, Side, TimeInForce
-from kalshibot.errors import BugError
+from kalshibot.errors import BugError, DataError
 from kalshibot.store.units import ms_ts, ts_ms
 
 
@@ -126,7 +126,31 @@ def apply_exchange_order(conn: sqlite3.Connection, order: Order, *, now: datetim
         return rec
     return update_order(conn, existing.client_order_id, now=now, order_id=order.order_id,
                         status=order.status, filled=order.filled_count, fees=order.fees_paid,
-                        price=order.price, count=order.initial_count)
+                        price=_price_in_record_terms(existing, order),
+                        count=order.initial_count)
+
+
+def _adds_yes(side: Side, action: Action) -> bool:
+    """Buying YES and selling NO both add YES exposure (the V2 ``bid`` book side)."""
+    return (side is Side.YES) == (action is Action.BUY)
+
+
+def _price_in_record_terms(rec: OrderRecord, order: Order) -> Price:
+    """``order.price`` expressed on the local record's side.
+
+    Kalshi reports V2 orders canonically as a *buy of the outcome side*, so our "sell YES @ p"
+    comes back as "buy NO @ 1 - p". The record keeps its own side/action, so the price must be
+    complemented, never copied (copying turned an exit at $0.60 into one at $0.40). An order
+    whose direction contradicts the record (different book side) is a ``DataError``.
+    """
+    if (rec.side, rec.action) == (order.side, order.action):
+        return order.price
+    if _adds_yes(rec.side, rec.action) != _adds_yes(order.side, order.action):
+        raise DataError(
+            f"order {order.order_id}: the exchange reports {order.action.value} "
+            f"{order.side.value}, but local order {rec.client_order_id} is "
+            f"{rec.action.value} {rec.side.value}")
+    return order.price.complement()
 
 
 def get_order(conn: sqlite3.Connection, client_order_id: str) -> OrderRecord | None:

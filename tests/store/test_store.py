@@ -11,7 +11,7 @@ import pytest
 from kalshibot.domain.book import OrderBook
 from kalshibot.domain.market import Event, Market, MarketStatus, Result, Series
 from kalshibot.domain.money import Count, Money, Price
-from kalshibot.domain.orders import Action, Fill, OrderIntent, OrderStatus, Side, Trade
+from kalshibot.domain.orders import Action, Fill, Order, OrderIntent, OrderStatus, Side, Trade
 from kalshibot.domain.portfolio import Position
 from kalshibot.domain.ticks import TickGrid
 from kalshibot.errors import StoreError
@@ -190,3 +190,44 @@ def test_history_loaders_columns(tmp_path):
     s = load_snapshots(conn)
     assert s.yes_bid[0] == 0.47 and s.yes_bid_size[0] == 210.0 and s.yes_ask.isna()[0]
     assert load_trades(conn).yes_price[0] == 0.47
+
+
+def _sell_yes_record(conn: sqlite3.Connection) -> None:
+    intent = OrderIntent("KXBTC15M-26SEP302015-15", Side.YES, Action.SELL, Price("0.6000"),
+                         Count(5), "kb-exit-1")
+    with atomic(conn):
+        orders.create_order(conn, intent, strategy="edge", now=T0)
+        orders.update_order(conn, "kb-exit-1", now=T0, order_id="ex-1",
+                            status=OrderStatus.RESTING)
+
+
+def _canonical(side: Side, action: Action, price: str) -> Order:
+    return Order(order_id="ex-1", client_order_id="kb-exit-1",
+                 ticker="KXBTC15M-26SEP302015-15", side=side, action=action,
+                 price=Price(price), initial_count=Count(5), filled_count=Count(2),
+                 remaining_count=Count(3), status=OrderStatus.PARTIALLY_FILLED)
+
+
+def test_exchange_order_in_canonical_form_keeps_the_records_price(tmp_path):
+    """Kalshi reads our "sell YES @ 0.60" back as "buy NO @ 0.40": the local record must keep
+    0.60 (copying the NO price made the engine cancel/re-price the exit every cycle)."""
+    conn = open_store(tmp_path / "o.sqlite")
+    _sell_yes_record(conn)
+    with atomic(conn):
+        rec = orders.apply_exchange_order(conn, _canonical(Side.NO, Action.BUY, "0.4000"),
+                                          now=T0 + timedelta(seconds=5))
+    assert (rec.side, rec.action, rec.price) == (Side.YES, Action.SELL, Price("0.6000"))
+    assert rec.filled == Count(2) and rec.status is OrderStatus.PARTIALLY_FILLED
+    again = orders.get_order(conn, "kb-exit-1")
+    assert again is not None and again.price == Price("0.6000")
+
+
+def test_exchange_order_with_the_opposite_direction_is_refused(tmp_path):
+    from kalshibot.errors import DataError
+
+    conn = open_store(tmp_path / "o.sqlite")
+    _sell_yes_record(conn)
+    with pytest.raises(DataError, match="reports buy yes"), atomic(conn):
+        orders.apply_exchange_order(conn, _canonical(Side.YES, Action.BUY, "0.6000"), now=T0)
+    rec = orders.get_order(conn, "kb-exit-1")
+    assert rec is not None and rec.price == Price("0.6000") and rec.filled == Count(0)
