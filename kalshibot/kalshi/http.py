@@ -1,9 +1,11 @@
 """HTTP layer: one ``requests.Session``, timeouts, rate limits, read retries, error mapping.
 
-- Reads (GET) are retried with exponential backoff and jitter on 429, 408, 5xx, timeouts and
-  connection errors. Writes (POST/DELETE) are sent **once**: a create whose outcome is unknown
-  (timeout, 5xx, dropped connection, unreadable 2xx) raises ``OrderOutcomeUnknownError`` with the
-  ``client_order_id``; the caller resolves it by reading orders, never by re-posting.
+- Reads (GET) are retried with exponential backoff and jitter on 429, 408, 5xx, timeouts,
+  connection errors and other transport errors (e.g. a body cut off mid-stream). Writes
+  (POST/DELETE) are sent **once**: a create whose outcome is unknown (timeout, 5xx, dropped
+  connection, any other ``requests`` transport error, unreadable 2xx) raises
+  ``OrderOutcomeUnknownError`` with the ``client_order_id``; the caller resolves it by reading
+  orders, never by re-posting.
 - Status mapping (``kalshi-api.md`` section 10): 400 -> ``ExchangeRejectedError``; 401/403 ->
   ``AuthError``; 404 -> ``ExchangeRejectedError``; 409 -> ``ExchangeRejectedError`` (on create:
   ``DuplicateClientOrderIdError``); 429 -> ``RateLimitedError``; 408/5xx ->
@@ -248,6 +250,8 @@ class HttpClient:
                 err = ExchangeUnavailableError(f"{what}: timed out ({type(exc).__name__})")
             except requests.ConnectionError as exc:
                 err = ExchangeUnavailableError(f"{what}: connection failed ({type(exc).__name__})")
+            except requests.RequestException as exc:  # e.g. a body cut off mid-stream
+                err = ExchangeUnavailableError(f"{what}: transport error ({type(exc).__name__})")
             else:
                 if 200 <= resp.status_code < 300 or resp.status_code in ok_statuses:
                     return self._decode_ok(resp, what)
@@ -302,6 +306,11 @@ class HttpClient:
                                 client_order_ids) from exc
         except requests.ConnectionError as exc:
             raise self.unknown_outcome(what, f"connection failed ({type(exc).__name__})",
+                                client_order_ids) from exc
+        except requests.RequestException as exc:
+            # Any other transport failure (ChunkedEncodingError / ContentDecodingError while
+            # reading the answer, ...) may come after the exchange acted: unknown, not a crash.
+            raise self.unknown_outcome(what, f"transport error ({type(exc).__name__})",
                                 client_order_ids) from exc
         status = resp.status_code
         if 200 <= status < 300:

@@ -110,7 +110,8 @@ def test_429_exhausted_raises_rate_limited(rsps: responses.RequestsMock,
 
 
 @pytest.mark.parametrize("failure", [502, 503, requests.ConnectionError("reset"),
-                                     requests.ReadTimeout("slow")])
+                                     requests.ReadTimeout("slow"),
+                                     requests.exceptions.ChunkedEncodingError("cut off")])
 def test_get_retried_on_5xx_and_network_errors(
     rsps: responses.RequestsMock, public_client: KalshiClient, failure: object
 ) -> None:
@@ -135,7 +136,9 @@ def test_get_5xx_exhausted_is_exchange_unavailable(
 
 # --- order writes are never re-sent -----------------------------------------------------
 @pytest.mark.parametrize("failure", [500, 502, 503, 504, requests.ReadTimeout("lost"),
-                                     requests.ConnectionError("dropped")])
+                                     requests.ConnectionError("dropped"),
+                                     requests.exceptions.ChunkedEncodingError("cut off"),
+                                     requests.exceptions.ContentDecodingError("bad gzip")])
 def test_create_with_unknown_outcome_is_sent_once(
     rsps: responses.RequestsMock, client: KalshiClient, failure: object
 ) -> None:
@@ -200,6 +203,14 @@ def test_batch_create_unknown_outcome_carries_every_id(rsps: responses.RequestsM
         client.batch_create_orders([intent("a-1"), intent("b-2")])
     assert ei.value.client_order_ids == ("a-1", "b-2")
     assert post_calls(rsps) == 1
+
+
+def test_cancel_transport_error_is_unknown_not_a_crash(rsps: responses.RequestsMock,
+                                                       client: KalshiClient) -> None:
+    rsps.delete(ORDERS + "/oid-1", body=requests.exceptions.ChunkedEncodingError("cut off"))
+    with pytest.raises(ExchangeUnavailableError, match="outcome is unknown"):
+        client.cancel_order("oid-1", "KX")
+    assert len(rsps.calls) == 1
 
 
 def test_cancel_5xx_not_retried(rsps: responses.RequestsMock, client: KalshiClient) -> None:
