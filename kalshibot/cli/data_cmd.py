@@ -85,7 +85,7 @@ def import_cmd(
             for p in paths:
                 task = prog.add_task(f"importing {p.name}", total=None)
 
-                def tick(n: int, task: int = task) -> None:
+                def tick(n: int, task: TaskID = task) -> None:
                     prog.advance(task, n)  # noqa: B023
 
                 if layout is None and is_dataset(p):

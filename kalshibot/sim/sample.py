@@ -279,7 +279,7 @@ def _crypto(conn: sqlite3.Connection, rng: np.random.Generator, series: str, ass
     return out
 
 
-def _spot_rows(path: np.ndarray, t0_ms: int, asset: Asset) -> list[tuple]:  # type: ignore[type-arg]
+def _spot_rows(path: np.ndarray, t0_ms: int, asset: Asset) -> list[tuple]:
     texts = np.char.mod(f"%.{asset.decimals}f", path).tolist()
     ts = (t0_ms + 1000 * np.arange(len(path))).tolist()
     return [(SOURCE, asset.symbol, tsv, p, None, None, None, None) for tsv, p in zip(ts, texts,
@@ -290,7 +290,7 @@ def _quotes_and_trades(
     rng: np.random.Generator, tickers: list[str], t: np.ndarray, valid: np.ndarray,
     fair: np.ndarray, t0_ms: int, opens: np.ndarray, last_idx: np.ndarray, step: int,
     levels: int, trades_per_market: float = 30.0,
-) -> tuple[list[tuple], list[tuple], list[int]]:  # type: ignore[type-arg]
+) -> tuple[list[tuple], list[tuple], list[int]]:
     """Book snapshot rows and trade rows from a fair-value grid (markets x steps)."""
     shape = fair.shape
     spread = rng.choice(np.array([1, 2, 2, 3, 4]), size=shape)
@@ -304,7 +304,7 @@ def _quotes_and_trades(
     ts_all = (t0_ms + 1000 * t).tolist()
     bid_l, ask_l, top_l, topa_l = bid_c.tolist(), ask_c.tolist(), top.tolist(), top_a.tolist()
     hb_l, ha_l, valid_l = has_bid.tolist(), has_ask.tolist(), valid.tolist()
-    snaps: list[tuple] = []  # type: ignore[type-arg]
+    snaps: list[tuple] = []
     for j, ticker in enumerate(tickers):
         for k in range(shape[1]):
             if not valid_l[j][k]:
@@ -319,7 +319,7 @@ def _quotes_and_trades(
                           b * 100 if yes else None, yes[0][1] if yes else None,
                           a * 100 if no else None, no[0][1] if no else None, depth))
     # trades: Poisson arrivals over each market's quoted life
-    trades: list[tuple] = []  # type: ignore[type-arg]
+    trades: list[tuple] = []
     vols = [0] * len(tickers)
     counts = rng.poisson(trades_per_market, size=len(tickers))
     for j, ticker in enumerate(tickers):
@@ -355,8 +355,8 @@ def _brackets(conn: sqlite3.Connection, rng: np.random.Generator, series: str,
     day = start.replace(hour=0, minute=0, second=0, microsecond=0)
     markets: list[Market] = []
     events: list[Event] = []
-    snap_rows: list[tuple] = []  # type: ignore[type-arg]
-    trade_rows: list[tuple] = []  # type: ignore[type-arg]
+    snap_rows: list[tuple] = []
+    trade_rows: list[tuple] = []
     step = cfg.event_snapshot_s
     while day < end:
         o = day + timedelta(hours=10)
