@@ -27,12 +27,14 @@ from typing import Any
 from kalshibot.clock import Clock, SimClock, SystemClock
 from kalshibot.config import Settings
 from kalshibot.domain.money import Money
-from kalshibot.engine import CycleReport, Engine, EngineConfig
+from kalshibot.domain.orders import OrderStatus
+from kalshibot.engine import STARTING_CASH_KEY, CycleReport, Engine, EngineConfig
 from kalshibot.errors import ConfigError, KalshibotError, UserInputError
 from kalshibot.exchange import Exchange
 from kalshibot.risk import RiskLimits, RiskManager
 from kalshibot.sim.account import SimAccount
 from kalshibot.store import fills as fills_repo
+from kalshibot.store import orders as orders_repo
 from kalshibot.store import settlements as settlements_repo
 from kalshibot.store.connection import atomic, connect
 from kalshibot.store.kv import kv_get, kv_set
@@ -113,6 +115,32 @@ def _remove_db(path: Path) -> None:
         p = Path(str(path) + suffix)
         if p.exists():
             p.unlink()
+
+
+def _stored_starting_cash(conn: sqlite3.Connection, default: Money) -> Money:
+    """The account's starting cash as first recorded in this store (else ``default``)."""
+    raw = kv_get(conn, STARTING_CASH_KEY)
+    return Money(Decimal(str(raw))) if raw else default
+
+
+def close_orphaned_orders(conn: sqlite3.Connection, now: datetime, venue: str) -> int:
+    """Mark local resting orders of a *simulated* venue cancelled at start-up.
+
+    Paper and sim orders rest inside the process that placed them; after a crash (or a stop
+    with ``cancel_on_exit`` off) the new process's venue has never heard of them. Left open
+    locally they count as exposure for ever, and every cycle tries to cancel/re-price them
+    at a venue that answers "not found", so the market never trades again."""
+    stale = orders_repo.list_orders(conn, statuses=(OrderStatus.RESTING,
+                                                     OrderStatus.PARTIALLY_FILLED))
+    with atomic(conn):
+        for rec in stale:
+            orders_repo.update_order(
+                conn, rec.client_order_id, now=now, status=OrderStatus.CANCELLED,
+                last_error=f"{venue} venue restarted: simulated resting order not restored")
+    if stale:
+        logging.getLogger("kalshibot.session").warning(
+            "%d resting %s order(s) from an earlier process marked cancelled", len(stale), venue)
+    return len(stale)
 
 
 def build_strategy(name: str, *, feed: Any = None, settings: Settings,
@@ -253,9 +281,9 @@ class Session:
         # Orders reach the simulated venue 1 s after the decision, as in `backtest`.
         ex = SimExchange(data, clock, account, series=opts.series, tickers=opts.tickers,
                          latency=timedelta(seconds=1))
-        cash_raw = kv_get(conn, "account.starting_cash")
         ex.restore(fills_repo.list_fills(conn), settlements_repo.list_settlements(conn), [],
-                   Money(Decimal(cash_raw)) if cash_raw else starting)
+                   _stored_starting_cash(conn, starting))
+        close_orphaned_orders(conn, clock.now(), "sim")
         feed = None
         if strategy_name in ("crypto", "edge"):
             from kalshibot.feeds import ReplaySpotFeed
@@ -282,8 +310,10 @@ class Session:
                 raise UserInputError("say what to trade: --tickers T1,T2 and/or --series KXBTC15M")
         elif not opts.series and not opts.tickers:
             raise UserInputError("say what to trade: --tickers T1,T2 and/or --series KXBTC15M")
+        from kalshibot.sim.paper import PaperExchange
         from kalshibot.ws.marketdata import WsExchange, build_market_data
 
+        paper: PaperExchange | None = None
         if opts.live:
             if settings.private_key_path is not None:  # e.g. permissions wider than 0600
                 from kalshibot.config import check_key_file
@@ -303,15 +333,19 @@ class Session:
             # it equity is $0 and Kelly sizing never proposes an order.
             starting: Money | None = rest.get_balance().cash
         else:
-            from kalshibot.sim.paper import PaperExchange
-
             public = KalshiExchange.from_settings(settings, clock, public_only=True)
             # WebSocket books when keys are configured, else REST polling of public data.
             md = build_market_data(settings, clock, public, prefer_ws=settings.websocket)
-            starting = Money(settings.paper_starting_balance)
-            account = SimAccount(starting, prefix=f"paper{run_id[-6:]}")
-            ex = PaperExchange(md, clock, account)
+            paper_cash = Money(settings.paper_starting_balance)
+            starting = paper_cash
+            account = SimAccount(paper_cash, prefix=f"paper{run_id[-6:]}")
+            paper = PaperExchange(md, clock, account)
+            ex = paper
         conn = connect(settings.database_path)
+        if paper is not None:  # the simulated account lives in this process: rebuild it
+            paper.restore(fills_repo.list_fills(conn), settlements_repo.list_settlements(conn),
+                          _stored_starting_cash(conn, paper_cash))
+            close_orphaned_orders(conn, clock.now(), "paper")
         feed = None
         if strategy_name in ("crypto", "edge"):
             import requests

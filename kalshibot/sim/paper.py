@@ -11,9 +11,9 @@ from kalshibot.clock import Clock
 from kalshibot.domain.book import OrderBook
 from kalshibot.domain.fees import FeeType
 from kalshibot.domain.market import Balance, ExchangeStatus, Market, Settlement
-from kalshibot.domain.money import Count, Price
+from kalshibot.domain.money import Count, Money, Price
 from kalshibot.domain.orders import Fill, Order, OrderAck, OrderIntent
-from kalshibot.domain.portfolio import Position
+from kalshibot.domain.portfolio import Portfolio, Position
 from kalshibot.errors import ExchangeRejectedError
 from kalshibot.exchange import MarketData
 from kalshibot.sim.account import SimAccount, default_fees
@@ -32,6 +32,27 @@ class PaperExchange:
         self._markets: dict[str, Market] = {}
         self._settled: dict[str, Settlement] = {}
         account.fees = self._fees_of
+
+    def restore(self, fills: Sequence[Fill], settlements: Sequence[Settlement],
+                cash: Money) -> None:
+        """Rebuild the simulated account from the paper store after a restart: the starting
+        ``cash`` plus every stored fill and settlement, in time order. Without it a restarted
+        paper session's account is empty, so reconciliation finds every held position missing
+        (entries blocked for good) and those positions never settle. Resting orders are not
+        restored (they lived in the previous process)."""
+        pf = Portfolio(cash, {})
+        events: list[tuple[datetime, int, Fill | Settlement]] = [(f.ts, 0, f) for f in fills]
+        events += [(s.settled_time, 1, s) for s in settlements]
+        restored: list[Fill] = []
+        for _, _kind, ev in sorted(events, key=lambda e: (e[0], e[1])):
+            if isinstance(ev, Fill):
+                restored.append(ev)
+                pf = pf.with_fill(ev)
+            else:
+                pf = pf.with_settlement(ev.ticker, ev.result, ev.value)
+                self._settled[ev.ticker] = ev
+        self.account.portfolio = pf
+        self.account.fills = restored + self.account.fills
 
     def _fees_of(self, ticker: str) -> tuple[FeeType, Decimal]:
         m = self._markets.get(ticker)
