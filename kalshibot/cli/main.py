@@ -21,6 +21,7 @@ from kalshibot.cli import (
     history_cmd,
     markets_cmd,
     orders_cmd,
+    positions_cmd,
     risk_cmd,
     status_cmd,
     trade_cmd,
@@ -80,6 +81,7 @@ app.command("status")(status_cmd.status)
 app.add_typer(risk_cmd.risk_app, name="risk")
 app.command("history")(history_cmd.history)
 app.add_typer(orders_cmd.orders_app, name="orders")
+app.add_typer(positions_cmd.positions_app, name="positions")
 
 
 app.command("backtest")(backtest_cmd.backtest)

@@ -150,3 +150,63 @@ def cancel_cmd(
         console.print(f"[green]Order {rec.client_order_id} cancelled[/green] ({note}).")
     finally:
         conn.close()
+
+
+@orders_app.command("cancel-all")
+def cancel_all_cmd(
+    ticker: str = typer.Option(None, "--ticker", help="Only orders in this market."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Act; without it only the preview is shown."),
+    db: Path = typer.Option(None, "--db", help=DB_HELP),
+    sim: bool = typer.Option(False, "--sim", help=SIM_HELP),
+) -> None:
+    """Cancel every resting order (preview by default; --yes acts): at Kalshi for the kalshi
+    venue, locally for paper/sim. Orders whose outcome is unknown are left to the trade loop."""
+    from kalshibot.store.connection import atomic
+    from kalshibot.store.orders import list_orders, update_order
+
+    s = settings()
+    path = resolve_db(s, db, sim)
+    clock = status_cmd._clock()
+    conn = open_db(path, read_only=False)
+    try:
+        venue = _venue(conn, path, s.data_dir / "live.sqlite")
+        rows = list_orders(conn, statuses=(OrderStatus.RESTING, OrderStatus.PARTIALLY_FILLED),
+                           ticker=ticker)
+        console.print(_grid(f"Resting orders to cancel ({venue} venue, {path})", COLUMNS,
+                            [_row(o) for o in rows], "none"))
+        if not rows:
+            return
+        if not yes:
+            console.print(f"Preview only: run again with --yes to cancel {len(rows)} order(s).")
+            return
+        ex = None
+        if venue == "kalshi":
+            from kalshibot.kalshi.exchange import KalshiExchange
+
+            ex = KalshiExchange.from_settings(s, clock)
+        done = failed = 0
+        for rec in rows:
+            now = clock.now()
+            if ex is not None:
+                try:
+                    ex.cancel_order(rec.order_id or "", rec.ticker)
+                except ExchangeRejectedError as exc:
+                    failed += 1
+                    console.print(f"[yellow]{rec.client_order_id}: not cancelled: {exc}[/yellow]",
+                                  highlight=False)
+                    continue
+                note = "cancelled at the exchange by `kalshibot orders cancel-all`"
+            else:
+                note = f"cancelled locally by `kalshibot orders cancel-all` ({venue} venue)"
+            with atomic(conn):
+                update_order(conn, rec.client_order_id, now=now, status=OrderStatus.CANCELLED,
+                             last_error=note)
+            done += 1
+        audit(s, "order_cancel", f"cancel-all: {done} cancelled, {failed} refused", venue=venue,
+              database=str(path), cancelled=done, refused=failed)
+        console.print(f"[green]{done} order(s) cancelled[/green]" +
+                      (f", {failed} refused (see above)" if failed else ""))
+        if failed:
+            raise typer.Exit(1)
+    finally:
+        conn.close()

@@ -1,0 +1,157 @@
+"""`kalshibot positions list` / `kalshibot positions close-all` (preview unless --yes).
+
+``close-all`` sells every open position at the best bid with reduce-only IOC orders that go
+through the order manager (each order is written to the store before it is sent, fills are
+recorded once). For the ``kalshi`` venue the orders are real; for ``paper`` the fills are
+simulated against Kalshi's public books, as in paper trading. Positions in the ``sim`` venue
+exist only inside a simulated session and close at their markets' results there.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import typer
+
+from kalshibot.cli import status_cmd
+from kalshibot.cli.context import console, settings
+from kalshibot.cli.orders_cmd import _venue
+from kalshibot.cli.render import print_json
+from kalshibot.cli.risk_cmd import audit
+from kalshibot.cli.status_cmd import DB_HELP, SIM_HELP, _grid, open_db, resolve_db
+from kalshibot.domain.fees import trade_fee
+from kalshibot.domain.money import Money
+from kalshibot.domain.orders import Action, OrderIntent, TimeInForce
+from kalshibot.domain.portfolio import Portfolio, Position
+from kalshibot.errors import UserInputError
+
+positions_app = typer.Typer(name="positions",
+                            help="Open positions; close them all (preview unless --yes).",
+                            no_args_is_help=True)
+COLUMNS = ["market", "side", "contracts", "avg cost", "cost", "realized", "fees"]
+
+
+def _row(p: Position) -> list[object]:
+    avg = p.average_cost
+    return [p.ticker, p.side.value if p.side else "-", p.contracts,
+            "-" if avg is None else avg.value.quantize(Decimal("0.0001")),
+            p.cost.round_down(), p.realized_pnl.round_down(), p.fees]
+
+
+@positions_app.command("list")
+def list_cmd(
+    db: Path = typer.Option(None, "--db", help=DB_HELP),
+    sim: bool = typer.Option(False, "--sim", help=SIM_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Open positions in the store (contracts, average cost, cost, realized P&L, fees)."""
+    from kalshibot.store.positions import load_positions
+
+    s = settings()
+    conn = open_db(resolve_db(s, db, sim))
+    try:
+        pos = list(load_positions(conn, open_only=True).values())
+    finally:
+        conn.close()
+    if as_json:
+        print_json({"positions": [{"ticker": p.ticker, "side": p.side.value if p.side else None,
+                                   "contracts": p.contracts.to_str(), "cost": p.cost.to_str(),
+                                   "realized_pnl": p.realized_pnl.to_str(),
+                                   "fees": p.fees.to_str()} for p in pos]})
+        return
+    console.print(_grid("Open positions", COLUMNS, [_row(p) for p in pos], "none"))
+
+
+@positions_app.command("close-all")
+def close_all_cmd(
+    yes: bool = typer.Option(False, "--yes", "-y", help="Act; without it only the preview is shown."),
+    db: Path = typer.Option(None, "--db", help=DB_HELP),
+    sim: bool = typer.Option(False, "--sim", help=SIM_HELP),
+) -> None:
+    """Sell every open position at the best bid (reduce-only IOC): preview by default."""
+    from kalshibot.execution import OrderManager, new_client_order_id
+    from kalshibot.store.connection import atomic
+    from kalshibot.store.fills import list_fills
+    from kalshibot.store.positions import load_positions, save_positions
+    from kalshibot.store.settlements import list_settlements
+
+    s = settings()
+    path = resolve_db(s, db, sim)
+    clock = status_cmd._clock()
+    conn = open_db(path, read_only=False)
+    try:
+        venue = _venue(conn, path, s.data_dir / "live.sqlite")
+        positions = list(load_positions(conn, open_only=True).values())
+        if not positions:
+            console.print("No open positions.")
+            return
+        if venue == "sim":
+            raise UserInputError("positions of the sim venue exist only inside a simulated "
+                                 "session: they close at their markets' results in "
+                                 "`kalshibot trade --exchange sim`")
+        from kalshibot.kalshi.exchange import KalshiExchange
+
+        if venue == "kalshi":
+            if not s.is_live:
+                raise UserInputError("closing live positions needs KALSHIBOT_MODE=live and keys",
+                                     hint="run `kalshibot config --validate`")
+            ex = KalshiExchange.from_settings(s, clock)
+        else:
+            from kalshibot.sim.account import SimAccount
+            from kalshibot.sim.paper import PaperExchange
+
+            account = SimAccount(Money(0), prefix=f"close{new_client_order_id('')[-8:]}")
+            pf = Portfolio(Money(0), {})
+            for f in list_fills(conn):
+                pf = pf.with_fill(f)
+            for st in list_settlements(conn):
+                pf = pf.with_settlement(st.ticker, st.result, st.value)
+            account.portfolio = pf
+            ex = PaperExchange(KalshiExchange.from_settings(s, clock, public_only=True), clock,
+                               account)
+        books = ex.get_orderbooks([p.ticker for p in positions])
+        plan = []
+        for p in positions:
+            assert p.side is not None
+            bid = books[p.ticker].best_bid(p.side) if p.ticker in books else None
+            fee = trade_fee(p.contracts, bid.price) if bid is not None else None
+            plan.append((p, bid, fee))
+        console.print(_grid(f"Close-all preview ({venue} venue, {path})",
+                            ["market", "side", "contracts", "best bid", "size at bid",
+                             "est. proceeds", "taker fee"],
+                            [[p.ticker, p.side.value if p.side else "-", p.contracts,
+                              "-" if b is None else b.price.to_str(),
+                              "-" if b is None else b.size,
+                              "-" if b is None else (b.price * p.contracts).round_down(),
+                              "-" if f is None else f] for p, b, f in plan], ""))
+        if not yes:
+            console.print("Preview only: run again with --yes to sell at the best bid "
+                          "(IOC: whatever does not fill at that price is cancelled).")
+            return
+        om = OrderManager(conn, ex, strategy="close-all")
+        sent = skipped = 0
+        for p, bid, _ in plan:
+            if bid is None or p.side is None:
+                skipped += 1
+                console.print(f"[yellow]{p.ticker}: no bid, not sold[/yellow]", highlight=False)
+                continue
+            intent = OrderIntent(p.ticker, p.side, Action.SELL, bid.price, p.contracts,
+                                 new_client_order_id(), TimeInForce.IOC, reduce_only=True)
+            res = om.submit(intent, clock.now())
+            sent += 1
+            console.print(f"{p.ticker}: {res.message}", highlight=False)
+        fills = om.sync_fills(clock.now())
+        pf = Portfolio(Money(0), {})
+        for f in list_fills(conn):
+            pf = pf.with_fill(f)
+        for st in list_settlements(conn):
+            pf = pf.with_settlement(st.ticker, st.result, st.value)
+        with atomic(conn):
+            save_positions(conn, pf.positions.values(), now=clock.now())
+        audit(s, "positions_close_all", f"close-all: {sent} orders, {len(fills)} fills, "
+              f"{skipped} without a bid", venue=venue, database=str(path))
+        console.print(f"[green]{sent} order(s) sent, {len(fills)} fill(s)[/green]"
+                      + (f", {skipped} position(s) without a bid" if skipped else ""))
+    finally:
+        conn.close()
