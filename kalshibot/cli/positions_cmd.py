@@ -25,6 +25,7 @@ from kalshibot.domain.money import Money
 from kalshibot.domain.orders import Action, OrderIntent, TimeInForce
 from kalshibot.domain.portfolio import Portfolio, Position
 from kalshibot.errors import UserInputError
+from kalshibot.exchange import Exchange
 
 positions_app = typer.Typer(name="positions",
                             help="Open positions; close them all (preview unless --yes).",
@@ -96,7 +97,7 @@ def close_all_cmd(
             if not s.is_live:
                 raise UserInputError("closing live positions needs KALSHIBOT_MODE=live and keys",
                                      hint="run `kalshibot config --validate`")
-            ex = KalshiExchange.from_settings(s, clock)
+            ex: Exchange = KalshiExchange.from_settings(s, clock)
         else:
             from kalshibot.sim.account import SimAccount
             from kalshibot.sim.paper import PaperExchange
