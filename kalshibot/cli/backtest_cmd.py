@@ -24,12 +24,17 @@ def _params(values: list[str] | None) -> dict[str, str]:
 
 
 def _dec(text: str | None, option: str) -> Decimal | None:
+    """A finite decimal option value (None when not given). NaN/Infinity are refused here:
+    they used to pass and end as an "internal error" (NaN compared) or an infinite bankroll."""
     if text is None:
         return None
     try:
-        return Decimal(text)
+        v = Decimal(text.strip())
     except InvalidOperation:
         raise UserInputError(f"{option}: not a number: {text!r}") from None
+    if not v.is_finite():
+        raise UserInputError(f"{option}: not a finite number: {text!r}")
+    return v
 
 
 def backtest(
@@ -76,6 +81,12 @@ def backtest(
             raise UserInputError("--unknown-size must be positive")
         fm = FillModel(fm.name, fm.trade_through, fm.queue_front, fm.taker_fee_always, size)
     cash_d = _dec(cash, "--cash")
+    # ``is not None``, not ``or``: an explicit 0 (e.g. --min-edge 0) must not become the default.
+    edge, kelly_d = _dec(min_edge, "--min-edge"), _dec(kelly, "--kelly")
+    if edge is not None and not (0 <= edge < 1):
+        raise UserInputError(f"--min-edge must be in [0, 1) dollars per contract, got {edge}")
+    if kelly_d is not None and not (0 < kelly_d <= 1):
+        raise UserInputError(f"--kelly must be in (0, 1], got {kelly_d}")
     cfg = BacktestConfig(
         data=database or s.database_path,
         strategies=split_list(strategy) or ("meanrev",),
@@ -83,8 +94,8 @@ def backtest(
         start=parse_time(from_, "--from"), end=parse_time(to, "--to"),
         interval_s=interval, latency_s=latency, fill=fm,
         starting_cash=cash_d if cash_d is not None else Decimal("10000"),
-        min_edge=_dec(min_edge, "--min-edge") or Decimal(str(s.min_edge)),
-        kelly_fraction=_dec(kelly, "--kelly") or Decimal(str(s.kelly_fraction)),
+        min_edge=edge if edge is not None else Decimal(str(s.min_edge)),
+        kelly_fraction=kelly_d if kelly_d is not None else Decimal(str(s.kelly_fraction)),
         params=_params(param), model=model, model_dir=model_dir or s.model_dir,
         retrain_every_h=retrain_every, fast=not full)
     cfg.validate()

@@ -90,3 +90,40 @@ def test_bad_config_is_one_line_exit_3(
 
 def test_unknown_option_is_usage_error(capsys: pytest.CaptureFixture[str], clean_env: Path):
     assert run(["--no-such-flag"]) == 2
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--cash", "nan"], "--cash: not a finite number"),
+    (["--cash", "Infinity"], "--cash: not a finite number"),
+    (["--min-edge", "NaN"], "--min-edge: not a finite number"),
+    (["--unknown-size", "nan"], "--unknown-size: not a finite number"),
+    (["--kelly", "-1"], "--kelly must be in (0, 1]"),
+    (["--min-edge", "1.5"], "--min-edge must be in [0, 1)"),
+])
+def test_backtest_bad_numbers_are_one_line_user_errors(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str], clean_env: Path
+):
+    """NaN used to reach a Decimal comparison: "internal error", exit 70."""
+    assert run(["backtest", *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "internal error" not in err
+
+
+def test_backtest_explicit_zero_min_edge_is_kept(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], clean_env: Path
+):
+    """``--min-edge 0`` was replaced by the settings default (``0 or default``)."""
+    from decimal import Decimal
+
+    from kalshibot.backtest import BacktestConfig
+    from kalshibot.errors import UserInputError
+
+    seen: list[BacktestConfig] = []
+
+    def capture(self: BacktestConfig) -> None:
+        seen.append(self)
+        raise UserInputError("captured")
+
+    monkeypatch.setattr(BacktestConfig, "validate", capture)
+    assert run(["backtest", "--min-edge", "0", "--kelly", "0.25"]) == 2
+    assert seen[0].min_edge == Decimal(0) and seen[0].kelly_fraction == Decimal("0.25")
