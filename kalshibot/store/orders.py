@@ -56,7 +56,7 @@ def _rec(r: Sequence[Any]) -> OrderRecord:
         str(r[0]), None if r[1] is None else str(r[1]), str(r[2]), Side(r[3]), Action(r[4]),
         Price(Decimal(str(r[5]))), Count(Decimal(str(r[6]))), Count(Decimal(str(r[7]))),
         OrderStatus(r[8]), str(r[9]), TimeInForce(r[10]), Money(Decimal(str(r[11]))),
-        ms_ts(int(r[12])), ms_ts(int(r[13])),  # type: ignore[call-overload]
+        ms_ts(int(r[12])), ms_ts(int(r[13])),
         None if r[14] is None else str(r[14]))
 
 
