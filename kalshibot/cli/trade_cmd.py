@@ -12,6 +12,7 @@ from rich.table import Table
 
 from kalshibot.cli.context import console, settings
 from kalshibot.cli.render import print_json, print_table
+from kalshibot.domain.money import Count
 from kalshibot.engine import CycleReport
 from kalshibot.errors import UserInputError
 from kalshibot.session import Session, SessionOptions, SessionSummary, Stopper
@@ -38,6 +39,13 @@ def parse_time(text: str | None, option: str) -> datetime | None:
     return t if t.tzinfo else t.replace(tzinfo=UTC)
 
 
+def _position(qty: Count) -> str:
+    """Signed net contracts (+ YES, - NO) as e.g. ``NO 356.78``."""
+    if not qty:
+        return "-"
+    return f"{'YES' if qty.value > 0 else 'NO'} {abs(qty)}"
+
+
 def cycle_view(r: CycleReport) -> Group:
     t = Table(title=f"cycle {r.cycle} at {r.now:%Y-%m-%d %H:%M:%S}Z  "
                     f"({r.duration_ms:.0f} ms)", title_justify="left", header_style="bold")
@@ -47,7 +55,7 @@ def cycle_view(r: CycleReport) -> Group:
         t.add_row(row.ticker, "-" if row.p_yes is None else f"{row.p_yes:.3f}",
                   row.yes_bid.to_str() if row.yes_bid else "-",
                   row.yes_ask.to_str() if row.yes_ask else "-",
-                  "-" if row.edge is None else f"{row.edge:+.4f}", str(row.position),
+                  "-" if row.edge is None else f"{row.edge:+.4f}", _position(row.position),
                   str(row.pnl.round_down()), f"{row.verdict}: {row.reason[:80]}")
     status = Table.grid(padding=(0, 2))
     status.add_row(f"equity {r.equity.round_down()}", f"cash {r.cash.round_down()}",
