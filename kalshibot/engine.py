@@ -161,6 +161,10 @@ class Engine:
         start = kv_get(conn, STARTING_CASH_KEY)
         self.starting_cash = Money(Decimal(start)) if start is not None else None
         self.portfolio = self._load_portfolio()
+        # Per-portfolio caches (Portfolio is immutable: a new object means new values) and the
+        # positions last written to the store (only changed ones are written again).
+        self._pf_cache: tuple[Portfolio, list[Position], Money, Money] | None = None
+        self._saved_positions: dict[str, Position] = {}
         self.breaker = CircuitBreaker(StoreKV(conn, now), risk.limits.circuit_breaker_drawdown)
 
     # --- state from the store ----------------------------------------------------------
@@ -177,6 +181,28 @@ class Engine:
                 pf = pf.with_settlement(ev.ticker, ev.result, ev.value)
                 self._last_settlement = ev.settled_time
         return pf
+
+    def open_positions(self) -> list[Position]:
+        """``portfolio.open_positions()``, computed once per portfolio value (the portfolio
+        keeps every closed position, so scanning it each call grows with history)."""
+        return self._pf()[1]
+
+    def _pf(self) -> tuple[Portfolio, list[Position], Money, Money]:
+        c = self._pf_cache
+        if c is None or c[0] is not self.portfolio:
+            pf = self.portfolio
+            c = (pf, pf.open_positions(), pf.realized_pnl(), pf.fees_paid())
+            self._pf_cache = c
+        return c
+
+    def equity(self) -> Money:
+        """``portfolio.equity(marks)`` over the cached open positions (same arithmetic)."""
+        total = self.portfolio.cash
+        marks = self.marks
+        for p in self.open_positions():
+            mark = marks.get(p.ticker)
+            total = total + (p.market_value(mark) if mark is not None else p.cost)
+        return total
 
     @property
     def entries_blocked(self) -> str:
@@ -239,14 +265,13 @@ class Engine:
     def _sync_settlements(self, now: datetime, *, force: bool = False) -> list[Settlement]:
         due = force or any(
             (m := self.markets.get(p.ticker)) is None or m.close_time <= now
-            for p in self.portfolio.open_positions()
+            for p in self.open_positions()
         )
         if not due:
             return []
-        known = {s.ticker for s in settlements_repo.list_settlements(self.conn)}
-        new = [
-            s for s in self.exchange.get_settlements(self._last_settlement) if s.ticker not in known
-        ]
+        got = self.exchange.get_settlements(self._last_settlement)
+        known = self._stored_settlements([s.ticker for s in got])
+        new = [s for s in got if s.ticker not in known]
         if new:
             with atomic(self.conn):
                 settlements_repo.upsert_settlements(self.conn, new)
@@ -255,11 +280,28 @@ class Engine:
                 self._last_settlement = s.settled_time
         return new
 
+    def _stored_settlements(self, tickers: Sequence[str]) -> set[str]:
+        """Which of ``tickers`` already have a stored settlement (a lookup by key, not a
+        read of every settlement ever stored)."""
+        known: set[str] = set()
+        uniq = list(dict.fromkeys(tickers))
+        for i in range(0, len(uniq), 500):
+            part = uniq[i : i + 500]
+            known |= {
+                r[0]
+                for r in self.conn.execute(
+                    f"SELECT ticker FROM settlements WHERE ticker IN ({','.join('?' * len(part))})",
+                    part,
+                )
+            }
+        return known
+
     # --- the cycle ---------------------------------------------------------------------
     def run_cycle(self, now: datetime) -> CycleReport:
         t0 = time.perf_counter()
         self.cycle += 1
         self.orders.errors = []
+        self.orders.invalidate()
         errors = self.orders.errors
         self.breaker.kv.now = now  # type: ignore[attr-defined]
         if self.cycle == 1 or self.cycle % self.cfg.discover_every == 0 or not self.markets:
@@ -293,7 +335,7 @@ class Engine:
         kill = kill_switch_on(self.cfg.kill_switch_path)
         if kill:
             self.orders.cancel_all(now, "kill switch")
-        equity = self.portfolio.equity(self.marks)
+        equity = self.equity()
         breaker = self.breaker.update(equity, now)
         day_start = self.breaker.day_start_equity(now, equity)
         snap = self._snapshot(now, equity - day_start, breaker.tripped, breaker.reason, kill)
@@ -341,12 +383,12 @@ class Engine:
             new_fills += more
         except KalshibotError as exc:
             errors.append(f"fills: {exc}")
-        equity = self.portfolio.equity(self.marks)
+        equity = self.equity()
         unreal = Money(
             sum(
                 (
                     p.unrealized_pnl(self.marks[p.ticker]).amount
-                    for p in self.portfolio.open_positions()
+                    for p in self.open_positions()
                     if p.ticker in self.marks
                 ),
                 ZERO,
@@ -361,13 +403,13 @@ class Engine:
                     now,
                     self.portfolio.cash,
                     equity,
-                    self.portfolio.realized_pnl(),
+                    self._pf()[2],
                     unreal,
-                    self.portfolio.fees_paid(),
+                    self._pf()[3],
                     self.cfg.run_id,
                 ),
             )
-            save_positions(self.conn, self.portfolio.positions.values(), now=now)
+            self._save_positions(now)
             if self.cfg.record_books and books:
                 from kalshibot.store.books import save_books
 
@@ -404,6 +446,16 @@ class Engine:
         self._notify("on_cycle", report, decisions, new_fills)
         return report
 
+    def _save_positions(self, now: datetime) -> None:
+        """Upsert the positions that changed since the last save (the upsert of an unchanged
+        position is a no-op, so the table ends up the same as writing them all)."""
+        saved = self._saved_positions
+        changed = [p for t, p in self.portfolio.positions.items() if saved.get(t) is not p]
+        if changed:
+            save_positions(self.conn, changed, now=now)
+            for p in changed:
+                saved[p.ticker] = p
+
     def _discover(self, now: datetime, errors: list[str]) -> None:
         try:
             found = self.exchange.get_markets(
@@ -426,7 +478,7 @@ class Engine:
     def _snapshot(
         self, now: datetime, day_pnl: Money, tripped: bool, reason: str, kill: bool
     ) -> RiskSnapshot:
-        exposure: dict[str, Money] = {p.ticker: p.cost for p in self.portfolio.open_positions()}
+        exposure: dict[str, Money] = {p.ticker: p.cost for p in self.open_positions()}
         for t, m in exposure_of_orders(self.orders.open_orders()).items():
             exposure[t] = exposure.get(t, Money(0)) + m
         event_of = {t: m.event_ticker for t, m in self.markets.items()}
@@ -517,7 +569,7 @@ class Engine:
             size = kelly_size(
                 p_win=prop.p_win,
                 cost=unit,
-                equity=self.portfolio.equity(self.marks),
+                equity=self.equity(),
                 fraction=self.params.kelly_fraction,
                 room=self.risk.room(m, snap) - FEE_ROUNDING_BUDGET,
                 depth=depth,

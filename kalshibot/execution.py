@@ -74,12 +74,20 @@ class OrderManager:
     strategy: str = ""
     unknown_grace: timedelta = timedelta(seconds=30)
     errors: list[str] = field(default_factory=list)
+    # Open orders as last read from the store; dropped by every write made here and by
+    # ``invalidate`` (the engine calls it at the start of each cycle).
+    _open: list[OrderRecord] | None = field(default=None, init=False, repr=False)
+
+    def invalidate(self) -> None:
+        """Forget cached store reads (call when the store may have changed elsewhere)."""
+        self._open = None
 
     # --- submit ------------------------------------------------------------------------
     def submit(
         self, intent: OrderIntent, now: datetime, *, strategy: str | None = None
     ) -> SubmitResult:
         """Record, then send, one order. Never raises for exchange outcomes (see result)."""
+        self._open = None
         with atomic(self.conn):  # committed before the request leaves
             orders_repo.create_order(self.conn, intent, strategy=strategy or self.strategy, now=now)
         coid = intent.client_order_id
@@ -120,6 +128,7 @@ class OrderManager:
         )
 
     def _update(self, coid: str, now: datetime, **kw: object) -> OrderRecord:
+        self._open = None
         with atomic(self.conn):
             return orders_repo.update_order(self.conn, coid, now=now, **kw)  # type: ignore[arg-type]
 
@@ -139,6 +148,7 @@ class OrderManager:
             self.errors.append(f"resolve {client_order_id}: {exc}")
             return rec.status
         if found is not None:
+            self._open = None
             with atomic(self.conn):
                 orders_repo.apply_exchange_order(self.conn, found, now=now)
             return found.status
@@ -193,6 +203,7 @@ class OrderManager:
         new = list(unique.values())
         if not new:
             return []
+        self._open = None
         with atomic(self.conn):
             for f in new:
                 rec = orders_repo.find_by_order_id(self.conn, f.order_id)
@@ -238,11 +249,16 @@ class OrderManager:
 
     # --- open orders -------------------------------------------------------------------
     def open_orders(self, ticker: str | None = None) -> list[OrderRecord]:
-        return orders_repo.list_orders(self.conn, statuses=OPEN, ticker=ticker)
+        if self._open is None:
+            self._open = orders_repo.list_orders(self.conn, statuses=OPEN)
+        if ticker:
+            return [r for r in self._open if r.ticker == ticker]
+        return list(self._open)
 
     def refresh_open(self, now: datetime) -> None:
         """Bring local open orders in line with the exchange's view."""
         remote = {o.order_id: o for o in self.exchange.get_open_orders()}
+        self._open = None
         with atomic(self.conn):
             for o in remote.values():
                 orders_repo.apply_exchange_order(self.conn, o, now=now)
@@ -253,6 +269,7 @@ class OrderManager:
                 except KalshibotError as exc:
                     self.errors.append(f"refresh {rec.order_id}: {exc}")
                     continue
+                self._open = None
                 with atomic(self.conn):
                     orders_repo.apply_exchange_order(self.conn, o, now=now)
 
@@ -265,6 +282,7 @@ class OrderManager:
             # Already filled or cancelled: read the truth instead of guessing.
             try:
                 o = self.exchange.get_order(rec.order_id)
+                self._open = None
                 with atomic(self.conn):
                     orders_repo.apply_exchange_order(self.conn, o, now=now)
             except KalshibotError:

@@ -16,6 +16,7 @@ All money is exact. Order and fill ids are ``{prefix}-o{n}`` / ``{prefix}-f{n}``
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -80,6 +81,10 @@ class SimAccount:
         self._maybe_open: dict[str, SimOrder] = {}  # index of open orders (pruned lazily)
         self.by_client_id: dict[str, str] = {}
         self.fills: list[Fill] = []
+        # fills_since index: running maximum of fill times (epoch seconds) over ``fills``
+        self._fill_tmax: list[float] = []
+        self._fill_ref: list[Fill] = self.fills
+        self._open_pos: tuple[Portfolio, list[Position]] | None = None
         self._last_book: dict[str, OrderBook] = {}
         self._n_orders = 0
         self._n_fills = 0
@@ -90,11 +95,16 @@ class SimAccount:
         return self.portfolio.cash
 
     def balance(self) -> Balance:
-        value = Money(sum((p.cost.amount for p in self.portfolio.open_positions()), ZERO))
+        value = Money(sum((p.cost.amount for p in self.positions()), ZERO))
         return Balance(self.portfolio.cash, value)
 
     def positions(self) -> list[Position]:
-        return self.portfolio.open_positions()
+        """Open positions (computed once per portfolio value: the portfolio keeps every
+        closed position, so a scan per call would grow with history)."""
+        c = self._open_pos
+        if c is None or c[0] is not self.portfolio:
+            c = self._open_pos = (self.portfolio, self.portfolio.open_positions())
+        return list(c[1])
 
     def track(self, s: SimOrder) -> None:
         """Register an order restored from outside ``place`` (e.g. after a restart)."""
@@ -114,7 +124,25 @@ class SimAccount:
         ]
 
     def fills_since(self, since: datetime | None) -> list[Fill]:
-        return [f for f in self.fills if since is None or f.ts >= since]
+        if since is None:
+            return list(self.fills)
+        tmax = self._fill_index()
+        # fills before the first index whose running maximum reaches ``since`` are all older
+        start = bisect_left(tmax, since.timestamp())
+        return [f for f in self.fills[start:] if f.ts >= since]
+
+    def _fill_index(self) -> list[float]:
+        """Running maximum of fill times, extended to cover fills appended since (``fills`` is
+        append-only; a list replaced wholesale is re-indexed)."""
+        tmax = self._fill_tmax
+        if self._fill_ref is not self.fills or len(tmax) > len(self.fills):
+            tmax.clear()
+            self._fill_ref = self.fills
+        m = tmax[-1] if tmax else float("-inf")
+        for f in self.fills[len(tmax):]:
+            m = max(m, f.ts.timestamp())
+            tmax.append(m)
+        return tmax
 
     # --- orders ------------------------------------------------------------------------
     def place(self, intent: OrderIntent, book: OrderBook | None, now: datetime) -> OrderAck:
