@@ -37,7 +37,7 @@ from kalshibot.strategy.base import Strategy, StrategyParams
 from kalshibot.strategy.meanrev import MeanReversionStrategy
 
 Z_MARGIN = 1e-6
-EDGE_MARGIN = 1e-3  # dollars: covers float rounding and the 6-place probability rounding
+EDGE_MARGIN = 1e-5  # dollars: covers float rounding and the 6-place probability rounding
 SECS_MARGIN = 1e-6
 
 
@@ -128,8 +128,10 @@ class MeanRevScreen:
                bid: npt.NDArray[np.float64], ask: npt.NDArray[np.float64]
                ) -> npt.NDArray[np.int64]:
         """Cycle indices where the mean-reversion entry rule could trigger: the window is
-        full, |z| >= z_entry, entries are still allowed, and the best conceivable edge (fees
-        >= 0: a passive bid one tick inside, or the ask) reaches min_edge."""
+        full, |z| >= z_entry, entries are still allowed, and the best conceivable edge reaches
+        min_edge. Edges are bounded with fees >= 0: a passive YES bid costs at least the best
+        bid plus one tick (when the bid is on a single-band grid; else plus $0.0001), a passive
+        NO bid likewise from 1 - ask, a taker buy the ask (YES) or 1 - bid (NO)."""
         s, w = self.s, self.s.window
         pos = np.flatnonzero(mc.valid)
         if len(pos) < w:
@@ -141,7 +143,10 @@ class MeanRevScreen:
         at = pos[w - 1:]  # cycle offsets where the window is full
         z = (seq[w - 1:] - mean) / std
         tau = (ts_ms(m.close_time) - tk[at]) / 1000.0
-        bound = np.maximum(mean - bid[at], ask[at] - mean)
+        b, a = bid[at], ask[at]
+        gap_b, gap_a = _gaps(m, b), _gaps(m, a)
+        bound = np.maximum(np.maximum(mean - b - gap_b, a - mean - gap_a),
+                           np.maximum(mean - a, b - mean))
         cand = ((np.abs(z) >= s.z_entry - Z_MARGIN) & (tau >= s.no_entry_last_s - SECS_MARGIN)
                 & (bound >= float(self.params.min_edge) - EDGE_MARGIN))
         return (mc.k_lo + at[cand]).astype(np.int64)
@@ -175,6 +180,19 @@ class MeanRevScreen:
         for mc in self.loaded.values():
             if mc.k_lo <= k < mc.k_hi:
                 mc.pushed = k + 1
+
+
+def _gaps(m: Market, px: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """Least distance (dollars) from a best bid at ``px`` (YES bid, or the YES ask standing
+    for the NO bid 1 - ask) to the next valid price above it: one step on a single-band grid
+    from 0 when the price is on it, else $0.0001 (the finest price unit)."""
+    bands = m.tick_grid.bands
+    if len(bands) == 1 and bands[0].start == 0 and bands[0].end == 1:
+        step = int(bands[0].step * 10000)
+        if step >= 1 and bands[0].step * 10000 == step and 10000 % step == 0:
+            units = np.rint(px * 10000).astype(np.int64)
+            return np.where(units % step == 0, step / 10000.0, 1e-4)
+    return np.full(len(px), 1e-4)
 
 
 def screen_for(strategy: Strategy, params: StrategyParams, data: sqlite3.Connection,
