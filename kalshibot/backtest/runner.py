@@ -206,14 +206,46 @@ def run_strategy(cfg: BacktestConfig, name: str, data: sqlite3.Connection, *,
         return (m is not None and m.result is Result.NONE
                 and now >= m.close_time + settle)
 
+    def holding(now: datetime) -> bool:
+        if any(not stuck(p.ticker, now) for p in account.positions()):
+            return True
+        return any(not stuck(p.ticker, now) for p in engine.open_positions())
+
     def must_run(now: datetime) -> bool:
         if account.open_orders():
             return True
-        if any(not stuck(p.ticker, now) for p in account.positions()):
-            return True
-        if any(not stuck(p.ticker, now) for p in engine.portfolio.open_positions()):
+        if holding(now):
             return True
         return ex.taken_is_current(now)
+
+    # Local view of resting orders after the last full cycle: (earliest stale deadline,
+    # whether any order's outcome is unresolved). Only a full cycle changes them.
+    stale_after = engine.cfg.stale_order_after
+    local: tuple[datetime | None, bool] | None = None
+
+    def quiet_with_orders(k: int, now: datetime) -> bool:
+        """A flat account whose resting orders provably see nothing at cycle ``k``: no entry
+        can be proposed (screen), no order turns stale or meets a closed market, no book of
+        ours is depleted, and feeding the venue's trades and books to the orders fills nothing
+        (``SimExchange.replay_quiet_feed`` then leaves exactly the state the cycle would)."""
+        nonlocal local
+        if screen is None or holding(now) or ex.taken_is_current(now):
+            return False
+        if screen.next_flag(k) <= k:
+            return False
+        if local is None:
+            recs = engine.orders.open_orders()
+            deadline = min((r.created for r in recs), default=None)
+            local = (None if deadline is None else deadline + stale_after,
+                     bool(engine.orders.blocked_markets()))
+        deadline, blocked = local
+        if blocked or (deadline is not None and now >= deadline):
+            return False
+        for o in account.open_orders():
+            m = by_ticker.get(o.ticker)
+            if m is None or now >= m.close_time:
+                return False
+        return ex.replay_quiet_feed(now)
 
     run = skipped = 0
     errors: list[str] = []
@@ -229,9 +261,14 @@ def run_strategy(cfg: BacktestConfig, name: str, data: sqlite3.Connection, *,
                 k = nk
                 continue
         clock.set(now)
+        if account.open_orders() and quiet_with_orders(k, now):
+            skipped += 1
+            k += 1
+            continue
         if screen is not None:
             screen.before_cycle(k)
         rep = engine.run_cycle(now)
+        local = None
         if screen is not None:
             screen.after_cycle(k)
         errors += [f"{now:%Y-%m-%d %H:%M:%S}Z {e}" for e in rep.errors]

@@ -225,6 +225,9 @@ class SimExchange:
         self.requests += 1
         now = self.clock.now()
         self._settle_due(now)
+        return self._books_and_feed(tickers, now)
+
+    def _books_and_feed(self, tickers: Sequence[str], now: datetime) -> dict[str, OrderBook]:
         out: dict[str, OrderBook] = {}
         for t in tickers:
             book = self._book(t, now)
@@ -233,6 +236,44 @@ class SimExchange:
             out[t] = book
             self._feed_account(t, book, now)
         return out
+
+    def replay_quiet_feed(self, now: datetime) -> bool:
+        """Backtest fast path: do what ``get_orderbooks`` at ``now`` does to the resting
+        orders (trades and books fed to them, queue estimates advanced) *if* that fills
+        nothing, and return True; if it would fill anything, undo it all and return False
+        (the caller then runs the full cycle, which repeats it for real).
+
+        The caller guarantees that nothing is due to settle and no order's market has closed
+        by ``now`` (so ``_settle_due`` would do nothing). Markets without resting orders are
+        not touched: for them a venue poll only moves the trade cursor, which ``place_order``
+        resets anyway."""
+        acct = self.account
+        live = [s for s in acct._live() if s.order.status.is_open]
+        if not live:
+            return True
+        tickers = sorted({s.order.ticker for s in live}, key=lambda t: self._order.get(t, 0))
+        saved = [(s, s.order, s.queue_ahead) for s in live]
+        last = {t: acct._last_book.get(t) for t in tickers}
+        seen = {t: self._trades_seen.get(t) for t in tickers}
+        n_fills, n_ids, pf = len(acct.fills), acct._n_fills, acct.portfolio
+        self._books_and_feed(tickers, now)
+        if len(acct.fills) == n_fills:
+            return True
+        del acct.fills[n_fills:]
+        acct._n_fills, acct.portfolio = n_ids, pf
+        for so, order, queue in saved:
+            so.order, so.queue_ahead = order, queue
+        for t in tickers:
+            b, ts = last[t], seen[t]
+            if b is None:
+                acct._last_book.pop(t, None)
+            else:
+                acct._last_book[t] = b
+            if ts is None:
+                self._trades_seen.pop(t, None)
+            else:
+                self._trades_seen[t] = ts
+        return False
 
     def _series(self, ticker: str) -> _Series:
         s = self._snaps.get(ticker)
