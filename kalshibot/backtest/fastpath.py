@@ -97,10 +97,17 @@ class MeanRevScreen:
         k_hi = min(self._k_of(m.close_time, lo=True), self.n)
         if k_hi <= k_lo:
             return
+        # One packed integer per snapshot besides its time, flags computed by SQLite:
+        # bid * 2^16 + ask * 4 + 2 * (bid side tradable) + (ask side tradable), prices in
+        # $0.0001 units (0..10000, 14 bits; a missing price is 0 and its side not tradable).
+        unk = 1 if self.unknown_size else 0
         rows = self.data.execute(
-            "SELECT ts, coalesce(yes_bid, -1), coalesce(yes_ask, -1), "
-            "coalesce(yes_bid_size, -1), coalesce(yes_ask_size, -1), depth IS NOT NULL "
-            "FROM book_snapshots WHERE ticker = ? ORDER BY ts", (m.ticker,)).fetchall()
+            "SELECT ts, (coalesce(yes_bid, 0) << 16) | (coalesce(yes_ask, 0) << 2)"
+            " | ((yes_bid IS NOT NULL AND (depth IS NOT NULL OR yes_bid_size > 0"
+            "     OR (? AND yes_bid_size IS NULL))) << 1)"
+            " | (yes_ask IS NOT NULL AND (depth IS NOT NULL OR yes_ask_size > 0"
+            "     OR (? AND yes_ask_size IS NULL)))"
+            " FROM book_snapshots WHERE ticker = ? ORDER BY ts", (unk, unk, m.ticker)).fetchall()
         self.snapshots += len(rows)
         kk = np.arange(k_lo, k_hi, dtype=np.int64)
         tk = self.t0_ms + kk * self.step_ms
@@ -110,9 +117,9 @@ class MeanRevScreen:
             bidc = askc = mids
         else:
             a = np.asarray(rows, dtype=np.int64)
-            ts, bid, ask, bsz, asz, dep = a.T
-            has_b = (bid >= 0) & ((dep == 1) | (bsz > 0) | (self.unknown_size & (bsz < 0)))
-            has_a = (ask >= 0) & ((dep == 1) | (asz > 0) | (self.unknown_size & (asz < 0)))
+            ts, packed = a[:, 0], a[:, 1]
+            bid, ask = packed >> 16, (packed >> 2) & 0x3FFF
+            has_b, has_a = (packed & 2) != 0, (packed & 1) != 0
             i = np.searchsorted(ts, tk, side="right") - 1
             ok = i >= 0
             ic = np.maximum(i, 0)

@@ -19,9 +19,8 @@ side is empty, i.e. unfillable). ``since``/``until`` keep only markets closing i
 from __future__ import annotations
 
 import sqlite3
-from bisect import bisect_right
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -53,14 +52,6 @@ from kalshibot.store.books import SnapshotRow, row_to_book
 from kalshibot.store.markets import find_markets
 from kalshibot.store.trades import list_trades
 from kalshibot.store.units import ts_ms
-
-
-@dataclass
-class _Series:
-    """Snapshots of one ticker, loaded once: times (epoch ms) and raw rows, ascending."""
-
-    ts: list[int]
-    rows: list[SnapshotRow]
 
 
 def _deplete(book: OrderBook, taken: dict[tuple[Side, Decimal], Decimal]) -> OrderBook:
@@ -126,7 +117,8 @@ class SimExchange:
         self._sweep_active: dict[str, Market] = {}
         self._fees = {t: (m.fee_type, m.fee_multiplier) for t, m in self._all.items()}
         account.fees = self._fee_of
-        self._snaps: dict[str, _Series] = {}
+        # ticker -> (time asked, epoch ms; the latest snapshot row at or before it, if any)
+        self._at: dict[str, tuple[int, SnapshotRow | None]] = {}
         self._trades_seen: dict[str, datetime] = {}
         self._settled: dict[str, Settlement] = {}
         # ticker -> (snapshot ts ms, {(bid side, price): contracts taken by our orders})
@@ -197,9 +189,9 @@ class SimExchange:
     def release_closed(self, now: datetime) -> int:
         """Forget cached snapshots of markets closed by ``now`` (bounded memory over long
         replays); returns how many were dropped. Closed markets never show a book again."""
-        gone = [t for t in self._snaps if self._all[t].close_time <= now]
+        gone = {t for t in [*self._at, *self._taken] if self._all[t].close_time <= now}
         for t in gone:
-            del self._snaps[t]
+            self._at.pop(t, None)
             self._taken.pop(t, None)
         return len(gone)
 
@@ -207,11 +199,10 @@ class SimExchange:
         """Whether our orders took liquidity from a snapshot that is still the current one of
         its market (books shown until the next snapshot are depleted)."""
         for t, (snap_ts, used) in self._taken.items():
-            if not used or t not in self._snaps:
+            if not used:
                 continue
-            s = self._snaps[t]
-            i = bisect_right(s.ts, ts_ms(now)) - 1
-            if i >= 0 and s.ts[i] == snap_ts:
+            row = self._row_at(t, ts_ms(now))
+            if row is not None and row[1] == snap_ts:
                 return True
         return False
 
@@ -275,27 +266,29 @@ class SimExchange:
                 self._trades_seen[t] = ts
         return False
 
-    def _series(self, ticker: str) -> _Series:
-        s = self._snaps.get(ticker)
-        if s is None:
-            rows = self.data.execute(
-                "SELECT ticker, ts, yes_bid, yes_bid_size, yes_ask, yes_ask_size, depth "
-                "FROM book_snapshots WHERE ticker = ? ORDER BY ts",
-                (ticker,),
-            ).fetchall()
-            s = _Series([r[1] for r in rows], [tuple(r) for r in rows])
-            self._snaps[ticker] = s
-        return s
+    def _row_at(self, ticker: str, at_ms: int) -> SnapshotRow | None:
+        """The latest stored snapshot of ``ticker`` at or before ``at_ms`` (a keyed lookup:
+        no market's history is held in memory; the last answer per ticker is reused)."""
+        hit = self._at.get(ticker)
+        if hit is not None and hit[0] == at_ms:
+            return hit[1]
+        r = self.data.execute(
+            "SELECT ticker, ts, yes_bid, yes_bid_size, yes_ask, yes_ask_size, depth "
+            "FROM book_snapshots WHERE ticker = ? AND ts <= ? ORDER BY ts DESC LIMIT 1",
+            (ticker, at_ms),
+        ).fetchone()
+        row: SnapshotRow | None = None if r is None else tuple(r)
+        self._at[ticker] = (at_ms, row)
+        return row
 
     def _book(self, ticker: str, now: datetime) -> OrderBook | None:
         m = self._all.get(ticker)
         if m is None or status_at(m, now) is not MarketStatus.ACTIVE:
             return None
-        s = self._series(ticker)
-        i = bisect_right(s.ts, ts_ms(now)) - 1
-        if i < 0:
+        found = self._row_at(ticker, ts_ms(now))
+        if found is None:
             return None
-        row = s.rows[i]
+        row = found
         if self.unknown_size is not None and row[6] is None:
             units = int(self.unknown_size.value * 100)
             row = (row[0], row[1], row[2], units if row[2] is not None and row[3] is None
@@ -305,7 +298,7 @@ class SimExchange:
         if book.ts is not None and now - book.ts > self.max_book_age:
             return None
         taken = self._taken.get(ticker)
-        if taken is not None and taken[0] == s.ts[i] and taken[1]:
+        if taken is not None and taken[0] == found[1] and taken[1]:
             book = _deplete(book, taken[1])
         return book
 
