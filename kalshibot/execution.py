@@ -182,12 +182,18 @@ class OrderManager:
         return self.record_fills(fills, now)
 
     def record_fills(self, fills: Iterable[Fill], now: datetime) -> list[Fill]:
-        fills = list(fills)
-        if not fills:
+        """Store fills once per fill id and update their orders; returns the fills that were
+        new. The check and the insert happen in one write transaction, so two writers (the REST
+        sync and the WebSocket fill sink, on separate connections) never both see a fill as
+        new: only the one whose insert actually added the row reports it."""
+        unique: dict[str, Fill] = {}
+        for f in fills:
+            unique.setdefault(f.fill_id, f)
+        if not unique:
             return []
-        ids = [f.fill_id for f in fills]
-        known = set()
-        for i in range(0, len(ids), 500):
+        ids = list(unique)
+        known: set[str] = set()
+        for i in range(0, len(ids), 500):  # cheap pre-filter outside the write lock
             part = ids[i : i + 500]
             known |= {
                 r[0]
@@ -196,19 +202,18 @@ class OrderManager:
                     part,
                 )
             }
-        unique: dict[str, Fill] = {}
-        for f in fills:
-            if f.fill_id not in known:
-                unique.setdefault(f.fill_id, f)
-        new = list(unique.values())
-        if not new:
+        todo = [f for f in unique.values() if f.fill_id not in known]
+        if not todo:
             return []
         self._open = None
+        new: list[Fill] = []
         with atomic(self.conn):
-            for f in new:
+            for f in todo:
                 rec = orders_repo.find_by_order_id(self.conn, f.order_id)
                 strat = rec.strategy if rec is not None else ""
-                fills_repo.insert_fills(self.conn, [f], strategy=strat)
+                if fills_repo.insert_fills(self.conn, [f], strategy=strat) != 1:
+                    continue  # another writer stored it first: not new for us
+                new.append(f)
                 if rec is not None:
                     # The ack (or a read of the order) may already have counted this fill, so
                     # never add to ``rec.filled``: recompute from the stored fills of the order
