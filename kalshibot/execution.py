@@ -24,7 +24,15 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from kalshibot.domain.money import Count, Money
-from kalshibot.domain.orders import Fill, Order, OrderAck, OrderIntent, OrderStatus, TimeInForce
+from kalshibot.domain.orders import (
+    Fill,
+    Order,
+    OrderAck,
+    OrderIntent,
+    OrderStatus,
+    TimeInForce,
+    check_intent,
+)
 from kalshibot.domain.portfolio import Position
 from kalshibot.errors import (
     AuthError,
@@ -87,6 +95,17 @@ class OrderManager:
         self, intent: OrderIntent, now: datetime, *, strategy: str | None = None
     ) -> SubmitResult:
         """Record, then send, one order. Never raises for exchange outcomes (see result)."""
+        try:
+            check_intent(intent)
+        except KalshibotError as exc:  # malformed: never sent, so rejected (not unknown)
+            with atomic(self.conn):
+                orders_repo.create_order(self.conn, intent, strategy=strategy or self.strategy,
+                                         now=now)
+                orders_repo.update_order(self.conn, intent.client_order_id, now=now,
+                                         status=OrderStatus.REJECTED,
+                                         last_error=f"not sent: {exc}")
+            self._open = None
+            return SubmitResult(intent.client_order_id, OrderStatus.REJECTED, f"not sent: {exc}")
         self._open = None
         with atomic(self.conn):  # committed before the request leaves
             orders_repo.create_order(self.conn, intent, strategy=strategy or self.strategy, now=now)

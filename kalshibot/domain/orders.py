@@ -7,11 +7,13 @@ contract (a NO price, for NO). ``kalshibot.kalshi`` maps intents to Kalshi's V2 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
 from kalshibot.domain.money import Count, Money, Price
+from kalshibot.errors import DataError, InvalidCountError, InvalidPriceError
 
 
 class Side(StrEnum):
@@ -138,3 +140,50 @@ class Trade:
     count: Count
     taker_side: Side
     ts: datetime
+
+
+# --- well-formed orders -----------------------------------------------------------------
+#: Client order ids: 1-64 characters of Kalshi's documented alphabet.
+CLIENT_ORDER_ID_RE = re.compile(r"^[A-Za-z0-9_:+=/-]{1,64}$")
+#: Request prices carry at most 4 decimal places.
+MAX_PRICE_PLACES = 4
+
+
+def check_price(price: Price) -> Price:
+    """A limit price: strictly inside (0, 1) dollars with at most 4 decimal places."""
+    if not (0 < price.value < 1):
+        raise InvalidPriceError(f"order price {price.to_str()} must be strictly between $0 and $1")
+    exp = price.value.as_tuple().exponent
+    if isinstance(exp, int) and -exp > MAX_PRICE_PLACES:
+        raise InvalidPriceError(f"order price {price.value} has more than {MAX_PRICE_PLACES} "
+                                "decimal places")
+    return price
+
+
+def check_count(count: Count) -> Count:
+    """An order size: strictly positive contracts."""
+    if count.value <= 0:
+        raise InvalidCountError(f"order count {count} must be positive")
+    return count
+
+
+def check_client_order_id(client_order_id: str) -> str:
+    if not CLIENT_ORDER_ID_RE.match(client_order_id):
+        raise DataError(f"client_order_id {client_order_id!r} must be 1-64 characters of "
+                        "[A-Za-z0-9_:+=/-]")
+    return client_order_id
+
+
+def check_intent(intent: OrderIntent) -> OrderIntent:
+    """Every venue-independent rule of a well-formed order; ``DataError`` (subclasses) if not.
+
+    Checked before an order is recorded or sent, so a malformed intent is *rejected* locally
+    rather than becoming an order whose outcome is unknown."""
+    check_client_order_id(intent.client_order_id)
+    check_price(intent.price)
+    check_count(intent.count)
+    if intent.reduce_only and intent.time_in_force is not TimeInForce.IOC:
+        raise DataError("reduce_only orders must be immediate_or_cancel")
+    if intent.post_only and intent.time_in_force is not TimeInForce.GTC:
+        raise DataError("post_only orders must be good_till_canceled")
+    return intent

@@ -13,16 +13,24 @@ so mapping back needs the contract side the caller wants the result expressed in
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from kalshibot.clock import ensure_utc
-from kalshibot.domain.money import ONE, ZERO, Count, Price
-from kalshibot.domain.orders import Action, OrderIntent, Side, TimeInForce
-from kalshibot.errors import DataError, InvalidCountError, InvalidPriceError
+from kalshibot.domain.money import Count, Price
+from kalshibot.domain.orders import (
+    Action,
+    OrderIntent,
+    Side,
+    TimeInForce,
+    check_client_order_id,
+    check_count,
+    check_intent,
+    check_price,
+)
+from kalshibot.errors import DataError, InvalidCountError
 
 
 class BookSide(StrEnum):
@@ -36,8 +44,6 @@ class SelfTradePrevention(StrEnum):
 
 
 #: FIX ClOrdID rule, assumed for REST too (``kalshi-api.md`` section 5).
-CLIENT_ORDER_ID_RE = re.compile(r"^[A-Za-z0-9_:+=/-]{1,64}$")
-MAX_PRICE_PLACES = 4
 
 
 def book_side_of(side: Side, action: Action) -> BookSide:
@@ -60,27 +66,12 @@ def outcome_side_of(book_side: BookSide) -> Side:
 
 def wire_price(price: Price) -> str:
     """A request price: strictly inside (0, 1), at most 4 decimals, as ``"0.4900"``."""
-    if not (ZERO < price.value < ONE):
-        raise InvalidPriceError(f"order price {price.to_str()} must be strictly between $0 and $1")
-    exp = price.value.as_tuple().exponent
-    if isinstance(exp, int) and -exp > MAX_PRICE_PLACES:
-        raise InvalidPriceError(f"order price {price.value} has more than {MAX_PRICE_PLACES} "
-                                "decimal places")
-    return price.to_str()
+    return check_price(price).to_str()
 
 
 def wire_count(count: Count) -> str:
     """A request count: positive, as ``"10.00"``."""
-    if count.value <= 0:
-        raise InvalidCountError(f"order count {count} must be positive")
-    return count.to_str()
-
-
-def check_client_order_id(client_order_id: str) -> str:
-    if not CLIENT_ORDER_ID_RE.match(client_order_id):
-        raise DataError(f"client_order_id {client_order_id!r} must be 1-64 characters of "
-                        "[A-Za-z0-9_:+=/-]")
-    return client_order_id
+    return check_count(count).to_str()
 
 
 def intent_to_v2(
@@ -90,10 +81,7 @@ def intent_to_v2(
     expiration_time: datetime | None = None,
 ) -> dict[str, Any]:
     """The ``POST /portfolio/events/orders`` body for ``intent`` (YES price, string count)."""
-    if intent.reduce_only and intent.time_in_force is not TimeInForce.IOC:
-        raise DataError("reduce_only orders must be immediate_or_cancel")
-    if intent.post_only and intent.time_in_force is not TimeInForce.GTC:
-        raise DataError("post_only orders must be good_till_canceled")
+    check_intent(intent)
     body: dict[str, Any] = {
         "ticker": intent.ticker,
         "client_order_id": check_client_order_id(intent.client_order_id),
