@@ -60,7 +60,9 @@ class Exchange(MarketData, Protocol):
 
     def get_order(self, order_id: str) -> Order: ...
 
-    def find_order_by_client_id(self, client_order_id: str) -> Order | None:
+    def find_order_by_client_id(
+        self, client_order_id: str, *, ticker: str | None = None
+    ) -> Order | None:
         """The order created with ``client_order_id``, or None if the exchange has none."""
         ...
 

@@ -162,7 +162,7 @@ class OrderManager:
         if rec is None or rec.status not in UNRESOLVED:
             return None if rec is None else rec.status
         try:
-            found = self.exchange.find_order_by_client_id(client_order_id)
+            found = self.exchange.find_order_by_client_id(client_order_id, ticker=rec.ticker)
         except KalshibotError as exc:
             self.errors.append(f"resolve {client_order_id}: {exc}")
             return rec.status

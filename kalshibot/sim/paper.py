@@ -101,7 +101,9 @@ class PaperExchange:
             raise ExchangeRejectedError(f"order {order_id} not found", status=404, code="not_found")
         return s.order
 
-    def find_order_by_client_id(self, client_order_id: str) -> Order | None:
+    def find_order_by_client_id(
+        self, client_order_id: str, *, ticker: str | None = None
+    ) -> Order | None:
         oid = self.account.by_client_id.get(client_order_id)
         return None if oid is None else self.account.orders[oid].order
 

@@ -226,8 +226,10 @@ class WsExchange:
     def get_order(self, order_id: str) -> Order:
         return self.inner.get_order(order_id)
 
-    def find_order_by_client_id(self, client_order_id: str) -> Order | None:
-        return self.inner.find_order_by_client_id(client_order_id)
+    def find_order_by_client_id(
+        self, client_order_id: str, *, ticker: str | None = None
+    ) -> Order | None:
+        return self.inner.find_order_by_client_id(client_order_id, ticker=ticker)
 
     def get_open_orders(self, ticker: str | None = None) -> list[Order]:
         return self.inner.get_open_orders(ticker)

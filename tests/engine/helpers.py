@@ -143,7 +143,9 @@ class FakeExchange:
             raise ExchangeRejectedError(f"order {order_id} not found", status=404)
         return s.order
 
-    def find_order_by_client_id(self, client_order_id: str) -> Order | None:
+    def find_order_by_client_id(
+        self, client_order_id: str, *, ticker: str | None = None
+    ) -> Order | None:
         oid = self.account.by_client_id.get(client_order_id)
         return None if oid is None else self.account.orders[oid].order
 
