@@ -355,7 +355,17 @@ class Engine:
         blocked = self.orders.blocked_markets()
         resting = {r.ticker: r for r in self.orders.open_orders()}
         for view, fv in zip(views, fvs, strict=True):
-            d, row, did_send = self._decide(view, fv, snap, blocked, resting, now)
+            try:
+                d, row, did_send = self._decide(view, fv, snap, blocked, resting, now)
+            except StopError:
+                raise
+            except KalshibotError as exc:  # one bad market never stops the cycle
+                errors.append(f"{view.market.ticker}: {exc}")
+                d = Decision(self.cfg.run_id, self.cycle, now, view.market.ticker,
+                             self.strategy.name, Verdict.SKIPPED, f"error: {exc}", fv.p_yes)
+                row = MarketRow(view.market.ticker, fv.p_yes, None, None, None,
+                                view.position.qty, Money(0), Verdict.SKIPPED.value, f"error: {exc}")
+                did_send = False
             decisions.append(d)
             rows.append(row)
             sent += did_send

@@ -82,7 +82,10 @@ def propose(view: MarketView, fv: FairValue, params: StrategyParams) -> Proposal
     tk = view.market.ticker
     if fv.p_yes is None:
         return NoTrade(tk, fv.reason or "no fair value")
-    p = to_prob(fv.p_yes)
+    try:
+        p = to_prob(fv.p_yes)
+    except ValueError:
+        return NoTrade(tk, f"strategy gave an invalid probability {fv.p_yes!r}")
     held = view.position.side
     if held is not None:
         exit_prop = _exit(view, fv, p, held, params)

@@ -232,3 +232,10 @@ def test_kelly_size_never_exceeds_room_in_dollars() -> None:
     for room in ("0.52", "1.03", "7.77", "49.99", "100"):
         res = _size(room, None, fractional=True)
         assert res.count.value * D("0.5175") <= D(room)
+
+
+def test_invalid_probability_is_no_trade_not_a_crash() -> None:
+    """A strategy returning NaN or a value outside [0, 1] gets a NoTrade with the reason."""
+    for bad in (float("nan"), 1.5, -0.1):
+        out = propose(view(), FairValue(bad), StrategyParams())
+        assert isinstance(out, NoTrade) and "invalid probability" in out.reason
