@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -435,8 +436,9 @@ def _seconds(text: str | None) -> float | None:
     t = text.strip()
     units = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
     try:
-        if t and t[-1] in units:
-            return float(t[:-1]) * units[t[-1]]
-        return float(t)
+        value = float(t[:-1]) * units[t[-1]] if t and t[-1] in units else float(t)
     except ValueError:
         raise UserInputError(f"--duration {text!r}: use seconds or 30m / 6h / 2d") from None
+    if not math.isfinite(value) or value <= 0:
+        raise UserInputError(f"--duration {text!r} must be a positive, finite time")
+    return value
