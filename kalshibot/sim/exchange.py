@@ -28,7 +28,6 @@ from kalshibot.clock import Clock
 from kalshibot.domain.book import Level, OrderBook
 from kalshibot.domain.fees import FeeType
 from kalshibot.domain.market import (
-    Balance,
     ExchangeStatus,
     Market,
     MarketStatus,
@@ -45,9 +44,9 @@ from kalshibot.domain.orders import (
     OrderStatus,
     Side,
 )
-from kalshibot.domain.portfolio import Position
 from kalshibot.errors import ExchangeRejectedError
 from kalshibot.sim.account import SimAccount
+from kalshibot.sim.venue import SimulatedAccountVenue
 from kalshibot.store.books import SnapshotRow, row_to_book
 from kalshibot.store.markets import find_markets
 from kalshibot.store.trades import list_trades
@@ -77,7 +76,7 @@ def status_at(m: Market, now: datetime) -> MarketStatus:
     return MarketStatus.CLOSED
 
 
-class SimExchange:
+class SimExchange(SimulatedAccountVenue):
     """The ``Exchange`` protocol over stored history (see module docstring)."""
 
     name = "sim"
@@ -384,44 +383,6 @@ class SimExchange:
                 used[key] = used.get(key, Decimal(0)) + f.count.value
             self._taken[intent.ticker] = (snap_ts, used)
         return ack
-
-    def cancel_order(self, order_id: str, ticker: str | None = None) -> None:
-        self.requests += 1
-        self.account.cancel(order_id, self.clock.now())
-
-    def amend_order(self, order_id: str, ticker: str, price: Price, count: Count) -> Order:
-        self.requests += 1
-        return self.account.amend(order_id, price, count, self.clock.now())
-
-    def get_order(self, order_id: str) -> Order:
-        self.requests += 1
-        s = self.account.orders.get(order_id)
-        if s is None:
-            raise ExchangeRejectedError(f"order {order_id} not found", status=404, code="not_found")
-        return s.order
-
-    def find_order_by_client_id(
-        self, client_order_id: str, *, ticker: str | None = None
-    ) -> Order | None:
-        self.requests += 1
-        oid = self.account.by_client_id.get(client_order_id)
-        return None if oid is None else self.account.orders[oid].order
-
-    def get_open_orders(self, ticker: str | None = None) -> list[Order]:
-        self.requests += 1
-        return self.account.open_orders(ticker)
-
-    def get_fills(self, since: datetime | None = None) -> list[Fill]:
-        self.requests += 1
-        return self.account.fills_since(since)
-
-    def get_positions(self) -> list[Position]:
-        self.requests += 1
-        return self.account.positions()
-
-    def get_balance(self) -> Balance:
-        self.requests += 1
-        return self.account.balance()
 
     def get_settlements(self, since: datetime | None = None) -> list[Settlement]:
         self.requests += 1

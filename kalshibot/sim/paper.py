@@ -10,16 +10,16 @@ from decimal import Decimal
 from kalshibot.clock import Clock
 from kalshibot.domain.book import OrderBook
 from kalshibot.domain.fees import FeeType
-from kalshibot.domain.market import Balance, ExchangeStatus, Market, Settlement
-from kalshibot.domain.money import Count, Money, Price
-from kalshibot.domain.orders import Fill, Order, OrderAck, OrderIntent
-from kalshibot.domain.portfolio import Portfolio, Position
-from kalshibot.errors import ExchangeRejectedError
+from kalshibot.domain.market import ExchangeStatus, Market, Settlement
+from kalshibot.domain.money import Money
+from kalshibot.domain.orders import Fill, OrderAck, OrderIntent
+from kalshibot.domain.portfolio import Portfolio
 from kalshibot.exchange import MarketData
 from kalshibot.sim.account import SimAccount, default_fees
+from kalshibot.sim.venue import SimulatedAccountVenue
 
 
-class PaperExchange:
+class PaperExchange(SimulatedAccountVenue):
     """The ``Exchange`` protocol: live data from ``data``, simulated account ``account``."""
 
     name = "paper"
@@ -88,36 +88,6 @@ class PaperExchange:
             books = self.data.get_orderbooks([intent.ticker])
             book = books.get(intent.ticker)
         return self.account.place(intent, book, self.clock.now())
-
-    def cancel_order(self, order_id: str, ticker: str | None = None) -> None:
-        self.account.cancel(order_id, self.clock.now())
-
-    def amend_order(self, order_id: str, ticker: str, price: Price, count: Count) -> Order:
-        return self.account.amend(order_id, price, count, self.clock.now())
-
-    def get_order(self, order_id: str) -> Order:
-        s = self.account.orders.get(order_id)
-        if s is None:
-            raise ExchangeRejectedError(f"order {order_id} not found", status=404, code="not_found")
-        return s.order
-
-    def find_order_by_client_id(
-        self, client_order_id: str, *, ticker: str | None = None
-    ) -> Order | None:
-        oid = self.account.by_client_id.get(client_order_id)
-        return None if oid is None else self.account.orders[oid].order
-
-    def get_open_orders(self, ticker: str | None = None) -> list[Order]:
-        return self.account.open_orders(ticker)
-
-    def get_fills(self, since: datetime | None = None) -> list[Fill]:
-        return self.account.fills_since(since)
-
-    def get_positions(self) -> list[Position]:
-        return self.account.positions()
-
-    def get_balance(self) -> Balance:
-        return self.account.balance()
 
     def get_settlements(self, since: datetime | None = None) -> list[Settlement]:
         """Settle positions whose markets have a result on the exchange."""

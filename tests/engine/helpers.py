@@ -8,13 +8,13 @@ from decimal import Decimal
 
 from kalshibot.domain.book import OrderBook
 from kalshibot.domain.fees import FeeType
-from kalshibot.domain.market import Balance, ExchangeStatus, Market, MarketStatus, Settlement
+from kalshibot.domain.market import ExchangeStatus, Market, MarketStatus, Settlement
 from kalshibot.domain.money import Count, Money, Price
 from kalshibot.domain.orders import Fill, Order, OrderAck, OrderIntent
-from kalshibot.domain.portfolio import Position
 from kalshibot.domain.ticks import TickGrid
 from kalshibot.errors import ExchangeRejectedError, OrderOutcomeUnknownError
 from kalshibot.sim.account import SimAccount
+from kalshibot.sim.venue import SimulatedAccountVenue
 
 T0 = datetime(2026, 11, 19, 12, 0, tzinfo=UTC)
 D = Decimal
@@ -62,7 +62,7 @@ def book(
     )
 
 
-class FakeExchange:
+class FakeExchange(SimulatedAccountVenue):
     """The ``Exchange`` protocol in memory: fixed markets and books, fills by ``SimAccount``.
 
     Failure injection on ``place_order``:
@@ -131,35 +131,8 @@ class FakeExchange:
             raise ExchangeRejectedError("order already exists", status=409, code="conflict")
         return ack
 
-    def cancel_order(self, order_id: str, ticker: str | None = None) -> None:
-        self.account.cancel(order_id, self.now)
-
-    def amend_order(self, order_id: str, ticker: str, price: Price, count: Count) -> Order:
-        return self.account.amend(order_id, price, count, self.now)
-
-    def get_order(self, order_id: str) -> Order:
-        s = self.account.orders.get(order_id)
-        if s is None:
-            raise ExchangeRejectedError(f"order {order_id} not found", status=404)
-        return s.order
-
-    def find_order_by_client_id(
-        self, client_order_id: str, *, ticker: str | None = None
-    ) -> Order | None:
-        oid = self.account.by_client_id.get(client_order_id)
-        return None if oid is None else self.account.orders[oid].order
-
-    def get_open_orders(self, ticker: str | None = None) -> list[Order]:
-        return self.account.open_orders(ticker)
-
-    def get_fills(self, since: datetime | None = None) -> list[Fill]:
-        return self.account.fills_since(since)
-
-    def get_positions(self) -> list[Position]:
-        return self.account.positions()
-
-    def get_balance(self) -> Balance:
-        return self.account.balance()
+    def _now(self) -> datetime:
+        return self.now
 
     def get_settlements(self, since: datetime | None = None) -> list[Settlement]:
         return []
