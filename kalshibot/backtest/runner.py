@@ -18,6 +18,7 @@ is exact (``Money``/``Decimal``, dollars).
 from __future__ import annotations
 
 import sqlite3
+import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -184,7 +185,13 @@ def run_strategy(cfg: BacktestConfig, name: str, data: sqlite3.Connection, *,
     n_cycles = int((t_last - t0) / interval) + 1
     ctx = StrategyContext(data, clock, cfg, span, tuple(m.ticker for m in markets))
     strategy = build(name, ctx, strat_params)
-    conn = connect(state_path if state_path is not None else ":memory:")
+    # The run's own records go to a temporary file, not ``:memory:``, so a long backtest's
+    # decisions and equity rows live on disk (SQLite's page cache stays small).
+    tmp = None
+    if state_path is None:
+        tmp = tempfile.TemporaryDirectory(prefix="kalshibot-backtest-")
+        state_path = Path(tmp.name) / "state.sqlite"
+    conn = connect(state_path)
     with atomic(conn):
         start_run(conn, run_id, mode="backtest", exchange="sim", now=t0,
                   config={"strategy": name, "params": dict(cfg.params)})
@@ -288,6 +295,8 @@ def run_strategy(cfg: BacktestConfig, name: str, data: sqlite3.Connection, *,
     out.span = (t0, end)
     out.seconds = time.perf_counter() - t_start
     conn.close()
+    if tmp is not None:
+        tmp.cleanup()
     return out
 
 
