@@ -35,9 +35,9 @@ def _entry_decisions(run: StrategyRun) -> dict[str, Decision]:
             by_key[(d.ticker, d.ts)] = d
     out: dict[str, Decision] = {}
     for o in run.orders:
-        d = by_key.get((o.ticker, o.created))
-        if d is not None:
-            out[o.client_order_id] = d
+        found = by_key.get((o.ticker, o.created))
+        if found is not None:
+            out[o.client_order_id] = found
     return out
 
 

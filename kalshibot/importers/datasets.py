@@ -171,11 +171,11 @@ def import_settlements(conn: sqlite3.Connection, path: Path, *, now: datetime,
                                           frequency="fifteen_min" if m.series_ticker.endswith(
                                               "15M") else "hourly") for m in markets}
         report.add("series", upsert_series(conn, series.values(), now=now, category="Crypto"))
-        events = {m.event_ticker: Event(m.event_ticker, m.series_ticker, m.title)  # type: ignore[misc]
+        events = {m.event_ticker: Event(m.event_ticker, m.series_ticker, m.title)
                   for m in markets}
         report.add("events", upsert_events(conn, events.values(), now=now))
         report.add("markets", upsert_markets(conn, markets, now=now, source="watkast"))
-    return report  # type: ignore[return-value]
+    return report
 
 
 def _asset_of(ticker: str) -> str:
@@ -349,7 +349,8 @@ def _forte_prices(path: Path, structure: dict[str, str], strict: bool, tick: Tic
                                              int | None]]] = defaultdict(list)
     seen_keys: dict[tuple[str, str], int] = {}
 
-    def conv(row: Row) -> object:
+    def conv(row: Row) -> str | tuple[tuple[str, str], str, Decimal, Decimal | None, Decimal,
+                                      int | None]:
         if row.get("is_synthetic") == "1":
             return "synthetic"
         key = (row["contract_ticker"], row["timestamp"])
@@ -366,11 +367,11 @@ def _forte_prices(path: Path, structure: dict[str, str], strict: bool, tick: Tic
         return key, ev, strike, yp, ip, vol
 
     for line, item in _good_rows(rows, report, file, conv, strict, tick):
-        if item in ("synthetic", "duplicate"):
+        if isinstance(item, str):  # "synthetic" or "duplicate"
             report.skip("synthetic aggregate row" if item == "synthetic"
                         else "exact duplicate (same ticker and timestamp)")
             continue
-        key, ev, strike, yp, ip, vol = item  # type: ignore[misc]
+        key, ev, strike, yp, ip, vol = item
         seen_keys[key] = line
         groups[(ev, key[1])].append((strike, key[0], line, yp, ip, vol))
     points: list[tuple[str, int, int, int | None, str]] = []

@@ -11,6 +11,7 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 from kalshibot.domain.market import Event, Market
 from kalshibot.errors import DataError, UserInputError
@@ -35,16 +36,19 @@ from kalshibot.store.books import insert_snapshot_rows
 from kalshibot.store.connection import atomic
 from kalshibot.store.markets import upsert_events, upsert_markets, upsert_series
 from kalshibot.store.prices import insert_price_points
-from kalshibot.store.spot import insert_spot_rows
+from kalshibot.store.spot import SpotRow, insert_spot_rows
 from kalshibot.store.trades import insert_trade_rows, synthetic_trade_id
 from kalshibot.store.units import ts_ms
 
 Tick = Callable[[int], None]
 
 
+T = TypeVar("T")
+
+
 def _good_rows(rows: Iterator[tuple[int, Row]], report: ImportReport, file: str,
-               convert: Callable[[Row], object], strict: bool, tick: Tick | None
-               ) -> Iterator[tuple[int, object]]:
+               convert: Callable[[Row], T], strict: bool, tick: Tick | None
+               ) -> Iterator[tuple[int, T]]:
     for line, row in rows:
         report.rows_read += 1
         if tick is not None and report.rows_read % 10_000 == 0:
@@ -103,7 +107,7 @@ def import_file(conn: sqlite3.Connection, path: Path, *, layout: str | None = No
         else:
             src = source or "import"
 
-            def conv_price(row: Row) -> object:
+            def conv_price(row: Row) -> tuple[str, int, int, int | None, str]:
                 lp = price_units(row["last_price"], "last_price")
                 if lp is None:
                     raise DataError("last_price is empty")
@@ -127,7 +131,7 @@ def _markets(conn: sqlite3.Connection, rows: Iterator[tuple[int, Row]], report: 
     markets: list[Market] = []
     events: dict[str, Event] = {}
     for _, (m, e) in _good_rows(rows, report, file, lambda r: market_from_row(r, now=now),
-                                strict, tick):  # type: ignore[misc]
+                                strict, tick):
         markets.append(m)
         if e.event_ticker not in events or e.mutually_exclusive:
             events[e.event_ticker] = e
@@ -141,7 +145,7 @@ def _trades(rows: Iterator[tuple[int, Row]], report: ImportReport, file: str, st
     seen: dict[tuple[str, int, int, int, str], int] = {}
     for _, item in _good_rows(rows, report, file, lambda r: (r.get("trade_id", ""),
                                                              trade_fields(r)), strict, tick):
-        tid, fields = item  # type: ignore[misc]
+        tid, fields = item
         ticker, ts, price, count, side = fields
         if not tid:
             n = seen.get(fields, 0)
@@ -150,8 +154,9 @@ def _trades(rows: Iterator[tuple[int, Row]], report: ImportReport, file: str, st
         yield (tid, ticker, ts, price, count, side)
 
 
-def _spot_converter(source: str, symbol: str | None, bar_seconds: int) -> Callable[[Row], object]:
-    def conv(row: Row) -> object:
+def _spot_converter(source: str, symbol: str | None, bar_seconds: int
+                    ) -> Callable[[Row], SpotRow]:
+    def conv(row: Row) -> SpotRow:
         if row.get("ts"):
             when = parse_time(row["ts"], "ts")
         else:
@@ -164,7 +169,10 @@ def _spot_converter(source: str, symbol: str | None, bar_seconds: int) -> Callab
             v = row.get(c, "")
             return None if v == "" else format(loose_decimal(v, c), "f")
 
-        return (row.get("source") or source, row.get("symbol") or symbol, ts_ms(when),
+        sym = row.get("symbol") or symbol
+        if not sym:
+            raise DataError("symbol is empty (give the column or --symbol)")
+        return (row.get("source") or source, sym, ts_ms(when),
                 format(price, "f"), opt("open"), opt("high"), opt("low"), opt("volume"))
 
     return conv
