@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import datetime
-from itertools import islice
 
 from kalshibot.domain.book import OrderBook
 from kalshibot.domain.orders import Side
+from kalshibot.store.connection import CHUNK, insert_chunked
 from kalshibot.store.units import (
     count_to_units,
     ms_ts,
@@ -36,28 +36,11 @@ SnapshotRow = tuple[str, int, int | None, int | None, int | None, int | None, st
 INSERT_SQL = ("INSERT INTO book_snapshots (ticker, ts, yes_bid, yes_bid_size, yes_ask, "
               "yes_ask_size, depth) VALUES (?, ?, ?, ?, ?, ?, ?) "
               "ON CONFLICT(ticker, ts) DO NOTHING")
-CHUNK = 50_000
-
-
-def chunks(rows: Iterable[SnapshotRow], size: int = CHUNK) -> Iterator[list[SnapshotRow]]:
-    it = iter(rows)
-    while batch := list(islice(it, size)):
-        yield batch
-
-
 def insert_snapshot_rows(conn: sqlite3.Connection, rows: Iterable[SnapshotRow],
                          *, chunk: int = CHUNK) -> int:
     """Insert snapshot tuples; returns how many were new. Call inside ``atomic()`` for one
     transaction, or outside to commit chunk by chunk (each chunk its own transaction)."""
-    from kalshibot.store.connection import atomic
-
-    added = 0
-    for batch in chunks(rows, chunk):
-        with atomic(conn):
-            before = conn.total_changes
-            conn.executemany(INSERT_SQL, batch)
-            added += conn.total_changes - before
-    return added
+    return insert_chunked(conn, INSERT_SQL, rows, chunk=chunk)
 
 
 def book_to_row(book: OrderBook, ts: datetime | None = None, *, depth: bool = False

@@ -16,13 +16,16 @@ Times are stored as INTEGER epoch milliseconds UTC (``ts_ms``); see ``kalshibot.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from itertools import islice
 from pathlib import Path
+from typing import TypeVar
 
 from kalshibot.errors import StoreError
 
 BUSY_TIMEOUT_MS = 10_000
+T = TypeVar("T")
 
 
 def connect(path: str | Path, *, migrate: bool = True, read_only: bool = False
@@ -108,3 +111,29 @@ def integrity_check(conn: sqlite3.Connection) -> list[str]:
     for r in conn.execute("PRAGMA foreign_key_check"):
         problems.append(f"foreign key violation in {r[0]} rowid {r[1]} -> {r[2]}")
     return problems
+
+
+#: Rows per transaction for bulk inserts.
+CHUNK = 50_000
+
+
+def chunks(rows: Iterable[T], size: int = CHUNK) -> Iterator[list[T]]:
+    """Consume ``rows`` lazily in lists of at most ``size`` (memory stays flat)."""
+    it = iter(rows)
+    while batch := list(islice(it, size)):
+        yield batch
+
+
+def insert_chunked(conn: sqlite3.Connection, sql: str, rows: Iterable[Sequence[object]],
+                   *, chunk: int = CHUNK) -> int:
+    """``executemany(sql)`` over ``rows`` chunk by chunk; returns how many rows were new.
+
+    Each chunk is its own transaction, or part of the caller's when inside ``atomic()``. With
+    ``ON CONFLICT ... DO NOTHING`` statements re-inserting the same rows adds nothing."""
+    added = 0
+    for batch in chunks(rows, chunk):
+        with atomic(conn):
+            before = conn.total_changes
+            conn.executemany(sql, batch)
+            added += conn.total_changes - before
+    return added

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable
 
-from kalshibot.store.books import chunks
+from kalshibot.store.connection import insert_chunked
 
 #: (ticker, ts_ms, last_price_units, volume_units or None, source)
 PricePointRow = tuple[str, int, int, int | None, str]
@@ -20,12 +20,4 @@ INSERT_SQL = ("INSERT INTO price_points (ticker, ts, last_price, volume, source)
 
 
 def insert_price_points(conn: sqlite3.Connection, rows: Iterable[PricePointRow]) -> int:
-    from kalshibot.store.connection import atomic
-
-    added = 0
-    for batch in chunks(rows):  # type: ignore[arg-type]
-        with atomic(conn):
-            before = conn.total_changes
-            conn.executemany(INSERT_SQL, batch)
-            added += conn.total_changes - before
-    return added
+    return insert_chunked(conn, INSERT_SQL, rows)

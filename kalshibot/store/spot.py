@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from kalshibot.store.books import chunks
+from kalshibot.store.connection import insert_chunked
 from kalshibot.store.units import ms_ts, text_decimal, ts_ms
 
 
@@ -49,15 +49,7 @@ def spot_row(s: SpotPrice) -> SpotRow:
 
 def insert_spot_rows(conn: sqlite3.Connection, rows: Iterable[SpotRow]) -> int:
     """Insert raw rows in chunks (one transaction each unless inside ``atomic()``)."""
-    from kalshibot.store.connection import atomic
-
-    added = 0
-    for batch in chunks(rows):  # type: ignore[arg-type]
-        with atomic(conn):
-            before = conn.total_changes
-            conn.executemany(INSERT_SQL, batch)
-            added += conn.total_changes - before
-    return added
+    return insert_chunked(conn, INSERT_SQL, rows)
 
 
 def upsert_spot(conn: sqlite3.Connection, prices: Iterable[SpotPrice]) -> int:

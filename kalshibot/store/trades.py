@@ -14,7 +14,7 @@ from datetime import datetime
 
 from kalshibot.domain.money import Count
 from kalshibot.domain.orders import Side, Trade
-from kalshibot.store.books import chunks
+from kalshibot.store.connection import insert_chunked
 from kalshibot.store.units import (
     count_to_units,
     ms_ts,
@@ -46,15 +46,7 @@ def trade_row(t: Trade) -> TradeRow:
 
 def insert_trade_rows(conn: sqlite3.Connection, rows: Iterable[TradeRow]) -> int:
     """Insert raw rows in chunks; returns how many were new."""
-    from kalshibot.store.connection import atomic
-
-    added = 0
-    for batch in chunks(rows):  # type: ignore[arg-type]
-        with atomic(conn):
-            before = conn.total_changes
-            conn.executemany(INSERT_SQL, batch)
-            added += conn.total_changes - before
-    return added
+    return insert_chunked(conn, INSERT_SQL, rows)
 
 
 def upsert_trades(conn: sqlite3.Connection, trades: Iterable[Trade]) -> int:
