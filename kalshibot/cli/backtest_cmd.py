@@ -8,8 +8,8 @@ from pathlib import Path
 import typer
 
 from kalshibot.cli.context import console, err_console, settings
+from kalshibot.cli.options import parse_when, split_list
 from kalshibot.cli.render import print_json, print_table
-from kalshibot.cli.trade_cmd import parse_time, split_list
 from kalshibot.errors import UserInputError
 
 
@@ -91,7 +91,7 @@ def backtest(
         data=database or s.database_path,
         strategies=split_list(strategy) or ("meanrev",),
         series=split_list(series), tickers=split_list(tickers),
-        start=parse_time(from_, "--from"), end=parse_time(to, "--to"),
+        start=parse_when(from_, "--from"), end=parse_when(to, "--to"),
         interval_s=interval, latency_s=latency, fill=fm,
         starting_cash=cash_d if cash_d is not None else Decimal("10000"),
         min_edge=edge if edge is not None else Decimal(str(s.min_edge)),

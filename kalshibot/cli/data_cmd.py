@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
@@ -26,6 +26,7 @@ from rich.progress import (
 )
 
 from kalshibot.cli.context import console, settings
+from kalshibot.cli.options import parse_when, split_list
 from kalshibot.cli.render import print_json, print_table
 from kalshibot.clock import Clock, SystemClock
 from kalshibot.errors import UserInputError
@@ -168,27 +169,6 @@ def sample_cmd(
 # The logic lives in ``kalshibot.ingest`` (plain functions over a client and a connection).
 
 
-def _split(values: list[str]) -> tuple[str, ...]:
-    """Repeatable options that also accept comma-separated lists, de-duplicated in order."""
-    out = [v.strip() for raw in values for v in raw.split(",") if v.strip()]
-    return tuple(dict.fromkeys(out))
-
-
-def _when(text: str | None, name: str, now: datetime) -> datetime | None:
-    """ISO date/time (UTC when no zone), or relative ``30m`` / ``6h`` / ``7d`` before now."""
-    if text is None:
-        return None
-    t = text.strip()
-    units = {"m": 60, "h": 3600, "d": 86_400}
-    if len(t) > 1 and t[-1] in units and t[:-1].isdigit():
-        return now - timedelta(seconds=int(t[:-1]) * units[t[-1]])
-    try:
-        ts = datetime.fromisoformat(t.replace("Z", "+00:00"))
-    except ValueError:
-        raise UserInputError(f"{name} {text!r}: use ISO (2026-11-20T19:00Z) or 30m/6h/7d"
-                             ) from None
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
-
 
 def _clock() -> Clock:
     """The clock commands use (tests replace this function)."""
@@ -287,9 +267,9 @@ def sync_cmd(
 
     clock = _clock()
     now = clock.now()
-    opts = SyncOptions(series=_split(series), events=_split(event), tickers=_split(tickers),
-                       status=status, since=_when(since, "--since", now),
-                       until=_when(until, "--until", now), candles=candles, trades=trades,
+    opts = SyncOptions(series=split_list(series), events=split_list(event), tickers=split_list(tickers),
+                       status=status, since=parse_when(since, "--since", now),
+                       until=parse_when(until, "--until", now), candles=candles, trades=trades,
                        events_meta=events_meta, period_minutes=period, historical=historical)
     opts.validate()
     client = _client(clock, env, public)
@@ -387,8 +367,8 @@ def record_cmd(
     )
     from kalshibot.store import open_store
 
-    ser, tick = _split(series), _split(tickers)
-    syms = _split(symbols) or _symbols_of(ser, tick)
+    ser, tick = split_list(series), split_list(tickers)
+    syms = split_list(symbols) or _symbols_of(ser, tick)
     if ws:
         from kalshibot.ws.record import record_ws_command
 

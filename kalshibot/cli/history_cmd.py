@@ -10,7 +10,7 @@ import csv
 import sqlite3
 import sys
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import TextIO
@@ -19,6 +19,7 @@ import typer
 
 from kalshibot.cli import status_cmd
 from kalshibot.cli.context import console, settings
+from kalshibot.cli.options import parse_when
 from kalshibot.cli.status_cmd import DB_HELP, SIM_HELP, _grid, open_db, resolve_db
 from kalshibot.domain.money import Count, Money, Price
 from kalshibot.errors import StoreError, UserInputError
@@ -51,21 +52,6 @@ class FillRow:
         """price x count, dollars (fees excluded)."""
         return Money(self.price.value * self.count.value)
 
-
-def parse_when(text: str | None, option: str, now: datetime) -> datetime | None:
-    """ISO date/time (UTC when no zone) or relative ``30m`` / ``6h`` / ``7d`` before ``now``."""
-    if text is None:
-        return None
-    t = text.strip()
-    units = {"m": 60, "h": 3600, "d": 86_400}
-    if len(t) > 1 and t[-1] in units and t[:-1].isdigit():
-        return now - timedelta(seconds=int(t[:-1]) * units[t[-1]])
-    try:
-        ts = datetime.fromisoformat(t.replace("Z", "+00:00"))
-    except ValueError:
-        raise UserInputError(f"{option} {text!r}: use ISO (2026-11-20T19:00Z) or 30m/6h/7d"
-                             ) from None
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
 
 
 def query_fills(conn: sqlite3.Connection, *, ticker: str | None = None,

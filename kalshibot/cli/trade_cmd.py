@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from datetime import datetime
 
 import typer
 from rich.console import Group
@@ -11,32 +10,12 @@ from rich.live import Live
 from rich.table import Table
 
 from kalshibot.cli.context import console, settings
+from kalshibot.cli.options import parse_when, split_list
 from kalshibot.cli.render import print_json, print_table
 from kalshibot.domain.money import Count
 from kalshibot.engine import CycleReport
 from kalshibot.errors import UserInputError
 from kalshibot.session import Session, SessionOptions, SessionSummary, Stopper
-
-
-def split_list(values: list[str] | None) -> tuple[str, ...]:
-    """``--tickers A,B --tickers C`` -> ("A", "B", "C")."""
-    out: list[str] = []
-    for v in values or []:
-        out += [x.strip() for x in v.split(",") if x.strip()]
-    return tuple(out)
-
-
-def parse_time(text: str | None, option: str) -> datetime | None:
-    if text is None:
-        return None
-    from datetime import UTC
-
-    try:
-        t = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise UserInputError(f"{option}: not a date/time: {text!r} (use e.g. 2026-11-20T14:00Z)"
-                             ) from None
-    return t if t.tzinfo else t.replace(tzinfo=UTC)
 
 
 def _position(qty: Count) -> str:
@@ -126,7 +105,7 @@ def trade(
     opts = SessionOptions(exchange=exchange, strategy=strategy, series=split_list(series),
                           tickers=split_list(tickers), interval_s=interval,
                           max_cycles=max_cycles, duration_s=duration, live=live, fresh=fresh,
-                          start=parse_time(start, "--start"))
+                          start=parse_when(start, "--start"))
     session = Session.create(s, opts)
     stopper = Stopper()
     stopper.install()

@@ -8,6 +8,7 @@ the same as one JSON document.
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from kalshibot.cli.context import console, err_console, settings
+from kalshibot.cli.options import parse_when, split_list
 from kalshibot.cli.render import print_json, table
 from kalshibot.config import Settings
 from kalshibot.errors import UserInputError
@@ -25,25 +27,8 @@ _STAGES = {"load": "loading history", "features": "building features",
            "fit": "fitting folds + final model"}
 
 
-def parse_time(text: str | None, flag: str) -> pd.Timestamp | None:
-    """ISO date or datetime (UTC unless an offset is given); ``UserInputError`` otherwise."""
-    if text is None:
-        return None
-    try:
-        ts = pd.Timestamp(text)
-    except (ValueError, TypeError):
-        raise UserInputError(f"{flag}: cannot read {text!r} as a date or time",
-                             hint="use e.g. 2026-01-31 or 2026-01-31T12:00Z") from None
-    if pd.isna(ts):
-        raise UserInputError(f"{flag}: cannot read {text!r} as a date or time")
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-
-
-def _split(values: list[str] | None) -> list[str] | None:
-    if not values:
-        return None
-    out = [v.strip() for item in values for v in item.split(",") if v.strip()]
-    return out or None
+def _ts(t: datetime | None) -> pd.Timestamp | None:
+    return None if t is None else pd.Timestamp(t)
 
 
 def _f(x: Any, nd: int = 4) -> str:
@@ -80,8 +65,9 @@ def train(
         raise UserInputError(f"--jobs must be at least 1, got {jobs}")
     if min_edge is not None and not (0 <= min_edge < 1):
         raise UserInputError(f"--min-edge must be in [0, 1), got {min_edge}")
-    sel = Selection(series=_split(series), tickers=_split(tickers),
-                    since=parse_time(since, "--since"), until=parse_time(until, "--until"))
+    sel = Selection(series=list(split_list(series)) or None,
+                    tickers=list(split_list(tickers)) or None,
+                    since=_ts(parse_when(since, "--since")), until=_ts(parse_when(until, "--until")))
     if sel.since is not None and sel.until is not None and sel.since >= sel.until:
         raise UserInputError(f"--since {sel.since} is not before --until {sel.until}")
     s = settings(db_path=db, model_dir=model_dir)
