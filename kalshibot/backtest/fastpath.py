@@ -43,16 +43,41 @@ SECS_MARGIN = 1e-6
 
 @dataclass
 class _MarketCycles:
+    """One market's book as the cycles see it, for cycle indices ``k_lo <= k < k_hi`` (the
+    cycles at which the market is active); arrays are indexed by ``k - k_lo``."""
+
     ticker: str
     k_lo: int  # first cycle index at which the market is active
     k_hi: int  # first cycle index at which it is closed
-    valid: npt.NDArray[np.bool_]  # per cycle in [k_lo, k_hi): a two-sided book is shown
-    mids: npt.NDArray[np.float64]  # per cycle: YES mid (float dollars), NaN when not valid
+    fresh: npt.NDArray[np.bool_]  # a snapshot no older than the max book age is shown
+    valid: npt.NDArray[np.bool_]  # ... and both of its sides are tradable (a mid exists)
+    mids: npt.NDArray[np.float64]  # YES mid (float dollars), NaN when not valid
+    bid: npt.NDArray[np.int64]  # YES bid in $0.0001 units (0: none)
+    ask: npt.NDArray[np.int64]  # YES ask in $0.0001 units (0: none)
     pushed: int  # cycle index up to which the strategy state has been advanced
 
 
+# Per market: its snapshot count, times "ts,ts,..." (ms) and the packed books in the same
+# order, packed = bid << 16 | ask << 2 | (bid side tradable) << 1 | (ask side tradable), prices
+# in $0.0001 units (0..10000, 14 bits; a missing price is 0 and its side not tradable). SQLite
+# formats the numbers and numpy parses them: no Python object per snapshot. The primary key
+# (ticker, ts) makes the scan run in time order (checked after parsing anyway).
+_SNAPSHOTS_SQL = (
+    "SELECT count(*), group_concat(ts), group_concat("
+    " (coalesce(yes_bid, 0) << 16) | (coalesce(yes_ask, 0) << 2)"
+    " | ((yes_bid IS NOT NULL AND (depth IS NOT NULL OR yes_bid_size > 0"
+    "     OR (? AND yes_bid_size IS NULL))) << 1)"
+    " | (yes_ask IS NOT NULL AND (depth IS NOT NULL OR yes_ask_size > 0"
+    "     OR (? AND yes_ask_size IS NULL))))"
+    " FROM book_snapshots WHERE ticker = ?")
+_BATCH = 400  # markets per query (well under SQLite's bound-parameter limit)
+
+
 class MeanRevScreen:
-    """Screen for ``MeanReversionStrategy`` (see module docstring)."""
+    """Screen for ``MeanReversionStrategy`` (see module docstring).
+
+    Markets are loaded in open-time order, a batch at a time, ``chunk_cycles`` ahead of the
+    clock, and dropped once closed: memory holds about a day of cycles, not the history."""
 
     def __init__(self, strategy: MeanReversionStrategy, params: StrategyParams,
                  data: sqlite3.Connection, markets: Sequence[Market], t0: datetime,
@@ -67,96 +92,140 @@ class MeanRevScreen:
         self.max_age_ms = int(max_book_age.total_seconds() * 1000)
         self.unknown_size = unknown_size
         self.chunk = chunk_cycles
-        self.pending = sorted(markets, key=lambda m: self._k_of(m.open_time, lo=True))
+        self.pending = sorted(markets, key=lambda m: self._k_of(m.open_time))
         self.next_pending = 0
         self.loaded: dict[str, _MarketCycles] = {}
         self.flags: list[int] = []  # heap of flagged cycle indices
         self.snapshots = 0
 
-    def _k_of(self, t: datetime | None, *, lo: bool) -> int:
+    def _k_of(self, t: datetime | None) -> int:
         if t is None:
             return 0
         d = ts_ms(t) - self.t0_ms
         return max(0, -(-d // self.step_ms))  # first cycle at or after t
 
     def _load_until(self, k: int) -> None:
+        batch: list[Market] = []
         while self.next_pending < len(self.pending):
             m = self.pending[self.next_pending]
-            if self._k_of(m.open_time, lo=True) > k + self.chunk:
+            if self._k_of(m.open_time) > k + self.chunk:
                 break
             self.next_pending += 1
-            self._load(m)
+            batch.append(m)
+            if len(batch) == _BATCH:
+                self._load(batch)
+                batch = []
+        if batch:
+            self._load(batch)
 
     def _next_unloaded_k(self) -> int:
         if self.next_pending >= len(self.pending):
             return self.n
-        return self._k_of(self.pending[self.next_pending].open_time, lo=True)
+        return self._k_of(self.pending[self.next_pending].open_time)
 
-    def _load(self, m: Market) -> None:
-        k_lo = self._k_of(m.open_time, lo=True)
-        k_hi = min(self._k_of(m.close_time, lo=True), self.n)
-        if k_hi <= k_lo:
-            return
-        # One packed integer per snapshot besides its time, flags computed by SQLite:
-        # bid * 2^16 + ask * 4 + 2 * (bid side tradable) + (ask side tradable), prices in
-        # $0.0001 units (0..10000, 14 bits; a missing price is 0 and its side not tradable).
+    def _read(self, tickers: Sequence[str]
+              ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """Snapshots of ``tickers``, concatenated in that order: (counts per ticker, ts ms,
+        packed), each market's part sorted by time."""
         unk = 1 if self.unknown_size else 0
-        rows = self.data.execute(
-            "SELECT ts, (coalesce(yes_bid, 0) << 16) | (coalesce(yes_ask, 0) << 2)"
-            " | ((yes_bid IS NOT NULL AND (depth IS NOT NULL OR yes_bid_size > 0"
-            "     OR (? AND yes_bid_size IS NULL))) << 1)"
-            " | (yes_ask IS NOT NULL AND (depth IS NOT NULL OR yes_ask_size > 0"
-            "     OR (? AND yes_ask_size IS NULL)))"
-            " FROM book_snapshots WHERE ticker = ? ORDER BY ts", (unk, unk, m.ticker)).fetchall()
-        self.snapshots += len(rows)
-        kk = np.arange(k_lo, k_hi, dtype=np.int64)
+        counts = np.zeros(len(tickers), dtype=np.int64)
+        ts_parts: list[str] = []
+        packed_parts: list[str] = []
+        for j, t in enumerate(tickers):
+            n, ts, packed = self.data.execute(_SNAPSHOTS_SQL, (unk, unk, t)).fetchone()
+            if n:
+                counts[j] = n
+                ts_parts.append(ts)
+                packed_parts.append(packed)
+        if not ts_parts:
+            empty = np.zeros(0, dtype=np.int64)
+            return counts, empty, empty
+        ts_all = np.fromstring(",".join(ts_parts), dtype=np.int64, sep=",")
+        packed_all = np.fromstring(",".join(packed_parts), dtype=np.int64, sep=",")
+        seg = np.repeat(np.arange(len(tickers), dtype=np.int64), counts)
+        if len(ts_all) > 1 and not bool(np.all((ts_all[1:] > ts_all[:-1])
+                                               | (seg[1:] != seg[:-1]))):
+            order = np.lexsort((ts_all, seg))
+            ts_all, packed_all = ts_all[order], packed_all[order]
+        return counts, ts_all, packed_all
+
+    def _load(self, batch: Sequence[Market]) -> None:
+        """Per-cycle books and entry flags of a batch of markets, all at once: cycles of every
+        market are concatenated (market by market) and matched to their latest snapshot with
+        one search over (market, time) keys."""
+        k_lo = np.array([self._k_of(m.open_time) for m in batch], dtype=np.int64)
+        k_hi = np.minimum(np.array([self._k_of(m.close_time) for m in batch], dtype=np.int64),
+                          self.n)
+        lens = np.maximum(k_hi - k_lo, 0)
+        counts, ts, packed = self._read([m.ticker for m in batch])
+        self.snapshots += int(counts.sum())
+        total = int(lens.sum())
+        if total == 0:
+            return
+        starts = np.concatenate(([0], np.cumsum(lens)[:-1]))
+        seg = np.repeat(np.arange(len(batch), dtype=np.int64), lens)  # market of each cycle
+        kk = np.arange(total, dtype=np.int64) - starts[seg] + k_lo[seg]  # global cycle index
         tk = self.t0_ms + kk * self.step_ms
-        if not rows:
-            valid = np.zeros(len(kk), dtype=bool)
-            mids = np.full(len(kk), np.nan)
-            bidc = askc = mids
-        else:
-            a = np.asarray(rows, dtype=np.int64)
-            ts, packed = a[:, 0], a[:, 1]
-            bid, ask = packed >> 16, (packed >> 2) & 0x3FFF
-            has_b, has_a = (packed & 2) != 0, (packed & 1) != 0
-            i = np.searchsorted(ts, tk, side="right") - 1
-            ok = i >= 0
+        if len(ts):
+            snap_seg = np.repeat(np.arange(len(batch), dtype=np.int64), counts)
+            snap_start = np.concatenate(([0], np.cumsum(counts)[:-1]))
+            i = np.searchsorted((snap_seg << 43) + ts, (seg << 43) + tk, side="right") - 1
+            ok = i >= snap_start[seg]
             ic = np.maximum(i, 0)
-            valid = ok & (tk - ts[ic] <= self.max_age_ms) & has_b[ic] & has_a[ic]
-            mids = np.where(valid, (bid[ic] + ask[ic]) / 20000.0, np.nan)
-            bidc, askc = bid[ic] / 10000.0, ask[ic] / 10000.0
-        mc = _MarketCycles(m.ticker, k_lo, k_hi, valid, mids, k_lo)
-        self.loaded[m.ticker] = mc
-        for k in self._flags(mc, m, tk, bidc, askc).tolist():
+            p = packed[ic]
+            fresh = ok & (tk - ts[ic] <= self.max_age_ms)
+        else:
+            p = np.zeros(total, dtype=np.int64)
+            fresh = np.zeros(total, dtype=bool)
+        bid, ask = p >> 16, (p >> 2) & 0x3FFF
+        has_b, has_a = fresh & ((p & 2) != 0), fresh & ((p & 1) != 0)
+        valid = has_b & has_a
+        mids = np.where(valid, (bid + ask) / 20000.0, np.nan)
+        bid, ask = np.where(has_b, bid, 0), np.where(has_a, ask, 0)
+        for j, m in enumerate(batch):
+            if lens[j] <= 0:
+                continue
+            c0, c1 = int(starts[j]), int(starts[j] + lens[j])
+            self.loaded[m.ticker] = _MarketCycles(
+                m.ticker, int(k_lo[j]), int(k_hi[j]), fresh[c0:c1], valid[c0:c1],
+                mids[c0:c1], bid[c0:c1], ask[c0:c1], int(k_lo[j]))
+        for k in self._flags(batch, seg, kk, tk, valid, mids, bid, ask).tolist():
             heapq.heappush(self.flags, k)
 
-    def _flags(self, mc: _MarketCycles, m: Market, tk: npt.NDArray[np.int64],
-               bid: npt.NDArray[np.float64], ask: npt.NDArray[np.float64]
-               ) -> npt.NDArray[np.int64]:
-        """Cycle indices where the mean-reversion entry rule could trigger: the window is
-        full, |z| >= z_entry, entries are still allowed, and the best conceivable edge reaches
+    def _flags(self, batch: Sequence[Market], seg: npt.NDArray[np.int64],
+               kk: npt.NDArray[np.int64], tk: npt.NDArray[np.int64],
+               valid: npt.NDArray[np.bool_], mids: npt.NDArray[np.float64],
+               bid: npt.NDArray[np.int64], ask: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        """Cycle indices where the mean-reversion entry rule could trigger: the window (the
+        last ``window`` cycles of the same market with a two-sided book) is full,
+        |z| >= z_entry, entries are still allowed, and the best conceivable edge reaches
         min_edge. Edges are bounded with fees >= 0: a passive YES bid costs at least the best
         bid plus one tick (when the bid is on a single-band grid; else plus $0.0001), a passive
         NO bid likewise from 1 - ask, a taker buy the ask (YES) or 1 - bid (NO)."""
         s, w = self.s, self.s.window
-        pos = np.flatnonzero(mc.valid)
+        pos = np.flatnonzero(valid)
         if len(pos) < w:
             return np.zeros(0, dtype=np.int64)
-        seq = mc.mids[pos]
+        seq = mids[pos]
         win = np.lib.stride_tricks.sliding_window_view(seq, w)
+        full = seg[pos[: len(pos) - w + 1]] == seg[pos[w - 1:]]  # window within one market
+        at = pos[w - 1:][full]  # concatenated cycle offsets where the window is full
+        win = win[full]
         mean = win.mean(axis=1)
         std = np.maximum(win.std(axis=1), s.min_std)
-        at = pos[w - 1:]  # cycle offsets where the window is full
-        z = (seq[w - 1:] - mean) / std
-        tau = (ts_ms(m.close_time) - tk[at]) / 1000.0
-        b, a = bid[at], ask[at]
-        gap_b, gap_a = _gaps(m, b), _gaps(m, a)
+        z = (mids[at] - mean) / std
+        close_ms = np.array([ts_ms(m.close_time) for m in batch], dtype=np.int64)
+        tau = (close_ms[seg[at]] - tk[at]) / 1000.0
+        steps = np.array([_grid_step(m) for m in batch], dtype=np.int64)[seg[at]]
+        bu, au = bid[at], ask[at]
+        gap_b = np.where(bu % steps == 0, steps, 1) / 10000.0
+        gap_a = np.where(au % steps == 0, steps, 1) / 10000.0
+        b, a = bu / 10000.0, au / 10000.0
         bound = np.maximum(np.maximum(mean - b - gap_b, a - mean - gap_a),
                            np.maximum(mean - a, b - mean))
         cand = ((np.abs(z) >= s.z_entry - Z_MARGIN) & (tau >= s.no_entry_last_s - SECS_MARGIN)
                 & (bound >= float(self.params.min_edge) - EDGE_MARGIN))
-        return (mc.k_lo + at[cand]).astype(np.int64)
+        return kk[at[cand]]
 
     # --- runner interface ------------------------------------------------------------------
     def next_flag(self, k: int) -> int:
@@ -189,17 +258,16 @@ class MeanRevScreen:
                 mc.pushed = k + 1
 
 
-def _gaps(m: Market, px: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    """Least distance (dollars) from a best bid at ``px`` (YES bid, or the YES ask standing
-    for the NO bid 1 - ask) to the next valid price above it: one step on a single-band grid
-    from 0 when the price is on it, else $0.0001 (the finest price unit)."""
+def _grid_step(m: Market) -> int:
+    """The tick (in $0.0001 units) of a single-band grid from 0 to 1, else 1: the least
+    distance from a price on the grid to the next valid price above it (off the grid, or on a
+    multi-band grid, $0.0001 is the safe bound)."""
     bands = m.tick_grid.bands
     if len(bands) == 1 and bands[0].start == 0 and bands[0].end == 1:
-        step = int(bands[0].step * 10000)
-        if step >= 1 and bands[0].step * 10000 == step and 10000 % step == 0:
-            units = np.rint(px * 10000).astype(np.int64)
-            return np.where(units % step == 0, step / 10000.0, 1e-4)
-    return np.full(len(px), 1e-4)
+        step = bands[0].step * 10000
+        if step >= 1 and step == int(step) and 10000 % int(step) == 0:
+            return int(step)
+    return 1
 
 
 def screen_for(strategy: Strategy, params: StrategyParams, data: sqlite3.Connection,
