@@ -32,6 +32,8 @@ import numpy as np
 import numpy.typing as npt
 
 from kalshibot.domain.market import Market
+from kalshibot.domain.money import Price
+from kalshibot.domain.orders import Action, Side
 from kalshibot.store.units import ts_ms
 from kalshibot.strategy.base import Strategy, StrategyParams
 from kalshibot.strategy.meanrev import MeanReversionStrategy
@@ -105,10 +107,15 @@ class MeanRevScreen:
         return max(0, -(-d // self.step_ms))  # first cycle at or after t
 
     def _load_until(self, k: int) -> None:
+        """Load every market opening by cycle ``k + chunk``; when any must be loaded, load
+        those opening by ``k + 2 * chunk`` too, so markets come in large batches."""
+        if (self.next_pending >= len(self.pending)
+                or self._k_of(self.pending[self.next_pending].open_time) > k + self.chunk):
+            return
         batch: list[Market] = []
         while self.next_pending < len(self.pending):
             m = self.pending[self.next_pending]
-            if self._k_of(m.open_time) > k + self.chunk:
+            if self._k_of(m.open_time) > k + 2 * self.chunk:
                 break
             self.next_pending += 1
             batch.append(m)
@@ -251,6 +258,45 @@ class MeanRevScreen:
                 d = self.s._mids.setdefault(t, deque(maxlen=self.s.window))
                 d.extend(seg[-self.s.window:].tolist())
             mc.pushed = k + 1  # the full cycle at k pushes its own mid
+
+    def k_at(self, t: datetime) -> int:
+        """The first cycle index whose time is at or after ``t``."""
+        return self._k_of(t)
+
+    def next_touch(self, ticker: str, side: Side, action: Action, price: Price,
+                   k_from: int, k_to: int) -> int:
+        """The first cycle in ``[k_from, k_to)`` whose shown book reaches a resting order's
+        price (it could fill, or move its queue estimate), else ``k_to``. A buy of YES meets
+        YES asks at or below its price, a buy of NO meets YES bids at or above 1 - price; a
+        sell meets bids of its side at or above its price. Conservative: sizes are ignored."""
+        mc = self.loaded.get(ticker)
+        if mc is None:
+            return k_from  # unknown market: nothing can be proven
+        lo, hi = max(k_from, mc.k_lo) - mc.k_lo, min(k_to, mc.k_hi) - mc.k_lo
+        if lo >= hi:
+            return k_to
+        p = int(price.value * 10000)
+        bid, ask = mc.bid[lo:hi], mc.ask[lo:hi]
+        if action is Action.BUY:
+            hit = ((ask > 0) & (ask <= p) if side is Side.YES
+                   else (bid > 0) & (10000 - bid <= p))
+        else:
+            hit = ((bid > 0) & (bid >= p) if side is Side.YES
+                   else (ask > 0) & (10000 - ask >= p))
+        i = np.flatnonzero(hit)
+        return mc.k_lo + lo + int(i[0]) if len(i) else k_to
+
+    def last_shown(self, ticker: str, k_from: int, k_to: int) -> int | None:
+        """The last cycle in ``[k_from, k_to)`` at which ``ticker`` shows a book (None if
+        none, or the market is unknown)."""
+        mc = self.loaded.get(ticker)
+        if mc is None:
+            return None
+        lo, hi = max(k_from, mc.k_lo) - mc.k_lo, min(k_to, mc.k_hi) - mc.k_lo
+        if lo >= hi:
+            return None
+        i = np.flatnonzero(mc.fresh[lo:hi])
+        return mc.k_lo + lo + int(i[-1]) if len(i) else None
 
     def after_cycle(self, k: int) -> None:
         for mc in self.loaded.values():

@@ -230,22 +230,59 @@ def run_strategy(cfg: BacktestConfig, name: str, data: sqlite3.Connection, *,
     stale_after = engine.cfg.stale_order_after
     local: tuple[datetime | None, bool] | None = None
 
-    def quiet_with_orders(k: int, now: datetime) -> bool:
-        """A flat account whose resting orders provably see nothing at cycle ``k``: no entry
-        can be proposed (screen), no order turns stale or meets a closed market, no book of
-        ours is depleted, and feeding the venue's trades and books to the orders fills nothing
-        (``SimExchange.replay_quiet_feed`` then leaves exactly the state the cycle would)."""
+    def resting_state() -> tuple[datetime | None, bool]:
         nonlocal local
-        if screen is None or holding(now) or ex.taken_is_current(now):
-            return False
-        if screen.next_flag(k) <= k:
-            return False
         if local is None:
             recs = engine.orders.open_orders()
             deadline = min((r.created for r in recs), default=None)
             local = (None if deadline is None else deadline + stale_after,
                      bool(engine.orders.blocked_markets()))
-        deadline, blocked = local
+        return local
+
+    def quiet_until(k: int, now: datetime) -> int:
+        """For a flat account with resting orders: the first cycle >= ``k`` at which anything
+        could happen (k itself when that cannot be ruled out). Nothing can before it: no entry
+        is proposed (screen), no order turns stale or meets a closed market, no book of ours
+        is depleted, no stored trade reaches the orders and no shown book touches their
+        prices. ``replay_quiet_span`` then leaves the venue as the skipped polls would."""
+        if screen is None or holding(now) or ex.taken_is_current(now):
+            return k
+        nk = screen.next_flag(k)
+        if nk <= k:
+            return k
+        deadline, blocked = resting_state()
+        if blocked:
+            return k
+        if deadline is not None:
+            nk = min(nk, screen.k_at(deadline))
+        for o in account.open_orders():
+            m = by_ticker.get(o.ticker)
+            if m is None:
+                return k
+            nk = min(nk, screen.k_at(m.close_time))
+            nk = screen.next_touch(o.ticker, o.side, o.action, o.price, k, nk)
+            traded = ex.next_trade_at(o.ticker)
+            if traded is not None:
+                nk = min(nk, screen.k_at(traded))
+            if nk <= k:
+                return k
+        return nk
+
+    def skip_quietly(k: int, nk: int) -> None:
+        for t in sorted({o.ticker for o in account.open_orders()}):
+            c = screen.last_shown(t, k, nk) if screen is not None else None
+            if c is not None:
+                ex.replay_quiet_span(t, t0 + c * interval)
+
+    def quiet_with_orders(k: int, now: datetime) -> bool:
+        """One cycle of ``quiet_until``'s kind where a book does touch an order: feeding the
+        venue's trades and books to the orders fills nothing (``replay_quiet_feed`` then
+        leaves exactly the state the cycle would)."""
+        if screen is None or holding(now) or ex.taken_is_current(now):
+            return False
+        if screen.next_flag(k) <= k:
+            return False
+        deadline, blocked = resting_state()
         if blocked or (deadline is not None and now >= deadline):
             return False
         for o in account.open_orders():
@@ -268,10 +305,17 @@ def run_strategy(cfg: BacktestConfig, name: str, data: sqlite3.Connection, *,
                 k = nk
                 continue
         clock.set(now)
-        if account.open_orders() and quiet_with_orders(k, now):
-            skipped += 1
-            k += 1
-            continue
+        if account.open_orders():
+            nk = quiet_until(k, now)
+            if nk > k:
+                skip_quietly(k, nk)
+                skipped += nk - k
+                k = nk
+                continue
+            if quiet_with_orders(k, now):
+                skipped += 1
+                k += 1
+                continue
         if screen is not None:
             screen.before_cycle(k)
         rep = engine.run_cycle(now)

@@ -50,7 +50,7 @@ from kalshibot.sim.venue import SimulatedAccountVenue
 from kalshibot.store.books import SnapshotRow, row_to_book
 from kalshibot.store.markets import find_markets
 from kalshibot.store.trades import list_trades
-from kalshibot.store.units import ts_ms
+from kalshibot.store.units import ms_ts, ts_ms
 
 
 def _deplete(book: OrderBook, taken: dict[tuple[Side, Decimal], Decimal]) -> OrderBook:
@@ -264,6 +264,27 @@ class SimExchange(SimulatedAccountVenue):
             else:
                 self._trades_seen[t] = ts
         return False
+
+    def next_trade_at(self, ticker: str) -> datetime | None:
+        """Time of the first stored public trade of ``ticker`` that the next venue poll would
+        feed to its resting orders (at or after the trade cursor), or None."""
+        since = self._trades_seen.get(ticker)
+        row = self.data.execute(
+            "SELECT min(ts) FROM trades WHERE ticker = ? AND ts >= ?",
+            (ticker, -(1 << 62) if since is None else ts_ms(since))).fetchone()
+        return None if row[0] is None else ms_ts(row[0])
+
+    def replay_quiet_span(self, ticker: str, last_shown: datetime) -> None:
+        """Backtest fast path: leave ``ticker``'s resting orders as a run of venue polls over
+        a span of cycles would, when the caller has proven that no trade reaches them and no
+        shown book touches their prices in it: then only the last poll that showed a book
+        (at ``last_shown``) leaves a trace (the trade cursor and the last book seen)."""
+        since = self._trades_seen.get(ticker)
+        if since is not None and since > last_shown:
+            return  # the order is still in flight over the whole span
+        book = self._book(ticker, last_shown)
+        if book is not None:
+            self._feed_account(ticker, book, last_shown)
 
     def _row_at(self, ticker: str, at_ms: int) -> SnapshotRow | None:
         """The latest stored snapshot of ``ticker`` at or before ``at_ms`` (a keyed lookup:

@@ -26,12 +26,14 @@ from kalshibot.store import open_store
 from kalshibot.store.books import SnapshotRow, insert_snapshot_rows
 from kalshibot.store.connection import atomic
 from kalshibot.store.markets import upsert_events, upsert_markets, upsert_series
+from kalshibot.store.trades import TradeRow, insert_trade_rows
 
 START = datetime(2025, 1, 1, tzinfo=UTC)
 SERIES = "KXFAST15M"
 
 
-def _generate(path: Path, markets: int = 48, step: int = 6, seed: int = 7) -> None:
+def _generate(path: Path, markets: int = 48, step: int = 6, seed: int = 7,
+              trades: bool = False) -> None:
     conn = open_store(path)
     per = 900 // step
     rng = np.random.default_rng(seed)
@@ -57,6 +59,20 @@ def _generate(path: Path, markets: int = 48, step: int = 6, seed: int = 7) -> No
                          Decimal(50), result=Result.YES if yes else Result.NO,
                          settlement_value=Price(1 if yes else 0), fee_type=FeeType.QUADRATIC))
     insert_snapshot_rows(conn, rows)
+    if trades:  # prints at the bid or the ask, at random times (some reach resting orders)
+        n = 12 * markets
+        j = rng.integers(0, markets, size=n)
+        k = rng.integers(0, per, size=n)
+        at_ask = rng.random(n) < 0.5
+        tape: list[TradeRow] = []
+        for i in range(n):
+            o_ms = int((START + timedelta(minutes=15 * int(j[i]))).timestamp() * 1000)
+            ts = o_ms + int(k[i]) * step * 1000 + int(rng.integers(0, step * 1000))
+            px = int(ask[j[i], k[i]] if at_ask[i] else bid[j[i], k[i]]) * 100
+            t = ms[j[i]].ticker
+            tape.append((f"tr-{i}", t, ts, px, int(rng.integers(1, 50)) * 100,
+                         "yes" if at_ask[i] else "no"))
+        insert_trade_rows(conn, tape)
     with atomic(conn):
         upsert_series(conn, [Series(SERIES, "fast", FeeType.QUADRATIC, Decimal(1),
                                     "fifteen_min")], now=START, category="fast")
@@ -72,14 +88,35 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return p
 
 
+@pytest.fixture(scope="module")
+def traded(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    p = tmp_path_factory.mktemp("fastpath") / "traded.sqlite"
+    _generate(p, trades=True)
+    return p
+
+
 @pytest.mark.parametrize("model", ["pessimistic", "neutral", "optimistic"])
 def test_fast_equals_full_with_resting_orders(dataset: Path, model: str) -> None:
-    cfg = BacktestConfig(data=dataset, strategies=("meanrev",), fill=FillModel.preset(model))
+    _check_fast_equals_full(dataset, model, latency_s=1.0, min_speedup=4)
+
+
+@pytest.mark.parametrize(("model", "latency_s"), [("pessimistic", 0.0), ("neutral", 3.0),
+                                                   ("optimistic", 15.0)])
+def test_fast_equals_full_with_public_trades(traded: Path, model: str, latency_s: float
+                                             ) -> None:
+    """Public trades reach resting orders between cycles; orders may still be in flight."""
+    _check_fast_equals_full(traded, model, latency_s=latency_s, min_speedup=2)
+
+
+def _check_fast_equals_full(dataset: Path, model: str, latency_s: float, min_speedup: int
+                            ) -> None:
+    cfg = BacktestConfig(data=dataset, strategies=("meanrev",), fill=FillModel.preset(model),
+                         latency_s=latency_s)
     fast = backtest(cfg)[0]
     full = backtest(replace(cfg, fast=False))[0]
     assert full.run.cycles_skipped == 0
     assert fast.run.cycles_run + fast.run.cycles_skipped == full.run.cycles_run
-    assert fast.run.cycles_run * 4 < full.run.cycles_run
+    assert fast.run.cycles_run * min_speedup < full.run.cycles_run
 
     def fills(r):  # type: ignore[no-untyped-def]
         return [(f.ticker, f.side, f.action, f.price, f.count, f.fee, f.is_taker, f.ts)
