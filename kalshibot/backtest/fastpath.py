@@ -31,6 +31,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import numpy.typing as npt
 
+from kalshibot.domain.fees import TAKER_RATE
 from kalshibot.domain.market import Market
 from kalshibot.domain.money import Price
 from kalshibot.domain.orders import Action, Side
@@ -206,9 +207,11 @@ class MeanRevScreen:
         """Cycle indices where the mean-reversion entry rule could trigger: the window (the
         last ``window`` cycles of the same market with a two-sided book) is full,
         |z| >= z_entry, entries are still allowed, and the best conceivable edge reaches
-        min_edge. Edges are bounded with fees >= 0: a passive YES bid costs at least the best
-        bid plus one tick (when the bid is on a single-band grid; else plus $0.0001), a passive
-        NO bid likewise from 1 - ask, a taker buy the ask (YES) or 1 - bid (NO)."""
+        min_edge. Edges are bounded from above: a passive YES bid costs at least the best bid
+        plus one tick (when the bid is on a single-band grid; else plus $0.0001) and a maker
+        fee >= 0, a passive NO bid likewise from 1 - ask; a taker buy costs the best ask (YES)
+        or 1 - bid (NO) plus at least the unrounded taker fee (the edge only falls deeper in
+        the book). Only the order kinds the parameters allow are bounded."""
         s, w = self.s, self.s.window
         pos = np.flatnonzero(valid)
         if len(pos) < w:
@@ -224,12 +227,19 @@ class MeanRevScreen:
         close_ms = np.array([ts_ms(m.close_time) for m in batch], dtype=np.int64)
         tau = (close_ms[seg[at]] - tk[at]) / 1000.0
         steps = np.array([_grid_step(m) for m in batch], dtype=np.int64)[seg[at]]
+        taker_rate = np.array([float(TAKER_RATE * m.fee_multiplier) for m in batch])[seg[at]]
         bu, au = bid[at], ask[at]
-        gap_b = np.where(bu % steps == 0, steps, 1) / 10000.0
-        gap_a = np.where(au % steps == 0, steps, 1) / 10000.0
         b, a = bu / 10000.0, au / 10000.0
-        bound = np.maximum(np.maximum(mean - b - gap_b, a - mean - gap_a),
-                           np.maximum(mean - a, b - mean))
+        terms: list[npt.NDArray[np.float64]] = []
+        if self.params.allow_passive:  # maker fees >= 0
+            terms.append(mean - b - np.where(bu % steps == 0, steps, 1) / 10000.0)
+            terms.append(a - mean - np.where(au % steps == 0, steps, 1) / 10000.0)
+        if self.params.allow_taker:  # taker fee per contract >= rate x multiplier x P(1-P)
+            terms.append(mean - a - taker_rate * a * (1 - a))
+            terms.append(b - mean - taker_rate * b * (1 - b))
+        if not terms:
+            return np.zeros(0, dtype=np.int64)
+        bound = np.maximum.reduce(terms)
         cand = ((np.abs(z) >= s.z_entry - Z_MARGIN) & (tau >= s.no_entry_last_s - SECS_MARGIN)
                 & (bound >= float(self.params.min_edge) - EDGE_MARGIN))
         return kk[at[cand]]
