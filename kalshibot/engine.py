@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -394,31 +394,10 @@ class Engine:
         except KalshibotError as exc:
             errors.append(f"fills: {exc}")
         equity = self.equity()
-        unreal = Money(
-            sum(
-                (
-                    p.unrealized_pnl(self.marks[p.ticker]).amount
-                    for p in self.open_positions()
-                    if p.ticker in self.marks
-                ),
-                ZERO,
-            )
-        )
         duration = (time.perf_counter() - t0) * 1000
         with atomic(self.conn):
             record_decisions(self.conn, decisions)
-            record_equity(
-                self.conn,
-                EquityPoint(
-                    now,
-                    self.portfolio.cash,
-                    equity,
-                    self._pf()[2],
-                    unreal,
-                    self._pf()[3],
-                    self.cfg.run_id,
-                ),
-            )
+            record_equity(self.conn, self._equity_point(now, equity))
             self._save_positions(now)
             if self.cfg.record_books and books:
                 from kalshibot.store.books import save_books
@@ -455,6 +434,34 @@ class Engine:
         )
         self._notify("on_cycle", report, decisions, new_fills)
         return report
+
+    def _equity_point(self, now: datetime, equity: Money) -> EquityPoint:
+        """The cycle's equity point: cash, marked equity, realized P&L, unrealized P&L of the
+        marked open positions and fees paid, all in dollars."""
+        unreal = Money(
+            sum(
+                (
+                    p.unrealized_pnl(self.marks[p.ticker]).amount
+                    for p in self.open_positions()
+                    if p.ticker in self.marks
+                ),
+                ZERO,
+            )
+        )
+        _, _, realized, fees = self._pf()
+        return EquityPoint(now, self.portfolio.cash, equity, realized, unreal, fees,
+                           self.cfg.run_id)
+
+    def quiet_cycle(self, now: datetime, marks: Mapping[str, Price]) -> None:
+        """A cycle in which provably nothing but marks changes (the backtest fast path skips
+        such cycles): apply ``marks`` (YES mids of the books shown at ``now``), then track the
+        breaker and record the equity point exactly as ``run_cycle`` does. No orders,
+        decisions or heartbeat; the caller holds the store transaction."""
+        self.breaker.kv.now = now  # type: ignore[attr-defined]
+        self.marks.update(marks)
+        equity = self.equity()
+        self.breaker.update(equity, now)
+        record_equity(self.conn, self._equity_point(now, equity))
 
     def _save_positions(self, now: datetime) -> None:
         """Upsert the positions that changed since the last save (the upsert of an unchanged
