@@ -8,11 +8,46 @@ only ever sees books up to the decision time.
 
 from __future__ import annotations
 
-import statistics
+import math
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from kalshibot.strategy.base import FairValue, MarketView
+
+#: Bits kept before the final rounding of a square root (as ``statistics`` does).
+_SQRT_BITS = 2 * 53 + 3
+
+
+def _sqrt_of_frac(n: int, m: int) -> float:
+    """The square root of ``n / m`` (``n >= 0``, ``m > 0``) as a correctly rounded float:
+    the integer square root rounded to odd with enough extra bits, then one rounding."""
+    q = (n.bit_length() - m.bit_length() - _SQRT_BITS) // 2
+    if q >= 0:
+        m <<= 2 * q
+        a = math.isqrt(n // m)
+        return ((a | (a * a * m != n)) << q) / 1
+    n <<= -2 * q
+    a = math.isqrt(n // m)
+    return (a | (a * a * m != n)) / (1 << -q)
+
+
+def mean_pstdev(xs: Iterable[float]) -> tuple[float, float]:
+    """``(statistics.fmean(xs), statistics.pstdev(xs))``, bit for bit, without Fractions.
+
+    The mean is the correctly rounded sum over n (as ``fmean``). The population standard
+    deviation is computed exactly on integers (each float is p / 2**k exactly; scaled to a
+    common power of two, n * sum(a**2) - sum(a)**2 is the exact n**2 * variance) and rounded
+    once, so it equals ``statistics.pstdev`` (which is also exact, then correctly rounded)."""
+    vals = list(xs)
+    n = len(vals)
+    if n < 1:
+        raise ValueError("mean_pstdev requires at least one value")
+    ratios = [x.as_integer_ratio() for x in vals]
+    den = max(d for _, d in ratios)
+    ints = [p * (den // d) for p, d in ratios]
+    s1 = sum(ints)
+    s2 = sum(a * a for a in ints)
+    return math.fsum(vals) / n, _sqrt_of_frac(n * s2 - s1 * s1, n * n * den * den)
 
 
 class MeanReversionStrategy:
@@ -46,8 +81,8 @@ class MeanReversionStrategy:
             if len(hist) < self.window:
                 out.append(FairValue(None, f"warming up ({len(hist)}/{self.window} mids)"))
                 continue
-            mean = statistics.fmean(hist)
-            std = max(statistics.pstdev(hist), self.min_std)
+            mean, sd = mean_pstdev(hist)
+            std = max(sd, self.min_std)
             z = (mid.to_float() - mean) / std
             late = v.market.seconds_to_close(v.now) < self.no_entry_last_s
             if v.position.side is not None and abs(z) <= self.z_exit:
