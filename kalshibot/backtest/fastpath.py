@@ -25,7 +25,7 @@ import heapq
 import sqlite3
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -58,6 +58,8 @@ class _MarketCycles:
     bid: npt.NDArray[np.int64]  # YES bid in $0.0001 units (0: none)
     ask: npt.NDArray[np.int64]  # YES ask in $0.0001 units (0: none)
     pushed: int  # cycle index up to which the strategy state has been advanced
+    exits: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    # ^ sorted cycle indices at which a held position could be exited (see ``_flags``)
 
 
 # Per market: its snapshot count, times "ts,ts,..." (ms) and the packed books in the same
@@ -197,25 +199,37 @@ class MeanRevScreen:
             self.loaded[m.ticker] = _MarketCycles(
                 m.ticker, int(k_lo[j]), int(k_hi[j]), fresh[c0:c1], valid[c0:c1],
                 mids[c0:c1], bid[c0:c1], ask[c0:c1], int(k_lo[j]))
-        for k in self._flags(batch, seg, kk, tk, valid, mids, bid, ask).tolist():
+        entries, exits = self._flags(batch, seg, kk, tk, valid, mids, bid, ask)
+        for k in entries.tolist():
             heapq.heappush(self.flags, k)
+        # exits: sorted offsets into the concatenated cycles; split them market by market
+        cut = np.searchsorted(exits, np.concatenate((starts, [total])))
+        for j, m in enumerate(batch):
+            if lens[j] > 0 and cut[j + 1] > cut[j]:
+                self.loaded[m.ticker].exits = kk[exits[cut[j]:cut[j + 1]]]
 
     def _flags(self, batch: Sequence[Market], seg: npt.NDArray[np.int64],
                kk: npt.NDArray[np.int64], tk: npt.NDArray[np.int64],
                valid: npt.NDArray[np.bool_], mids: npt.NDArray[np.float64],
-               bid: npt.NDArray[np.int64], ask: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-        """Cycle indices where the mean-reversion entry rule could trigger: the window (the
+               bid: npt.NDArray[np.int64], ask: npt.NDArray[np.int64]
+               ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """Entries: cycle indices where the mean-reversion entry rule could trigger: the window (the
         last ``window`` cycles of the same market with a two-sided book) is full,
         |z| >= z_entry, entries are still allowed, and the best conceivable edge reaches
         min_edge. Edges are bounded from above: a passive YES bid costs at least the best bid
         plus one tick (when the bid is on a single-band grid; else plus $0.0001) and a maker
         fee >= 0, a passive NO bid likewise from 1 - ask; a taker buy costs the best ask (YES)
         or 1 - bid (NO) plus at least the unrounded taker fee (the edge only falls deeper in
-        the book). Only the order kinds the parameters allow are bounded."""
+        the book). Only the order kinds the parameters allow are bounded.
+
+        Exits (offsets into the concatenated cycles): where a held position could be exited:
+        the window is full and |z| <= z_exit (forced exit), or |z| >= z_entry and a bid of
+        either side beats the fair value by min_edge (exit on reversal, fees >= 0)."""
         s, w = self.s, self.s.window
         pos = np.flatnonzero(valid)
+        none = np.zeros(0, dtype=np.int64)
         if len(pos) < w:
-            return np.zeros(0, dtype=np.int64)
+            return none, none
         seq = mids[pos]
         win = np.lib.stride_tricks.sliding_window_view(seq, w)
         full = seg[pos[: len(pos) - w + 1]] == seg[pos[w - 1:]]  # window within one market
@@ -237,12 +251,18 @@ class MeanRevScreen:
         if self.params.allow_taker:  # taker fee per contract >= rate x multiplier x P(1-P)
             terms.append(mean - a - taker_rate * a * (1 - a))
             terms.append(b - mean - taker_rate * b * (1 - b))
+        az = np.abs(z)
+        out = az <= s.z_exit + Z_MARGIN
+        if self.params.exit_on_reversal:
+            out |= ((az >= s.z_entry - Z_MARGIN)
+                    & (np.maximum(b - mean, mean - a) >= float(self.params.min_edge) - EDGE_MARGIN))
+        exits = at[out]
         if not terms:
-            return np.zeros(0, dtype=np.int64)
+            return none, exits
         bound = np.maximum.reduce(terms)
         cand = ((np.abs(z) >= s.z_entry - Z_MARGIN) & (tau >= s.no_entry_last_s - SECS_MARGIN)
                 & (bound >= float(self.params.min_edge) - EDGE_MARGIN))
-        return kk[at[cand]]
+        return kk[at[cand]], exits
 
     # --- runner interface ------------------------------------------------------------------
     def next_flag(self, k: int) -> int:
@@ -295,6 +315,29 @@ class MeanRevScreen:
                    else (ask > 0) & (10000 - ask >= p))
         i = np.flatnonzero(hit)
         return mc.k_lo + lo + int(i[0]) if len(i) else k_to
+
+    def next_exit(self, ticker: str, k: int) -> int:
+        """The first cycle >= ``k`` at which a position held in ``ticker`` could be exited
+        (``k`` when the market is unknown; ``self.n`` when never)."""
+        mc = self.loaded.get(ticker)
+        if mc is None:
+            return k
+        i = int(np.searchsorted(mc.exits, k))
+        return int(mc.exits[i]) if i < len(mc.exits) else self.n
+
+    def shown_mids(self, ticker: str, k_from: int, k_to: int
+                   ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """Cycles in ``[k_from, k_to)`` at which ``ticker`` shows a two-sided book, and the
+        YES bid + ask there in $0.0001 units (the mid is half of it)."""
+        mc = self.loaded.get(ticker)
+        none = np.zeros(0, dtype=np.int64)
+        if mc is None:
+            return none, none
+        lo, hi = max(k_from, mc.k_lo) - mc.k_lo, min(k_to, mc.k_hi) - mc.k_lo
+        if lo >= hi:
+            return none, none
+        i = np.flatnonzero(mc.valid[lo:hi]) + lo
+        return i + mc.k_lo, mc.bid[i] + mc.ask[i]
 
     def last_shown(self, ticker: str, k_from: int, k_to: int) -> int | None:
         """The last cycle in ``[k_from, k_to)`` at which ``ticker`` shows a book (None if

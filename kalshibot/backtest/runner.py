@@ -274,6 +274,49 @@ def run_strategy(cfg: BacktestConfig, name: str, data: sqlite3.Connection, *,
             if c is not None:
                 ex.replay_quiet_span(t, t0 + c * interval)
 
+    def hold_until(k: int, now: datetime) -> int:
+        """For an account holding positions and no resting order: the first cycle >= ``k``
+        at which anything but marks could change (k itself when that cannot be ruled out):
+        the screen flags no entry, no held position could be exited, no held market closes
+        or settles, and no book of ours is depleted. The skipped cycles then only move the
+        marks, the equity, the breaker's peak and the equity curve (``skip_holding``)."""
+        if screen is None or account.open_orders() or ex.taken_is_current(now):
+            return k
+        deadline, blocked = resting_state()
+        if blocked or deadline is not None:
+            return k
+        nk = screen.next_flag(k)
+        held = {p.ticker: p.qty for p in account.positions()}
+        if held != {p.ticker: p.qty for p in engine.open_positions()}:
+            return k
+        for t in held:
+            m = by_ticker.get(t)
+            if m is None:
+                return k
+            if stuck(t, now):
+                continue
+            if now >= m.close_time:
+                nk = min(nk, screen.k_at(m.close_time + settle))
+            else:
+                nk = min(nk, screen.k_at(m.close_time), screen.next_exit(t, k))
+            if nk <= k:
+                return k
+        return nk
+
+    def skip_holding(k: int, nk: int) -> None:
+        """What cycles ``k .. nk-1`` would have done (see ``hold_until``): each marks the held
+        positions at its shown mid, then the engine tracks the equity exactly as a cycle
+        does (``Engine.quiet_cycle``)."""
+        assert screen is not None
+        marks: dict[int, dict[str, Price]] = {}
+        for p in engine.open_positions():
+            ks, sums = screen.shown_mids(p.ticker, k, nk)
+            for c, u in zip(ks.tolist(), sums.tolist(), strict=True):
+                marks.setdefault(c, {})[p.ticker] = Price(Decimal(u) / 20000)
+        with atomic(conn):
+            for c in range(k, nk):
+                engine.quiet_cycle(t0 + c * interval, marks.get(c, {}))
+
     def quiet_with_orders(k: int, now: datetime) -> bool:
         """One cycle of ``quiet_until``'s kind where a book does touch an order: feeding the
         venue's trades and books to the orders fills nothing (``replay_quiet_feed`` then
@@ -315,6 +358,13 @@ def run_strategy(cfg: BacktestConfig, name: str, data: sqlite3.Connection, *,
             if quiet_with_orders(k, now):
                 skipped += 1
                 k += 1
+                continue
+        elif screen is not None:
+            nk = hold_until(k, now)
+            if nk > k:
+                skip_holding(k, nk)
+                skipped += nk - k
+                k = nk
                 continue
         if screen is not None:
             screen.before_cycle(k)

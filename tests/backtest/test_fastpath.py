@@ -114,11 +114,19 @@ def test_fast_equals_full_taker_only(traded: Path) -> None:
                             params={"allow_passive": "false", "min_edge": "0.01"}, min_orders=3)
 
 
+def test_fast_equals_full_when_the_breaker_trips_while_holding(traded: Path) -> None:
+    """Held positions are marked in skipped cycles: a tight drawdown breaker trips there
+    exactly when it trips in a run of every cycle, and blocks the same later entries."""
+    _check_fast_equals_full(traded, "optimistic", latency_s=1.0, min_speedup=2, min_orders=3,
+                            limits={"circuit_breaker_drawdown": "0.0002"}, breaker=True)
+
+
 def _check_fast_equals_full(dataset: Path, model: str, latency_s: float, min_speedup: int,
-                            params: dict[str, str] | None = None, min_orders: int = 20
+                            params: dict[str, str] | None = None, min_orders: int = 20,
+                            limits: dict[str, str] | None = None, breaker: bool = False
                             ) -> None:
     cfg = BacktestConfig(data=dataset, strategies=("meanrev",), fill=FillModel.preset(model),
-                         latency_s=latency_s, params=params or {})
+                         latency_s=latency_s, params=params or {}, limits=limits or {})
     fast = backtest(cfg)[0]
     full = backtest(replace(cfg, fast=False))[0]
     assert full.run.cycles_skipped == 0
@@ -140,6 +148,8 @@ def _check_fast_equals_full(dataset: Path, model: str, latency_s: float, min_spe
                 if d.verdict.value != "skipped" or "order" in d.reason]
 
     assert len(fast.run.orders) > min_orders
+    denied = [d for d in full.run.decisions if "drawdown" in d.reason]
+    assert bool(denied) is breaker
     if not params:
         assert any(not f.is_taker for f in fast.run.fills)  # resting orders did fill
         assert any(o.status.value == "cancelled" for o in fast.run.orders)
