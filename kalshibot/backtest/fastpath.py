@@ -276,11 +276,14 @@ class MeanRevScreen:
     def before_cycle(self, k: int) -> None:
         """Replay the strategy's state over the skipped cycles of every active market."""
         self._load_until(k)
-        for t, mc in list(self.loaded.items()):
+        closed = []
+        for t, mc in self.loaded.items():  # in open-time order
+            if mc.k_lo > k:
+                break
             if mc.k_hi <= k:
-                del self.loaded[t]
+                closed.append(t)
                 continue
-            if mc.k_lo > k or mc.pushed >= k:
+            if mc.pushed >= k:
                 continue
             lo, hi = mc.pushed - mc.k_lo, k - mc.k_lo
             seg = mc.mids[lo:hi][mc.valid[lo:hi]]
@@ -288,6 +291,8 @@ class MeanRevScreen:
                 d = self.s._mids.setdefault(t, deque(maxlen=self.s.window))
                 d.extend(seg[-self.s.window:].tolist())
             mc.pushed = k + 1  # the full cycle at k pushes its own mid
+        for t in closed:
+            del self.loaded[t]
 
     def k_at(self, t: datetime) -> int:
         """The first cycle index whose time is at or after ``t``."""
@@ -353,7 +358,9 @@ class MeanRevScreen:
 
     def after_cycle(self, k: int) -> None:
         for mc in self.loaded.values():
-            if mc.k_lo <= k < mc.k_hi:
+            if mc.k_lo > k:
+                break
+            if k < mc.k_hi:
                 mc.pushed = k + 1
 
 
