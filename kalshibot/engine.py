@@ -34,10 +34,10 @@ from kalshibot.execution import OrderManager, exposure_of_orders, new_client_ord
 from kalshibot.risk import CircuitBreaker, RiskManager, RiskSnapshot, kill_switch_on
 from kalshibot.store import fills as fills_repo
 from kalshibot.store import settlements as settlements_repo
-from kalshibot.store.connection import atomic
+from kalshibot.store.connection import StoreWatch, atomic
 from kalshibot.store.decisions import Decision, Verdict, record_decisions
 from kalshibot.store.equity import EquityPoint, record_equity
-from kalshibot.store.kv import kv_delete, kv_get, kv_set
+from kalshibot.store.kv import KVCache, kv_delete, kv_get, kv_set
 from kalshibot.store.markets import upsert_markets
 from kalshibot.store.positions import save_positions
 from kalshibot.store.runs import Heartbeat, heartbeat
@@ -63,21 +63,30 @@ class EngineMonitor(Protocol):
 
 
 class StoreKV:
-    """``risk.KeyValue`` over the store's ``kv`` table (values are strings)."""
+    """``risk.KeyValue`` over the store's ``kv`` table (values are strings), read and written
+    through ``cache`` when one is given (the engine's, cleared when the store changes)."""
 
-    def __init__(self, conn: sqlite3.Connection, now: datetime) -> None:
+    def __init__(self, conn: sqlite3.Connection, now: datetime,
+                 cache: KVCache | None = None) -> None:
         self.conn = conn
         self.now = now
+        self.cache = cache
 
     def get(self, key: str) -> str | None:
-        v = kv_get(self.conn, key)
+        v = kv_get(self.conn, key) if self.cache is None else self.cache.get(key)
         return None if v is None else str(v)
 
     def set(self, key: str, value: str) -> None:
-        kv_set(self.conn, key, value, now=self.now)
+        if self.cache is None:
+            kv_set(self.conn, key, value, now=self.now)
+        else:
+            self.cache.set(key, value, now=self.now)
 
     def delete(self, key: str) -> None:
-        kv_delete(self.conn, key)
+        if self.cache is None:
+            kv_delete(self.conn, key)
+        else:
+            self.cache.delete(key)
 
 
 @dataclass
@@ -165,7 +174,15 @@ class Engine:
         # positions last written to the store (only changed ones are written again).
         self._pf_cache: tuple[Portfolio, list[Position], Money, Money] | None = None
         self._saved_positions: dict[str, Position] = {}
-        self.breaker = CircuitBreaker(StoreKV(conn, now), risk.limits.circuit_breaker_drawdown)
+        # Store state cached across cycles: kv keys, the order manager's reads, the markets as
+        # last upserted. Written through; all dropped when ``_watch`` says the store changed
+        # elsewhere (checked at the top of each cycle, see ``_refresh_caches``).
+        self._watch = StoreWatch(conn)
+        self.kv = KVCache(conn)
+        self._upserted: dict[str, Market] = {}
+        self.breaker = CircuitBreaker(
+            StoreKV(conn, now, self.kv), risk.limits.circuit_breaker_drawdown
+        )
 
     # --- state from the store ----------------------------------------------------------
     def _load_portfolio(self) -> Portfolio:
@@ -206,11 +223,19 @@ class Engine:
 
     @property
     def entries_blocked(self) -> str:
-        return str(kv_get(self.conn, ENTRIES_BLOCKED_KEY, "") or "")
+        return str(self.kv.get(ENTRIES_BLOCKED_KEY, "") or "")
 
     def block_entries(self, reason: str, now: datetime) -> None:
         with atomic(self.conn):
-            kv_set(self.conn, ENTRIES_BLOCKED_KEY, reason, now=now)
+            self.kv.set(ENTRIES_BLOCKED_KEY, reason, now=now)
+
+    def _refresh_caches(self) -> None:
+        """Drop every cache of store state if the store changed other than through them
+        (another process committed, a write on this connection bypassed them, a rollback)."""
+        if self._watch.changed():
+            self.kv.clear()
+            self.orders.invalidate()
+            self._upserted = {}
 
     # --- start / reconcile -------------------------------------------------------------
     def start(self, now: datetime) -> list[str]:
@@ -239,14 +264,13 @@ class Engine:
             return []
         with atomic(self.conn):
             if diffs:
-                kv_set(
-                    self.conn,
+                self.kv.set(
                     ENTRIES_BLOCKED_KEY,
                     "reconciliation mismatch: " + "; ".join(diffs[:5]),
                     now=now,
                 )
             elif self.entries_blocked.startswith("reconciliation"):
-                kv_delete(self.conn, ENTRIES_BLOCKED_KEY)
+                self.kv.delete(ENTRIES_BLOCKED_KEY)
         self._notify("on_reconcile", diffs, now)
         return diffs
 
@@ -301,7 +325,7 @@ class Engine:
         t0 = time.perf_counter()
         self.cycle += 1
         self.orders.errors = []
-        self.orders.invalidate()
+        self._refresh_caches()
         errors = self.orders.errors
         self.breaker.kv.now = now  # type: ignore[attr-defined]
         if self.cycle == 1 or self.cycle % self.cfg.discover_every == 0 or not self.markets:
@@ -416,6 +440,7 @@ class Engine:
                     "; ".join(errors)[:500] or None,
                 ),
             )
+        self._watch.mark()
         report = CycleReport(
             self.cycle,
             now,
@@ -457,11 +482,13 @@ class Engine:
         such cycles): apply ``marks`` (YES mids of the books shown at ``now``), then track the
         breaker and record the equity point exactly as ``run_cycle`` does. No orders,
         decisions or heartbeat; the caller holds the store transaction."""
+        self._refresh_caches()
         self.breaker.kv.now = now  # type: ignore[attr-defined]
         self.marks.update(marks)
         equity = self.equity()
         self.breaker.update(equity, now)
         record_equity(self.conn, self._equity_point(now, equity))
+        self._watch.mark()
 
     def _save_positions(self, now: datetime) -> None:
         """Upsert the positions that changed since the last save (the upsert of an unchanged
@@ -484,9 +511,14 @@ class Engine:
             errors.append(f"discovery: {exc}")
             return
         self.markets = {m.ticker: m for m in found}
-        if found:
+        # Only markets new or changed since our last upsert are written (the upsert of an
+        # unchanged market leaves its row untouched, so the table ends up the same).
+        up = self._upserted
+        changed = [m for m in found if up.get(m.ticker) != m]
+        if changed:
             with atomic(self.conn):
-                upsert_markets(self.conn, found, now=now)
+                upsert_markets(self.conn, changed, now=now)
+        self._upserted = dict(self.markets)
 
     def _view(self, m: Market, book: OrderBook, now: datetime) -> MarketView:
         pos = self.portfolio.positions.get(m.ticker) or Position(m.ticker)

@@ -49,6 +49,7 @@ from kalshibot.store.orders import OrderRecord
 
 UNRESOLVED = (OrderStatus.PENDING_SUBMIT, OrderStatus.OUTCOME_UNKNOWN)
 OPEN = (OrderStatus.RESTING, OrderStatus.PARTIALLY_FILLED)
+ACTIVE = UNRESOLVED + OPEN
 
 
 def new_client_order_id(prefix: str = "kb") -> str:
@@ -82,13 +83,25 @@ class OrderManager:
     strategy: str = ""
     unknown_grace: timedelta = timedelta(seconds=30)
     errors: list[str] = field(default_factory=list)
-    # Open orders as last read from the store; dropped by every write made here and by
-    # ``invalidate`` (the engine calls it at the start of each cycle).
+    # Store reads kept until a write made here drops them, or ``invalidate`` (the engine calls
+    # it when the store changed elsewhere): the open and the unresolved orders (one query,
+    # ``_open is None`` = not read) and the time of the newest stored fill (None = not read).
     _open: list[OrderRecord] | None = field(default=None, init=False, repr=False)
+    _unresolved: list[OrderRecord] = field(default_factory=list, init=False, repr=False)
+    _last_fill: tuple[datetime | None] | None = field(default=None, init=False, repr=False)
 
     def invalidate(self) -> None:
         """Forget cached store reads (call when the store may have changed elsewhere)."""
         self._open = None
+        self._last_fill = None
+
+    def _active(self) -> list[OrderRecord]:
+        """The open orders, reading them (and the unresolved ones) if not cached."""
+        if self._open is None:
+            recs = orders_repo.list_orders(self.conn, statuses=ACTIVE)  # oldest first
+            self._unresolved = [r for r in recs if r.status in UNRESOLVED]
+            self._open = [r for r in recs if r.status in OPEN]
+        return self._open
 
     # --- submit ------------------------------------------------------------------------
     def submit(
@@ -154,7 +167,8 @@ class OrderManager:
     # --- unknown outcomes --------------------------------------------------------------
     def blocked_markets(self) -> set[str]:
         """Markets with an order whose outcome is not known yet: no new orders there."""
-        return {r.ticker for r in orders_repo.list_orders(self.conn, statuses=UNRESOLVED)}
+        self._active()
+        return {r.ticker for r in self._unresolved}
 
     def resolve(self, client_order_id: str, now: datetime) -> OrderStatus | None:
         """Ask the exchange what became of one unresolved order."""
@@ -186,7 +200,8 @@ class OrderManager:
     def resolve_unknown(self, now: datetime) -> int:
         """Resolve every pending/unknown order; returns how many are still unknown."""
         left = 0
-        for rec in orders_repo.list_orders(self.conn, statuses=UNRESOLVED):
+        self._active()
+        for rec in list(self._unresolved):
             if self.resolve(rec.client_order_id, now) in UNRESOLVED:
                 left += 1
         return left
@@ -195,7 +210,9 @@ class OrderManager:
     def sync_fills(self, now: datetime, since: datetime | None = None) -> list[Fill]:
         """Fetch fills from the exchange, store the new ones once, update their orders."""
         if since is None:
-            last = fills_repo.last_fill_time(self.conn)
+            if self._last_fill is None:
+                self._last_fill = (fills_repo.last_fill_time(self.conn),)
+            last = self._last_fill[0]
             since = None if last is None else last - timedelta(minutes=5)
         fills = self.exchange.get_fills(since)
         return self.record_fills(fills, now)
@@ -225,6 +242,7 @@ class OrderManager:
         if not todo:
             return []
         self._open = None
+        self._last_fill = None
         new: list[Fill] = []
         with atomic(self.conn):
             for f in todo:
@@ -273,11 +291,10 @@ class OrderManager:
 
     # --- open orders -------------------------------------------------------------------
     def open_orders(self, ticker: str | None = None) -> list[OrderRecord]:
-        if self._open is None:
-            self._open = orders_repo.list_orders(self.conn, statuses=OPEN)
+        recs = self._active()
         if ticker:
-            return [r for r in self._open if r.ticker == ticker]
-        return list(self._open)
+            return [r for r in recs if r.ticker == ticker]
+        return list(recs)
 
     def refresh_open(self, now: datetime) -> None:
         """Bring local open orders in line with the exchange's view."""

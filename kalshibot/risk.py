@@ -271,7 +271,8 @@ class CircuitBreaker:
         self.kv.delete(PEAK_KEY)
 
     def update(self, equity: Money, now: datetime) -> BreakerState:
-        """Track today's peak equity; trip when equity falls ``drawdown`` below it."""
+        """Track today's peak equity; trip when equity falls ``drawdown`` below it. The peak is
+        written only when it changes (its ``kv`` row's ``updated_ts`` is when it last did)."""
         st = self.state()
         if st.tripped:
             return st
@@ -285,7 +286,9 @@ class CircuitBreaker:
         peak = Money(Decimal(saved["peak"])) if saved.get("day") == day else equity
         if equity > peak:
             peak = equity
-        self.kv.set(PEAK_KEY, json.dumps({"day": day, "peak": peak.to_str()}))
+        raw = json.dumps({"day": day, "peak": peak.to_str()})
+        if raw != peak_raw:  # the same value is not written again
+            self.kv.set(PEAK_KEY, raw)
         if peak.amount > 0:
             dd = (peak.amount - equity.amount) / peak.amount
             if dd >= self.drawdown:

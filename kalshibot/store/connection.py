@@ -10,6 +10,9 @@ exception. Nested use joins the outer transaction (the inner block neither commi
 back; an exception escaping it rolls back the whole outer transaction when it reaches the outer
 block). A trading cycle therefore commits all of its writes together.
 
+``StoreWatch(conn)`` tells a cache of store state when it may be stale: another connection
+committed, this connection wrote behind the cache's back, or ``atomic`` rolled back.
+
 Times are stored as INTEGER epoch milliseconds UTC (``ts_ms``); see ``kalshibot.store.units``.
 """
 
@@ -26,6 +29,8 @@ from kalshibot.errors import StoreError
 
 BUSY_TIMEOUT_MS = 10_000
 T = TypeVar("T")
+#: Transactions ``atomic`` rolled back in this process, on any connection (``StoreWatch``).
+_rollbacks = 0
 
 
 def connect(path: str | Path, *, migrate: bool = True, read_only: bool = False
@@ -89,9 +94,11 @@ def atomic(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     except sqlite3.OperationalError as exc:
         raise StoreError(f"cannot start a transaction: {exc}",
                          hint="another process may hold the database lock") from exc
+    global _rollbacks
     try:
         yield conn
     except BaseException:
+        _rollbacks += 1
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
@@ -99,9 +106,44 @@ def atomic(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         try:
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
+            _rollbacks += 1
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise StoreError(f"commit failed: {exc}") from exc
+
+
+class StoreWatch:
+    """Whether caches of store state kept by one connection's owner may be stale.
+
+    The owner calls ``changed()`` before using its caches (once per unit of work, e.g. a
+    trading cycle) and drops them all when it returns True; it writes through its caches, and
+    calls ``mark()`` when the unit of work is done. ``changed()`` is True on the first call and
+    whenever, since the ``changed()`` preceding the last ``mark()``:
+
+    - another connection committed to the database (``PRAGMA data_version``, one cheap
+      statement; it never changes for ``:memory:``, which no other connection can reach);
+    - this connection changed rows after that ``mark()`` (``total_changes``): a write that did
+      not go through the owner's caches;
+    - ``atomic`` rolled a transaction back (any connection of the process): a write the
+      caches believe in may have been undone.
+    """
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self._checked: tuple[int, int] | None = None  # (data_version, rollbacks) at changed()
+        self._marked: tuple[int, int, int] | None = None
+
+    def changed(self) -> bool:
+        dv = self.conn.execute("PRAGMA data_version").fetchone()[0]
+        self._checked = (dv, _rollbacks)
+        return (dv, _rollbacks, self.conn.total_changes) != self._marked
+
+    def mark(self) -> None:
+        """Every write on the connection since ``changed()`` went through the caches. A commit
+        by another connection or a rollback after that ``changed()`` still shows next time."""
+        if self._checked is None:
+            return
+        self._marked = (*self._checked, self.conn.total_changes)
 
 
 def integrity_check(conn: sqlite3.Connection) -> list[str]:
