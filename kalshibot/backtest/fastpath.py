@@ -21,17 +21,16 @@ Assumption (true for data written by ``store.books`` and ``sim.sample``): a snap
 
 from __future__ import annotations
 
-import heapq
 import sqlite3
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import numpy as np
 import numpy.typing as npt
 
-from kalshibot.domain.fees import TAKER_RATE
+from kalshibot.domain.fees import TAKER_RATE, FeeType
 from kalshibot.domain.market import Market
 from kalshibot.domain.money import Price
 from kalshibot.domain.orders import Action, Side
@@ -100,7 +99,14 @@ class MeanRevScreen:
         self.pending = sorted(markets, key=lambda m: self._k_of(m.open_time))
         self.next_pending = 0
         self.loaded: dict[str, _MarketCycles] = {}
-        self.flags: list[int] = []  # heap of flagged cycle indices
+        # Flagged cycles, sorted, from index ``self.fi`` on (earlier ones are past), each with
+        # its market and, when the proposal there is certain to be a passive bid, its side
+        # (1 YES, 2 NO; 0 unsure) and price in $0.0001 units (see ``_sure_passive``).
+        self.flag_k = np.zeros(0, dtype=np.int64)
+        self.flag_t = np.zeros(0, dtype=object)
+        self.flag_side = np.zeros(0, dtype=np.int8)
+        self.flag_px = np.zeros(0, dtype=np.int64)
+        self.fi = 0
         self.snapshots = 0
 
     def _k_of(self, t: datetime | None) -> int:
@@ -199,9 +205,16 @@ class MeanRevScreen:
             self.loaded[m.ticker] = _MarketCycles(
                 m.ticker, int(k_lo[j]), int(k_hi[j]), fresh[c0:c1], valid[c0:c1],
                 mids[c0:c1], bid[c0:c1], ask[c0:c1], int(k_lo[j]))
-        entries, exits = self._flags(batch, seg, kk, tk, valid, mids, bid, ask)
-        for k in entries.tolist():
-            heapq.heappush(self.flags, k)
+        entries, side, px, exits = self._flags(batch, seg, kk, tk, valid, mids, bid, ask)
+        names = np.array([m.ticker for m in batch], dtype=object)
+        f0 = self.fi
+        fk = np.concatenate((self.flag_k[f0:], kk[entries]))
+        order = np.argsort(fk, kind="stable")
+        self.flag_k = fk[order]
+        self.flag_t = np.concatenate((self.flag_t[f0:], names[seg[entries]]))[order]
+        self.flag_side = np.concatenate((self.flag_side[f0:], side))[order]
+        self.flag_px = np.concatenate((self.flag_px[f0:], px))[order]
+        self.fi = 0
         # exits: sorted offsets into the concatenated cycles; split them market by market
         cut = np.searchsorted(exits, np.concatenate((starts, [total])))
         for j, m in enumerate(batch):
@@ -212,9 +225,11 @@ class MeanRevScreen:
                kk: npt.NDArray[np.int64], tk: npt.NDArray[np.int64],
                valid: npt.NDArray[np.bool_], mids: npt.NDArray[np.float64],
                bid: npt.NDArray[np.int64], ask: npt.NDArray[np.int64]
-               ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-        """Entries: cycle indices where the mean-reversion entry rule could trigger: the window (the
-        last ``window`` cycles of the same market with a two-sided book) is full,
+               ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int8], npt.NDArray[np.int64],
+                          npt.NDArray[np.int64]]:
+        """Entries: offsets into the concatenated cycles where the mean-reversion entry rule
+        could trigger (with ``_sure_passive``'s side and price): the window (the last
+        ``window`` cycles of the same market with a two-sided book) is full,
         |z| >= z_entry, entries are still allowed, and the best conceivable edge reaches
         min_edge. Edges are bounded from above: a passive YES bid costs at least the best bid
         plus one tick (when the bid is on a single-band grid; else plus $0.0001) and a maker
@@ -229,7 +244,7 @@ class MeanRevScreen:
         pos = np.flatnonzero(valid)
         none = np.zeros(0, dtype=np.int64)
         if len(pos) < w:
-            return none, none
+            return none, np.zeros(0, dtype=np.int8), none, none
         seq = mids[pos]
         win = np.lib.stride_tricks.sliding_window_view(seq, w)
         full = seg[pos[: len(pos) - w + 1]] == seg[pos[w - 1:]]  # window within one market
@@ -258,20 +273,86 @@ class MeanRevScreen:
                     & (np.maximum(b - mean, mean - a) >= float(self.params.min_edge) - EDGE_MARGIN))
         exits = at[out]
         if not terms:
-            return none, exits
+            return none, np.zeros(0, dtype=np.int8), none, exits
         bound = np.maximum.reduce(terms)
         cand = ((np.abs(z) >= s.z_entry - Z_MARGIN) & (tau >= s.no_entry_last_s - SECS_MARGIN)
                 & (bound >= float(self.params.min_edge) - EDGE_MARGIN))
-        return kk[at[cand]], exits
+        side, px = self._sure_passive(batch, seg[at[cand]], bid[at[cand]], ask[at[cand]],
+                                      mean[cand], z[cand], tau[cand], a[cand], b[cand],
+                                      taker_rate[cand])
+        return at[cand], side, px, exits
+
+    def _sure_passive(self, batch: Sequence[Market], seg: npt.NDArray[np.int64],
+                      bu: npt.NDArray[np.int64], au: npt.NDArray[np.int64],
+                      mean: npt.NDArray[np.float64], z: npt.NDArray[np.float64],
+                      tau: npt.NDArray[np.float64], a: npt.NDArray[np.float64],
+                      b: npt.NDArray[np.float64], taker_rate: npt.NDArray[np.float64]
+                      ) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.int64]]:
+        """For flagged cycles: the side (1 YES, 2 NO, 0 unsure) and price ($0.0001 units) of
+        the passive bid the edge rule is *certain* to propose there, so that a cycle whose
+        only effect would be "order already resting at this price" can be skipped. Certain
+        means, with margins for float error and the 6-place probability: |z| clears z_entry
+        and entries are open; no taker buy can qualify (edge bound below min_edge); the bid
+        one tick inside the spread is on a plain single-band grid in a series without maker
+        fees; its edge clears min_edge and the other side's does not, or is clearly lower."""
+        n = len(seg)
+        side = np.zeros(n, dtype=np.int8)
+        px = np.zeros(n, dtype=np.int64)
+        if n == 0 or not self.params.allow_passive:
+            return side, px
+        s = self.s
+        me = float(self.params.min_edge)
+        step = np.array([_grid_step(m) if _plain_grid(m) and m.fee_type is FeeType.QUADRATIC
+                         else 0 for m in batch], dtype=np.int64)[seg]
+        top = np.array([int(m.tick_grid.max_price.value * 10000) for m in batch],
+                       dtype=np.int64)[seg]
+        ok = ((step > 0) & (np.abs(z) >= s.z_entry + Z_MARGIN)
+              & (tau >= s.no_entry_last_s + SECS_MARGIN))
+        if self.params.allow_taker:
+            taker = np.maximum(mean - a - taker_rate * a * (1 - a),
+                               b - mean - taker_rate * b * (1 - b))
+            ok &= taker < me - EDGE_MARGIN
+        st = np.maximum(step, 1)
+        nb = 10000 - au  # NO bid
+        py, pn = bu + st, nb + st
+        never = -np.inf
+        ey = np.where((bu > 0) & (bu % st == 0) & (bu < top) & (py < au) & (au > 0),
+                      mean - py / 10000.0, never)
+        en = np.where((au > 0) & (nb % st == 0) & (nb < top) & (pn < 10000 - bu) & (bu > 0),
+                      (1 - mean) - pn / 10000.0, never)
+        hi, lo = me + EDGE_MARGIN, me - EDGE_MARGIN
+        yes = ok & (ey >= hi) & ((en < lo) | (en < ey - EDGE_MARGIN))
+        no = ok & ~yes & (en >= hi) & ((ey < lo) | (ey < en - EDGE_MARGIN))
+        side[yes], side[no] = 1, 2
+        px[yes], px[no] = py[yes], pn[no]
+        return side, px
 
     # --- runner interface ------------------------------------------------------------------
-    def next_flag(self, k: int) -> int:
-        """Smallest cycle index >= k that must run because of the strategy (or self.n)."""
+    def next_flag(self, k: int, resting: Mapping[str, tuple[Side, Price]] | None = None) -> int:
+        """Smallest cycle index >= k that must run because of the strategy (or self.n).
+
+        ``resting``: markets holding exactly one resting buy (and no position), with its side
+        and price. A flagged cycle whose every flag is a certain passive bid equal to the
+        order already resting there does nothing but log "order already resting at this
+        price", so it need not run."""
         self._load_until(k)
-        while self.flags and self.flags[0] < k:
-            heapq.heappop(self.flags)
-        nxt = self.flags[0] if self.flags else self.n
-        return min(nxt, self._next_unloaded_k())
+        fk = self.flag_k
+        i = self.fi = self.fi + int(np.searchsorted(fk[self.fi:], k))
+        unloaded = self._next_unloaded_k()
+        while i < len(fk):
+            kf = int(fk[i])
+            if kf >= unloaded or not resting:
+                return min(kf, unloaded)
+            j = i
+            while j < len(fk) and fk[j] == kf:
+                r = resting.get(self.flag_t[j])
+                sd = int(self.flag_side[j])
+                if (r is None or sd == 0 or r[0] is not (Side.YES if sd == 1 else Side.NO)
+                        or int(r[1].value * 10000) != int(self.flag_px[j])):
+                    return kf
+                j += 1
+            i = j
+        return unloaded
 
     def before_cycle(self, k: int) -> None:
         """Replay the strategy's state over the skipped cycles of every active market."""
@@ -362,6 +443,13 @@ class MeanRevScreen:
                 break
             if k < mc.k_hi:
                 mc.pushed = k + 1
+
+
+def _plain_grid(m: Market) -> bool:
+    """A single band from 0 to 1 with a whole-unit step dividing $1 (e.g. linear cent)."""
+    bands = m.tick_grid.bands
+    return (len(bands) == 1 and bands[0].start == 0 and bands[0].end == 1
+            and _grid_step(m) > 1)
 
 
 def _grid_step(m: Market) -> int:

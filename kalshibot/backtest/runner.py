@@ -32,7 +32,7 @@ from kalshibot.backtest.strategies import StrategyContext, build
 from kalshibot.clock import SimClock
 from kalshibot.domain.market import Market, Result, Settlement
 from kalshibot.domain.money import Count, Money, Price
-from kalshibot.domain.orders import Fill
+from kalshibot.domain.orders import Action, Fill, Side
 from kalshibot.engine import Engine, EngineConfig
 from kalshibot.errors import UserInputError
 from kalshibot.risk import RiskLimits, RiskManager
@@ -228,15 +228,22 @@ def run_strategy(cfg: BacktestConfig, name: str, data: sqlite3.Connection, *,
     # Local view of resting orders after the last full cycle: (earliest stale deadline,
     # whether any order's outcome is unresolved). Only a full cycle changes them.
     stale_after = engine.cfg.stale_order_after
-    local: tuple[datetime | None, bool] | None = None
+    local: tuple[datetime | None, bool, dict[str, tuple[Side, Price]]] | None = None
 
-    def resting_state() -> tuple[datetime | None, bool]:
+    def resting_state() -> tuple[datetime | None, bool, dict[str, tuple[Side, Price]]]:
+        """(earliest stale deadline, any order's outcome unresolved, the markets holding
+        exactly one resting buy: its side and price) after the last full cycle."""
         nonlocal local
         if local is None:
             recs = engine.orders.open_orders()
             deadline = min((r.created for r in recs), default=None)
+            per: dict[str, list[OrderRecord]] = {}
+            for r in recs:
+                per.setdefault(r.ticker, []).append(r)
+            one = {t: (rs[0].side, rs[0].price) for t, rs in per.items()
+                   if len(rs) == 1 and rs[0].action is Action.BUY}
             local = (None if deadline is None else deadline + stale_after,
-                     bool(engine.orders.blocked_markets()))
+                     bool(engine.orders.blocked_markets()), one)
         return local
 
     def quiet_until(k: int, now: datetime) -> int:
@@ -247,10 +254,10 @@ def run_strategy(cfg: BacktestConfig, name: str, data: sqlite3.Connection, *,
         prices. ``replay_quiet_span`` then leaves the venue as the skipped polls would."""
         if screen is None or holding(now) or ex.taken_is_current(now):
             return k
-        nk = screen.next_flag(k)
+        deadline, blocked, resting = resting_state()
+        nk = screen.next_flag(k, resting)
         if nk <= k:
             return k
-        deadline, blocked = resting_state()
         if blocked:
             return k
         if deadline is not None:
@@ -282,7 +289,7 @@ def run_strategy(cfg: BacktestConfig, name: str, data: sqlite3.Connection, *,
         marks, the equity, the breaker's peak and the equity curve (``skip_holding``)."""
         if screen is None or account.open_orders() or ex.taken_is_current(now):
             return k
-        deadline, blocked = resting_state()
+        deadline, blocked, _ = resting_state()
         if blocked or deadline is not None:
             return k
         nk = screen.next_flag(k)
@@ -325,7 +332,7 @@ def run_strategy(cfg: BacktestConfig, name: str, data: sqlite3.Connection, *,
             return False
         if screen.next_flag(k) <= k:
             return False
-        deadline, blocked = resting_state()
+        deadline, blocked, _ = resting_state()
         if blocked or (deadline is not None and now >= deadline):
             return False
         for o in account.open_orders():

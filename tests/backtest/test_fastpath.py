@@ -114,6 +114,13 @@ def test_fast_equals_full_taker_only(traded: Path) -> None:
                             params={"allow_passive": "false", "min_edge": "0.01"}, min_orders=3)
 
 
+def test_fast_equals_full_with_taker_and_passive_orders(traded: Path) -> None:
+    """A low min_edge lets taker buys qualify where passive bids rest (no cycle may be
+    skipped as "already resting" when the rule would cross the spread instead)."""
+    _check_fast_equals_full(traded, "pessimistic", latency_s=1.0, min_speedup=2,
+                            params={"min_edge": "0.005"})
+
+
 def test_fast_equals_full_when_the_breaker_trips_while_holding(traded: Path) -> None:
     """Held positions are marked in skipped cycles: a tight drawdown breaker trips there
     exactly when it trips in a run of every cycle, and blocks the same later entries."""
@@ -142,15 +149,21 @@ def _check_fast_equals_full(dataset: Path, model: str, latency_s: float, min_spe
                  o.created, o.last_error) for o in r.run.orders]
 
     def acted(r):  # type: ignore[no-untyped-def]
-        # every decision that sent, cancelled or kept an order
+        # every decision that sent or cancelled an order (a fast run skips the cycles whose
+        # only effect is to log "order already resting at this price")
         return [(d.ts, d.ticker, d.verdict, d.side, d.edge, d.proposed_size, d.reason)
                 for d in r.run.decisions
-                if d.verdict.value != "skipped" or "order" in d.reason]
+                if (d.verdict.value != "skipped" or "order" in d.reason)
+                and "already resting" not in d.reason]
 
     assert len(fast.run.orders) > min_orders
+    if not params or "allow_passive" not in params:
+        # some cycles that would only keep a resting order were skipped
+        kept = [d for d in full.run.decisions if "already resting" in d.reason]
+        assert len([d for d in fast.run.decisions if "already resting" in d.reason]) < len(kept)
     denied = [d for d in full.run.decisions if "drawdown" in d.reason]
     assert bool(denied) is breaker
-    if not params:
+    if not params or "allow_passive" not in params:
         assert any(not f.is_taker for f in fast.run.fills)  # resting orders did fill
         assert any(o.status.value == "cancelled" for o in fast.run.orders)
     assert fills(fast) == fills(full)
