@@ -192,6 +192,7 @@ def run_strategy(cfg: BacktestConfig, name: str, data: sqlite3.Connection, *,
         tmp = tempfile.TemporaryDirectory(prefix="kalshibot-backtest-")
         state_path = Path(tmp.name) / "state.sqlite"
     conn = connect(state_path)
+    conn.execute("PRAGMA synchronous = OFF")  # a replay's store: a crash loses the run anyway
     with atomic(conn):
         start_run(conn, run_id, mode="backtest", exchange="sim", now=t0,
                   config={"strategy": name, "params": dict(cfg.params)})
