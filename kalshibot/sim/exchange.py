@@ -118,6 +118,7 @@ class SimExchange(SimulatedAccountVenue):
         account.fees = self._fee_of
         # ticker -> (time asked, epoch ms; the latest snapshot row at or before it, if any)
         self._at: dict[str, tuple[int, SnapshotRow | None]] = {}
+        self._built: dict[str, tuple[int, OrderBook]] = {}  # ticker -> (snapshot ts, book)
         self._trades_seen: dict[str, datetime] = {}
         self._settled: dict[str, Settlement] = {}
         # ticker -> (snapshot ts ms, {(bid side, price): contracts taken by our orders})
@@ -188,9 +189,11 @@ class SimExchange(SimulatedAccountVenue):
     def release_closed(self, now: datetime) -> int:
         """Forget cached snapshots of markets closed by ``now`` (bounded memory over long
         replays); returns how many were dropped. Closed markets never show a book again."""
-        gone = {t for t in [*self._at, *self._taken] if self._all[t].close_time <= now}
+        gone = {t for t in [*self._at, *self._taken, *self._built]
+                if self._all[t].close_time <= now}
         for t in gone:
             self._at.pop(t, None)
+            self._built.pop(t, None)
             self._taken.pop(t, None)
         return len(gone)
 
@@ -308,13 +311,18 @@ class SimExchange(SimulatedAccountVenue):
         found = self._row_at(ticker, ts_ms(now))
         if found is None:
             return None
-        row = found
-        if self.unknown_size is not None and row[6] is None:
-            units = int(self.unknown_size.value * 100)
-            row = (row[0], row[1], row[2], units if row[2] is not None and row[3] is None
-                   else row[3], row[4], units if row[4] is not None and row[5] is None
-                   else row[5], None)
-        book = row_to_book(row)
+        built = self._built.get(ticker)
+        if built is not None and built[0] == found[1]:
+            book = built[1]  # the same snapshot as last time: the same (immutable) book
+        else:
+            row = found
+            if self.unknown_size is not None and row[6] is None:
+                units = int(self.unknown_size.value * 100)
+                row = (row[0], row[1], row[2], units if row[2] is not None and row[3] is None
+                       else row[3], row[4], units if row[4] is not None and row[5] is None
+                       else row[5], None)
+            book = row_to_book(row)
+            self._built[ticker] = (found[1], book)
         if book.ts is not None and now - book.ts > self.max_book_age:
             return None
         taken = self._taken.get(ticker)
