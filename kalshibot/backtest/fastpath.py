@@ -1,19 +1,27 @@
 """The fast path: skip cycles where provably nothing can happen, keep "one engine" semantics.
 
 The runner calls ``Engine.run_cycle`` for every cycle in which anything *could* happen and skips
-the rest. A cycle may be skipped only when all of these hold (checked by the runner):
+the rest, in spans. No snapshot our orders took liquidity from may still be current, no order's
+outcome may be unresolved, and the strategy's *screen* must show no entry at any skipped cycle
+(flags whose only effect would be to log "order already resting at this price" excepted:
+``MeanRevScreen._sure_passive``). Then, by account state (checked by the runner):
 
-1. the account holds no position (except in closed markets with no recorded result, which can
-   never change again) and no resting order, and the engine's portfolio agrees;
-2. no snapshot our orders took liquidity from is still the current one;
-3. the strategy's *screen* says no market's edge rule can trigger at that cycle.
+1. flat, no resting order (positions in closed markets with no recorded result, which never
+   change again, count as flat): nothing happens until the next flag;
+2. flat with resting orders: until an order turns stale, its market closes, a stored public
+   trade reaches it or a shown book touches its price; ``SimExchange.replay_quiet_span``
+   leaves the venue as the skipped polls would;
+3. holding positions, no resting order: until a held position could be exited (screen exit
+   flags), its market closes or settles; ``Engine.quiet_cycle`` marks the positions at each
+   skipped cycle's mid and tracks equity, the breaker and the equity curve exactly.
 
-A screen is a vectorised twin of one strategy, computed per market over the snapshot arrays
-(numpy, one market at a time, streamed by open time so memory stays bounded). It must be a
+A screen is a vectorised twin of one strategy, computed over the snapshot arrays (numpy, a
+batch of markets at a time, streamed by open time so memory stays bounded). It must be a
 *superset*: it flags every cycle where the strategy could propose an order, with safety margins
 for floating-point differences. It also replays the strategy's state over skipped cycles (the
 mean-reversion window of mids), so the next full cycle sees exactly what it would have seen.
-Strategies without a screen run every cycle. ``tests/backtest`` checks fast == full runs.
+Strategies without a screen run every cycle. ``tests/backtest`` checks fast == full runs
+(fills, orders, order decisions, statistics) over fill models, latencies and public trades.
 
 Assumption (true for data written by ``store.books`` and ``sim.sample``): a snapshot's
 ``yes_bid``/``yes_ask`` columns are the top of its ``depth`` when depth is present.
