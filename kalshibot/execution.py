@@ -89,11 +89,15 @@ class OrderManager:
     _open: list[OrderRecord] | None = field(default=None, init=False, repr=False)
     _unresolved: list[OrderRecord] = field(default_factory=list, init=False, repr=False)
     _last_fill: tuple[datetime | None] | None = field(default=None, init=False, repr=False)
+    # Ids of the fills last given to ``record_fills``, all stored by then (the exchange keeps
+    # returning the recent ones): not looked up again.
+    _stored_fills: set[str] = field(default_factory=set, init=False, repr=False)
 
     def invalidate(self) -> None:
         """Forget cached store reads (call when the store may have changed elsewhere)."""
         self._open = None
         self._last_fill = None
+        self._stored_fills = set()
 
     def _active(self) -> list[OrderRecord]:
         """The open orders, reading them (and the unresolved ones) if not cached."""
@@ -121,7 +125,7 @@ class OrderManager:
             return SubmitResult(intent.client_order_id, OrderStatus.REJECTED, f"not sent: {exc}")
         self._open = None
         with atomic(self.conn):  # committed before the request leaves
-            orders_repo.create_order(self.conn, intent, strategy=strategy or self.strategy, now=now)
+            orders_repo.insert_order(self.conn, intent, strategy=strategy or self.strategy, now=now)
         coid = intent.client_order_id
         try:
             ack = self.exchange.place_order(intent)
@@ -159,10 +163,10 @@ class OrderManager:
             coid, status, f"{status.value}: filled {ack.filled_count} of {intent.count}"
         )
 
-    def _update(self, coid: str, now: datetime, **kw: object) -> OrderRecord:
+    def _update(self, coid: str, now: datetime, **kw: object) -> None:
         self._open = None
         with atomic(self.conn):
-            return orders_repo.update_order(self.conn, coid, now=now, **kw)  # type: ignore[arg-type]
+            orders_repo.write_order(self.conn, coid, now=now, **kw)  # type: ignore[arg-type]
 
     # --- unknown outcomes --------------------------------------------------------------
     def blocked_markets(self) -> set[str]:
@@ -228,9 +232,11 @@ class OrderManager:
         if not unique:
             return []
         ids = list(unique)
-        known: set[str] = set()
-        for i in range(0, len(ids), 500):  # cheap pre-filter outside the write lock
-            part = ids[i : i + 500]
+        stored = self._stored_fills
+        known = {i for i in ids if i in stored}
+        ask = [i for i in ids if i not in known]
+        for i in range(0, len(ask), 500):  # cheap pre-filter outside the write lock
+            part = ask[i : i + 500]
             known |= {
                 r[0]
                 for r in self.conn.execute(
@@ -240,9 +246,11 @@ class OrderManager:
             }
         todo = [f for f in unique.values() if f.fill_id not in known]
         if not todo:
+            self._remember_stored(ids)
             return []
         self._open = None
         self._last_fill = None
+        self._stored_fills = set()
         new: list[Fill] = []
         with atomic(self.conn):
             for f in todo:
@@ -269,7 +277,7 @@ class OrderManager:
                             if filled >= rec.count
                             else OrderStatus.PARTIALLY_FILLED
                         )
-                    orders_repo.update_order(
+                    orders_repo.write_order(
                         self.conn,
                         rec.client_order_id,
                         now=now,
@@ -277,7 +285,13 @@ class OrderManager:
                         fees=fees,
                         status=status,
                     )
+        self._remember_stored(ids)
         return new
+
+    def _remember_stored(self, ids: list[str]) -> None:
+        """``ids`` are all in the store now; remembered unless a caller's transaction, which
+        could still roll back, is open."""
+        self._stored_fills = set() if self.conn.in_transaction else set(ids)
 
     def _fill_totals(self, order_id: str) -> tuple[Decimal, Decimal]:
         """Contracts and fees of the stored fills of one exchange order (exact)."""

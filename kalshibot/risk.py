@@ -252,6 +252,8 @@ class CircuitBreaker:
     kv: KeyValue
     drawdown: Decimal
     _cache: BreakerState | None = field(default=None, init=False)
+    # The stored peak last parsed: (raw, day) -> (today's peak, its raw as update writes it).
+    _peak_memo: tuple[str, str, Money, str] | None = field(default=None, init=False)
 
     def state(self) -> BreakerState:
         raw = self.kv.get(BREAKER_KEY)
@@ -282,11 +284,19 @@ class CircuitBreaker:
             self.kv.set(key_start, equity.to_str())
         # One key for the peak (not one per day) so that ``reset`` can clear it.
         peak_raw = self.kv.get(PEAK_KEY)
-        saved = json.loads(peak_raw) if peak_raw else {}
-        peak = Money(Decimal(saved["peak"])) if saved.get("day") == day else equity
-        if equity > peak:
-            peak = equity
-        raw = json.dumps({"day": day, "peak": peak.to_str()})
+        memo = self._peak_memo
+        if memo is None or memo[0] != peak_raw or memo[1] != day:
+            saved = json.loads(peak_raw) if peak_raw else {}
+            memo = None
+            if peak_raw and saved.get("day") == day:
+                p = Money(Decimal(saved["peak"]))
+                memo = (peak_raw, day, p, json.dumps({"day": day, "peak": p.to_str()}))
+            self._peak_memo = memo
+        if memo is not None and not equity > memo[2]:
+            peak, raw = memo[2], memo[3]
+        else:
+            peak = equity if memo is None or equity > memo[2] else memo[2]
+            raw = json.dumps({"day": day, "peak": peak.to_str()})
         if raw != peak_raw:  # the same value is not written again
             self.kv.set(PEAK_KEY, raw)
         if peak.amount > 0:

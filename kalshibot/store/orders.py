@@ -63,6 +63,15 @@ def _rec(r: Sequence[Any]) -> OrderRecord:
 def create_order(conn: sqlite3.Connection, intent: OrderIntent, *, strategy: str, now: datetime
                  ) -> OrderRecord:
     """Record a new intent as ``pending_submit``. A repeated ``client_order_id`` is a bug."""
+    insert_order(conn, intent, strategy=strategy, now=now)
+    rec = get_order(conn, intent.client_order_id)
+    assert rec is not None
+    return rec
+
+
+def insert_order(conn: sqlite3.Connection, intent: OrderIntent, *, strategy: str, now: datetime
+                 ) -> None:
+    """``create_order`` without reading the new row back."""
     try:
         conn.execute(
             f"INSERT INTO orders ({', '.join(COLS)}) VALUES ({', '.join('?' * len(COLS))})",
@@ -72,9 +81,6 @@ def create_order(conn: sqlite3.Connection, intent: OrderIntent, *, strategy: str
              ts_ms(now), ts_ms(now), None))
     except sqlite3.IntegrityError as exc:
         raise BugError(f"client_order_id {intent.client_order_id} already recorded") from exc
-    rec = get_order(conn, intent.client_order_id)
-    assert rec is not None
-    return rec
 
 
 def update_order(
@@ -84,6 +90,20 @@ def update_order(
     last_error: str | None = None,
 ) -> OrderRecord:
     """Change the given fields of one order (others untouched); returns the new row."""
+    write_order(conn, client_order_id, now=now, order_id=order_id, status=status, filled=filled,
+                fees=fees, price=price, count=count, last_error=last_error)
+    rec = get_order(conn, client_order_id)
+    assert rec is not None
+    return rec
+
+
+def write_order(
+    conn: sqlite3.Connection, client_order_id: str, *, now: datetime,
+    order_id: str | None = None, status: OrderStatus | None = None, filled: Count | None = None,
+    fees: Money | None = None, price: Price | None = None, count: Count | None = None,
+    last_error: str | None = None,
+) -> None:
+    """``update_order`` without reading the row back."""
     sets = ["updated_ts = ?"]
     args: list[object] = [ts_ms(now)]
     for col, val in (("order_id", order_id),
@@ -100,9 +120,6 @@ def update_order(
                        (*args, client_order_id))
     if cur.rowcount != 1:
         raise BugError(f"no local order with client_order_id {client_order_id}")
-    rec = get_order(conn, client_order_id)
-    assert rec is not None
-    return rec
 
 
 def apply_exchange_order(conn: sqlite3.Connection, order: Order, *, now: datetime,

@@ -209,3 +209,37 @@ def test_engine_and_other_connection_agree_on_peak_after_many_cycles(rig: Rig) -
         rig.cycle()
     raw = kv_get(rig.other, "risk.peak_equity")
     assert raw is not None and '"peak": "10000' in raw
+
+
+def _fill(fill_id: str = "f-1", order_id: str = "o-1") -> Fill:
+    return Fill(fill_id, order_id, TK, Side.YES, Action.BUY, Price(D("0.5")), Count(1),
+                Money(D("0.01")), True, T0, None)
+
+
+def test_fill_deleted_by_another_process_is_stored_again_after_invalidate(tmp_path: Path) -> None:
+    from kalshibot.execution import OrderManager
+
+    conn, other = connect(tmp_path / "s.sqlite"), connect(tmp_path / "s.sqlite")
+    om = OrderManager(conn, exchange=None)  # type: ignore[arg-type]
+    assert om.record_fills([_fill()], T0) == [_fill()]
+    assert om.record_fills([_fill()], T0) == []  # known: not new
+    with atomic(other):
+        other.execute("DELETE FROM fills")
+    om.invalidate()  # what the engine does when another connection committed
+    assert om.record_fills([_fill()], T0) == [_fill()]
+    assert len(fills_repo.list_fills(other)) == 1
+
+
+def test_fill_recorded_in_a_rolled_back_transaction_is_not_believed_stored(
+    tmp_path: Path,
+) -> None:
+    from kalshibot.execution import OrderManager
+
+    conn = connect(tmp_path / "s.sqlite")
+    om = OrderManager(conn, exchange=None)  # type: ignore[arg-type]
+    with pytest.raises(RuntimeError), atomic(conn):
+        assert om.record_fills([_fill()], T0) == [_fill()]
+        raise RuntimeError("the caller's transaction fails")
+    assert fills_repo.list_fills(conn) == []
+    assert om.record_fills([_fill()], T0) == [_fill()]
+    assert len(fills_repo.list_fills(conn)) == 1
