@@ -174,6 +174,9 @@ class Engine:
         # positions last written to the store (only changed ones are written again).
         self._pf_cache: tuple[Portfolio, list[Position], Money, Money] | None = None
         self._saved_positions: dict[str, Position] = {}
+        self._saved_portfolio: Portfolio | None = None  # every position of it is saved
+        # ticker -> event and ticker -> series of ``self.markets`` (rebuilt when it is replaced)
+        self._groups: tuple[dict[str, Market], dict[str, str], dict[str, str]] | None = None
         # Store state cached across cycles: kv keys, the order manager's reads, the markets as
         # last upserted. Written through; all dropped when ``_watch`` says the store changed
         # elsewhere (checked at the top of each cycle, see ``_refresh_caches``).
@@ -493,12 +496,16 @@ class Engine:
     def _save_positions(self, now: datetime) -> None:
         """Upsert the positions that changed since the last save (the upsert of an unchanged
         position is a no-op, so the table ends up the same as writing them all)."""
+        pf = self.portfolio
+        if pf is self._saved_portfolio:  # immutable: nothing changed since the last save
+            return
         saved = self._saved_positions
-        changed = [p for t, p in self.portfolio.positions.items() if saved.get(t) is not p]
+        changed = [p for t, p in pf.positions.items() if saved.get(t) is not p]
         if changed:
             save_positions(self.conn, changed, now=now)
             for p in changed:
                 saved[p.ticker] = p
+        self._saved_portfolio = pf
 
     def _discover(self, now: datetime, errors: list[str]) -> None:
         try:
@@ -530,8 +537,13 @@ class Engine:
         exposure: dict[str, Money] = {p.ticker: p.cost for p in self.open_positions()}
         for t, m in exposure_of_orders(self.orders.open_orders()).items():
             exposure[t] = exposure.get(t, Money(0)) + m
-        event_of = {t: m.event_ticker for t, m in self.markets.items()}
-        series_of = {t: m.series_ticker for t, m in self.markets.items()}
+        g = self._groups
+        if g is None or g[0] is not self.markets:
+            mk = self.markets
+            g = (mk, {t: m.event_ticker for t, m in mk.items()},
+                 {t: m.series_ticker for t, m in mk.items()})
+            self._groups = g
+        _, event_of, series_of = g
         blocked = self.entries_blocked or self._startup_sync
         return RiskSnapshot(
             exposure,

@@ -76,8 +76,8 @@ def text_decimal(text: str | None) -> Decimal | None:
 
 def ts_ms(ts: datetime) -> int:
     """Aware datetime -> epoch milliseconds UTC (exact to the millisecond, truncated)."""
-    t = ensure_utc(ts)
-    delta = t - _EPOCH
+    # The difference of aware datetimes is taken in UTC: no conversion needed, only the check.
+    delta = (ts if ts.tzinfo is UTC else ensure_utc(ts)) - _EPOCH
     return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
 
 

@@ -9,7 +9,7 @@ only ever sees books up to the decision time.
 from __future__ import annotations
 
 import math
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterable, Sequence
 
 from kalshibot.strategy.base import FairValue, MarketView
@@ -37,16 +37,19 @@ def mean_pstdev(xs: Iterable[float]) -> tuple[float, float]:
     The mean is the correctly rounded sum over n (as ``fmean``). The population standard
     deviation is computed exactly on integers (each float is p / 2**k exactly; scaled to a
     common power of two, n * sum(a**2) - sum(a)**2 is the exact n**2 * variance) and rounded
-    once, so it equals ``statistics.pstdev`` (which is also exact, then correctly rounded)."""
+    once, so it equals ``statistics.pstdev`` (which is also exact, then correctly rounded).
+    Equal values are summed once with their multiplicity (a window of mids has few)."""
     vals = list(xs)
     n = len(vals)
     if n < 1:
         raise ValueError("mean_pstdev requires at least one value")
-    ratios = [x.as_integer_ratio() for x in vals]
-    den = max(d for _, d in ratios)
-    ints = [p * (den // d) for p, d in ratios]
-    s1 = sum(ints)
-    s2 = sum(a * a for a in ints)
+    ratios = [(x.as_integer_ratio(), c) for x, c in Counter(vals).items()]
+    den = max(d for (_, d), _ in ratios)
+    s1 = s2 = 0
+    for (p, d), c in ratios:
+        a = p * (den // d)
+        s1 += c * a
+        s2 += c * a * a
     return math.fsum(vals) / n, _sqrt_of_frac(n * s2 - s1 * s1, n * n * den * den)
 
 
