@@ -380,8 +380,9 @@ class MeanRevScreen:
                 d = self.s._mids.setdefault(t, deque(maxlen=self.s.window))
                 d.extend(seg[-self.s.window:].tolist())
             mc.pushed = k + 1  # the full cycle at k pushes its own mid
-        for t in closed:
+        for t in closed:  # closed markets are never shown to the strategy again
             del self.loaded[t]
+            self.s._mids.pop(t, None)
 
     def k_at(self, t: datetime) -> int:
         """The first cycle index whose time is at or after ``t``."""

@@ -383,7 +383,7 @@ def run_strategy(cfg: BacktestConfig, name: str, data: sqlite3.Connection, *,
         errors += [f"{now:%Y-%m-%d %H:%M:%S}Z {e}" for e in rep.errors]
         run += 1
         if k >= next_release:
-            ex.release_closed(now)
+            ex.release_closed(now, orders_before=now - timedelta(hours=6))
             next_release = k + release_every
         k += 1
     end = t0 + (n_cycles - 1) * interval

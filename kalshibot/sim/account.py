@@ -116,6 +116,19 @@ class SimAccount:
             del self._maybe_open[oid]
         return list(self._maybe_open.values())
 
+    def forget_closed(self, before: datetime) -> int:
+        """Drop orders closed (filled or cancelled) before ``before`` from the lookups, so a
+        long replay does not keep every order it ever placed; returns how many. Their fills
+        stay. Only for venues nobody will ask about such orders again (backtests)."""
+        gone = [oid for oid, s in self.orders.items()
+                if not s.order.status.is_open and s.order.updated_time < before]
+        for oid in gone:
+            s = self.orders.pop(oid)
+            self._maybe_open.pop(oid, None)
+            if self.by_client_id.get(s.intent.client_order_id) == oid:
+                del self.by_client_id[s.intent.client_order_id]
+        return len(gone)
+
     def open_orders(self, ticker: str | None = None) -> list[Order]:
         return [
             s.order

@@ -186,15 +186,20 @@ class SimExchange(SimulatedAccountVenue):
             del self._sweep_active[t]
         return sorted(self._sweep_active.values(), key=lambda m: self._order[m.ticker])
 
-    def release_closed(self, now: datetime) -> int:
-        """Forget cached snapshots of markets closed by ``now`` (bounded memory over long
-        replays); returns how many were dropped. Closed markets never show a book again."""
-        gone = {t for t in [*self._at, *self._taken, *self._built]
-                if self._all[t].close_time <= now}
+    def release_closed(self, now: datetime, *, orders_before: datetime | None = None) -> int:
+        """Forget cached snapshots and trade cursors of markets closed by ``now`` (bounded
+        memory over long replays) and, with ``orders_before``, the account's orders closed
+        before then (``SimAccount.forget_closed``); returns how many markets were dropped.
+        Closed markets never show a book again."""
+        gone = {t for t in [*self._at, *self._taken, *self._built, *self._trades_seen]
+                if t in self._all and self._all[t].close_time <= now}
         for t in gone:
             self._at.pop(t, None)
             self._built.pop(t, None)
             self._taken.pop(t, None)
+            self._trades_seen.pop(t, None)
+        if orders_before is not None:
+            self.account.forget_closed(orders_before)
         return len(gone)
 
     def taken_is_current(self, now: datetime) -> bool:

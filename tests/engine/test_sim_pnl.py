@@ -152,3 +152,23 @@ def test_same_book_seen_twice_does_not_fill_twice() -> None:
     # a different book is new information
     later = book(TK, yes=(("0.40", 10),), no=(("0.58", 7),), ts=T0.replace(second=10))
     assert sum(f.count.value for f in a.on_book(later, T0)) == D(7)
+
+
+def test_forget_closed_drops_only_orders_closed_before_the_cutoff() -> None:
+    from datetime import timedelta
+
+    a = acct()
+    b = book(TK, yes=(("0.40", 10),), no=(("0.55", 10),))  # YES 0.40 / 0.45
+    done = a.place(intent("c1", Side.YES, Action.BUY, "0.45", 2), b, T0)  # taker: executed
+    old = a.place(intent("c2", Side.YES, Action.BUY, "0.41", 5), b, T0)
+    a.cancel(old.order_id, T0)
+    late = a.place(intent("c3", Side.YES, Action.BUY, "0.41", 5), b, T0)
+    a.cancel(late.order_id, T0 + timedelta(hours=2))
+    live = a.place(intent("c4", Side.YES, Action.BUY, "0.41", 5), b, T0)
+    cash, fills = a.cash, list(a.fills)
+    assert a.forget_closed(T0 + timedelta(hours=1)) == 2
+    assert set(a.orders) == {late.order_id, live.order_id}
+    assert set(a.by_client_id) == {"c3", "c4"}
+    assert [o.order_id for o in a.open_orders()] == [live.order_id]
+    assert (a.cash, a.fills) == (cash, fills)  # money and fills untouched
+    assert done.order_id not in a.orders
