@@ -121,7 +121,8 @@ class SimAccount:
         long replay does not keep every order it ever placed; returns how many. Their fills
         stay. Only for venues nobody will ask about such orders again (backtests)."""
         gone = [oid for oid, s in self.orders.items()
-                if not s.order.status.is_open and s.order.updated_time < before]
+                if not s.order.status.is_open and s.order.updated_time is not None
+                and s.order.updated_time < before]
         for oid in gone:
             s = self.orders.pop(oid)
             self._maybe_open.pop(oid, None)
