@@ -30,7 +30,7 @@ from kalshibot.domain.orders import Action, Fill, OrderIntent, OrderStatus
 from kalshibot.domain.portfolio import Portfolio, Position
 from kalshibot.errors import KalshibotError, StopError
 from kalshibot.exchange import Exchange
-from kalshibot.execution import OrderManager, exposure_of_orders, new_client_order_id
+from kalshibot.execution import OrderManager, new_client_order_id
 from kalshibot.risk import CircuitBreaker, RiskManager, RiskSnapshot, kill_switch_on
 from kalshibot.store import fills as fills_repo
 from kalshibot.store import settlements as settlements_repo
@@ -535,7 +535,7 @@ class Engine:
         self, now: datetime, day_pnl: Money, tripped: bool, reason: str, kill: bool
     ) -> RiskSnapshot:
         exposure: dict[str, Money] = {p.ticker: p.cost for p in self.open_positions()}
-        for t, m in exposure_of_orders(self.orders.open_orders()).items():
+        for t, m in self.orders.open_exposure().items():
             exposure[t] = exposure.get(t, Money(0)) + m
         g = self._groups
         if g is None or g[0] is not self.markets:

@@ -92,6 +92,8 @@ class OrderManager:
     # Ids of the fills last given to ``record_fills``, all stored by then (the exchange keeps
     # returning the recent ones): not looked up again.
     _stored_fills: set[str] = field(default_factory=set, init=False, repr=False)
+    _exposure: tuple[list[OrderRecord], dict[str, Money]] | None = field(
+        default=None, init=False, repr=False)
 
     def invalidate(self) -> None:
         """Forget cached store reads (call when the store may have changed elsewhere)."""
@@ -309,6 +311,15 @@ class OrderManager:
         if ticker:
             return [r for r in recs if r.ticker == ticker]
         return list(recs)
+
+    def open_exposure(self) -> dict[str, Money]:
+        """``exposure_of_orders(self.open_orders())``, computed once per read of the orders
+        (do not modify the result)."""
+        recs = self._active()
+        c = self._exposure
+        if c is None or c[0] is not recs:
+            c = self._exposure = (recs, exposure_of_orders(recs))
+        return c[1]
 
     def refresh_open(self, now: datetime) -> None:
         """Bring local open orders in line with the exchange's view."""
