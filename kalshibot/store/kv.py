@@ -52,7 +52,8 @@ class KVCache:
     store once (absent keys too) and writes going through to the store and the cache.
 
     The owner must ``clear()`` it whenever the store may have changed elsewhere (another
-    connection, or this one behind the cache's back): see ``connection.StoreWatch``."""
+    connection, or this one behind the cache's back): see ``connection.StoreWatch``. Values
+    are shared with the cache: do not modify them."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
