@@ -193,6 +193,7 @@ def run_strategy(cfg: BacktestConfig, name: str, data: sqlite3.Connection, *,
         state_path = Path(tmp.name) / "state.sqlite"
     conn = connect(state_path)
     conn.execute("PRAGMA synchronous = OFF")  # a replay's store: a crash loses the run anyway
+    conn.execute("PRAGMA locking_mode = EXCLUSIVE")  # no other reader while it runs
     with atomic(conn):
         start_run(conn, run_id, mode="backtest", exchange="sim", now=t0,
                   config={"strategy": name, "params": dict(cfg.params)})
