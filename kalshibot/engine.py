@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -425,7 +425,7 @@ class Engine:
         with atomic(self.conn):
             record_decisions(self.conn, decisions)
             record_equity(self.conn, self._equity_point(now, equity))
-            self._save_positions(now)
+            saved = self._save_positions(now)
             if self.cfg.record_books and books:
                 from kalshibot.store.books import save_books
 
@@ -443,6 +443,7 @@ class Engine:
                     "; ".join(errors)[:500] or None,
                 ),
             )
+        saved()  # only once committed: a failed commit leaves them to be written again
         self._watch.mark()
         report = CycleReport(
             self.cycle,
@@ -493,19 +494,24 @@ class Engine:
         record_equity(self.conn, self._equity_point(now, equity))
         self._watch.mark()
 
-    def _save_positions(self, now: datetime) -> None:
+    def _save_positions(self, now: datetime) -> Callable[[], None]:
         """Upsert the positions that changed since the last save (the upsert of an unchanged
-        position is a no-op, so the table ends up the same as writing them all)."""
+        position is a no-op, so the table ends up the same as writing them all). Returns what
+        to call once the transaction has committed, to remember them as saved."""
         pf = self.portfolio
         if pf is self._saved_portfolio:  # immutable: nothing changed since the last save
-            return
+            return lambda: None
         saved = self._saved_positions
         changed = [p for t, p in pf.positions.items() if saved.get(t) is not p]
         if changed:
             save_positions(self.conn, changed, now=now)
+
+        def committed() -> None:
             for p in changed:
                 saved[p.ticker] = p
-        self._saved_portfolio = pf
+            self._saved_portfolio = pf
+
+        return committed
 
     def _discover(self, now: datetime, errors: list[str]) -> None:
         try:

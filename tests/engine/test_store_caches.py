@@ -243,3 +243,29 @@ def test_fill_recorded_in_a_rolled_back_transaction_is_not_believed_stored(
     assert fills_repo.list_fills(conn) == []
     assert om.record_fills([_fill()], T0) == [_fill()]
     assert len(fills_repo.list_fills(conn)) == 1
+
+
+def test_positions_of_a_failed_end_of_cycle_commit_are_written_next_cycle(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import kalshibot.engine as engine_mod
+
+    real = engine_mod.heartbeat
+    calls = {"n": 0}
+
+    def failing_once(conn, hb):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise OSError("disk full")
+        return real(conn, hb)
+
+    monkeypatch.setattr(engine_mod, "heartbeat", failing_once)
+    rig.p = 0.99  # buys at the ask in this cycle; the cycle's commit then fails
+    with pytest.raises(OSError):
+        rig.cycle()
+    assert rig.eng.open_positions(), "the cycle should have bought"
+    assert rig.other.execute("SELECT count(*) FROM positions").fetchone()[0] == 0
+    rig.p = None
+    rig.cycle()
+    rows = rig.other.execute("SELECT ticker FROM positions").fetchall()
+    assert rows == [(TK,)]
