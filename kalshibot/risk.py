@@ -251,7 +251,6 @@ class CircuitBreaker:
 
     kv: KeyValue
     drawdown: Decimal
-    _cache: BreakerState | None = field(default=None, init=False)
     # The stored peak last parsed: (raw, day) -> (today's peak, its raw as update writes it).
     _peak_memo: tuple[str, str, Money, str] | None = field(default=None, init=False)
 
