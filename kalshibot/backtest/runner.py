@@ -343,6 +343,25 @@ def run_strategy(cfg: BacktestConfig, name: str, data: sqlite3.Connection, *,
                 return False
         return ex.replay_quiet_feed(now)
 
+    def skip_to(k: int, now: datetime) -> int:
+        """Where to go on from cycle ``k``: ``k`` itself when it must run in full, else past a
+        quiet span whose effects on the venue and the engine have been applied."""
+        if screen is None:
+            return k
+        if not must_run(now):
+            return screen.next_flag(k)
+        clock.set(now)
+        if account.open_orders():
+            nk = quiet_until(k, now)
+            if nk > k:
+                skip_quietly(k, nk)
+                return nk
+            return k + 1 if quiet_with_orders(k, now) else k
+        nk = hold_until(k, now)
+        if nk > k:
+            skip_holding(k, nk)
+        return nk
+
     run = skipped = 0
     errors: list[str] = []
     k = 0
@@ -350,31 +369,12 @@ def run_strategy(cfg: BacktestConfig, name: str, data: sqlite3.Connection, *,
     next_release = release_every
     while k < n_cycles:
         now = t0 + k * interval
-        if screen is not None and not must_run(now):
-            nk = screen.next_flag(k)
-            if nk > k:
-                skipped += nk - k
-                k = nk
-                continue
+        nk = skip_to(k, now)
+        if nk > k:
+            skipped += nk - k
+            k = nk
+            continue
         clock.set(now)
-        if account.open_orders():
-            nk = quiet_until(k, now)
-            if nk > k:
-                skip_quietly(k, nk)
-                skipped += nk - k
-                k = nk
-                continue
-            if quiet_with_orders(k, now):
-                skipped += 1
-                k += 1
-                continue
-        elif screen is not None:
-            nk = hold_until(k, now)
-            if nk > k:
-                skip_holding(k, nk)
-                skipped += nk - k
-                k = nk
-                continue
         if screen is not None:
             screen.before_cycle(k)
         rep = engine.run_cycle(now)
