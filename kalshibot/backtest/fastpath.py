@@ -388,16 +388,24 @@ class MeanRevScreen:
         """The first cycle index whose time is at or after ``t``."""
         return self._k_of(t)
 
+    def _span(self, ticker: str, k_from: int, k_to: int
+              ) -> tuple[_MarketCycles | None, int, int]:
+        """``ticker``'s cycles (None if not loaded) and ``[k_from, k_to)`` clipped to the
+        market's active cycles, as offsets into its arrays (empty when ``lo >= hi``)."""
+        mc = self.loaded.get(ticker)
+        if mc is None:
+            return None, 0, 0
+        return mc, max(k_from, mc.k_lo) - mc.k_lo, min(k_to, mc.k_hi) - mc.k_lo
+
     def next_touch(self, ticker: str, side: Side, action: Action, price: Price,
                    k_from: int, k_to: int) -> int:
         """The first cycle in ``[k_from, k_to)`` whose shown book reaches a resting order's
         price (it could fill, or move its queue estimate), else ``k_to``. A buy of YES meets
         YES asks at or below its price, a buy of NO meets YES bids at or above 1 - price; a
         sell meets bids of its side at or above its price. Conservative: sizes are ignored."""
-        mc = self.loaded.get(ticker)
+        mc, lo, hi = self._span(ticker, k_from, k_to)
         if mc is None:
             return k_from  # unknown market: nothing can be proven
-        lo, hi = max(k_from, mc.k_lo) - mc.k_lo, min(k_to, mc.k_hi) - mc.k_lo
         if lo >= hi:
             return k_to
         p = int(price.value * 10000)
@@ -424,12 +432,9 @@ class MeanRevScreen:
                    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
         """Cycles in ``[k_from, k_to)`` at which ``ticker`` shows a two-sided book, and the
         YES bid + ask there in $0.0001 units (the mid is half of it)."""
-        mc = self.loaded.get(ticker)
-        none = np.zeros(0, dtype=np.int64)
-        if mc is None:
-            return none, none
-        lo, hi = max(k_from, mc.k_lo) - mc.k_lo, min(k_to, mc.k_hi) - mc.k_lo
-        if lo >= hi:
+        mc, lo, hi = self._span(ticker, k_from, k_to)
+        if mc is None or lo >= hi:
+            none = np.zeros(0, dtype=np.int64)
             return none, none
         i = np.flatnonzero(mc.valid[lo:hi]) + lo
         return i + mc.k_lo, mc.bid[i] + mc.ask[i]
@@ -437,11 +442,8 @@ class MeanRevScreen:
     def last_shown(self, ticker: str, k_from: int, k_to: int) -> int | None:
         """The last cycle in ``[k_from, k_to)`` at which ``ticker`` shows a book (None if
         none, or the market is unknown)."""
-        mc = self.loaded.get(ticker)
-        if mc is None:
-            return None
-        lo, hi = max(k_from, mc.k_lo) - mc.k_lo, min(k_to, mc.k_hi) - mc.k_lo
-        if lo >= hi:
+        mc, lo, hi = self._span(ticker, k_from, k_to)
+        if mc is None or lo >= hi:
             return None
         i = np.flatnonzero(mc.fresh[lo:hi])
         return mc.k_lo + lo + int(i[-1]) if len(i) else None
