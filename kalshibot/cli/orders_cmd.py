@@ -100,10 +100,7 @@ def cancel_cmd(
     from kalshibot.store.connection import atomic
     from kalshibot.store.orders import find_by_order_id, get_order, update_order
 
-    s = settings()
-    path = resolve_db(s, db, sim)
-    clock = status_cmd._clock()
-    conn = open_db(path, read_only=False)
+    s, path, clock, conn = status_cmd.open_for_change(db, sim)
     try:
         rec = get_order(conn, order_id) or find_by_order_id(conn, order_id)
         if rec is None:
@@ -164,10 +161,7 @@ def cancel_all_cmd(
     from kalshibot.store.connection import atomic
     from kalshibot.store.orders import list_orders, update_order
 
-    s = settings()
-    path = resolve_db(s, db, sim)
-    clock = status_cmd._clock()
-    conn = open_db(path, read_only=False)
+    s, path, clock, conn = status_cmd.open_for_change(db, sim)
     try:
         venue = _venue(conn, path, s.data_dir / "live.sqlite")
         rows = list_orders(conn, statuses=(OrderStatus.RESTING, OrderStatus.PARTIALLY_FILLED),

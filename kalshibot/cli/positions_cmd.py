@@ -77,10 +77,7 @@ def close_all_cmd(
     from kalshibot.store.positions import load_positions, save_positions
     from kalshibot.store.settlements import list_settlements
 
-    s = settings()
-    path = resolve_db(s, db, sim)
-    clock = status_cmd._clock()
-    conn = open_db(path, read_only=False)
+    s, path, clock, conn = status_cmd.open_for_change(db, sim)
     try:
         venue = _venue(conn, path, s.data_dir / "live.sqlite")
         positions = list(load_positions(conn, open_only=True).values())

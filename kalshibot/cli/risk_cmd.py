@@ -24,7 +24,6 @@ from kalshibot.cli.status_cmd import (
     _grid,
     _kv_table,
     build_document,
-    open_db,
     resolve_db,
 )
 from kalshibot.config import Settings
@@ -104,10 +103,7 @@ def reset(
     from kalshibot.store.connection import atomic
     from kalshibot.store.kv import kv_delete, kv_get
 
-    s = settings()
-    path = resolve_db(s, db, sim)
-    clock = status_cmd._clock()
-    conn = open_db(path, read_only=False)
+    s, path, clock, conn = status_cmd.open_for_change(db, sim)
     try:
         now = clock.now()
         breaker = CircuitBreaker(StoreKV(conn, now), Decimal(str(s.circuit_breaker_drawdown)))

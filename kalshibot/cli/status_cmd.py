@@ -55,6 +55,16 @@ def open_db(path: Path, *, read_only: bool = True) -> sqlite3.Connection:
     return connect(path, read_only=read_only)
 
 
+def open_for_change(db: Path | None, sim: bool
+                    ) -> tuple[Settings, Path, Clock, sqlite3.Connection]:
+    """The set-up of every command that changes the store (orders cancel/cancel-all,
+    positions close-all, risk reset): settings, the store path, the clock, a writable
+    connection (the caller closes it)."""
+    s = settings()
+    path = resolve_db(s, db, sim)
+    return s, path, _clock(), open_db(path, read_only=False)
+
+
 def _exchange_view(s: Settings, clock: Clock) -> health.ExchangeView:
     """The exchange's balance and positions (``--live``); failures become ``error``."""
     if s.api_key_id is None or s.private_key_path is None:
