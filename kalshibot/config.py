@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
@@ -43,7 +43,10 @@ class Mode(StrEnum):
 class Settings(BaseSettings):
     """All settings. Build with ``load_settings``; instances are immutable."""
 
-    model_config = SettingsConfigDict(frozen=True, extra="forbid", validate_default=True)
+    # NaN and infinity are refused for every number (a NaN limit compares false with everything).
+    model_config = SettingsConfigDict(
+        frozen=True, extra="forbid", validate_default=True, allow_inf_nan=False
+    )
 
     # exchange and credentials
     environment: Environment = Environment.DEMO
@@ -158,12 +161,25 @@ SECRET_FIELDS = (
 )
 
 
+#: Problem scopes: which commands a problem concerns. ``general`` problems stop every command;
+#: ``exchange`` ones the commands that talk to Kalshi (trade on paper or live, data sync and
+#: record, status --live: the base URL, the key file); ``live`` ones only what sends real orders.
+SCOPES = ("general", "exchange", "live")
+
+
 @dataclass(frozen=True)
 class Problem:
-    """One configuration problem: which key, and what is wrong with it."""
+    """One configuration problem: which key, what is wrong, which commands it concerns and
+    whether it blocks them (``error``) or is only reported (``warning``)."""
 
     key: str
     message: str
+    scope: str = "general"
+    severity: str = "error"
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity == "error"
 
 
 @dataclass(frozen=True)
@@ -196,11 +212,11 @@ def gather(
         config_file = Path(env[CONFIG_FILE_VAR])
     layers: list[tuple[str, Mapping[str, Any]]] = []
     if dotenv_file is not None and dotenv_file.is_file():
-        layers.append((str(dotenv_file), dotenv_values(dotenv_file)))
+        layers.append((str(dotenv_file), _read_env_file(dotenv_file)))
     if config_file is not None:
         if not config_file.is_file():
             raise ConfigError(f"config file {config_file} does not exist")
-        layers.append((str(config_file), dotenv_values(config_file)))
+        layers.append((str(config_file), _read_env_file(config_file)))
     layers.append(("environment", {k: v for k, v in env.items() if k.upper() != CONFIG_FILE_VAR}))
     for origin, layer in layers:
         for key, val in layer.items():
@@ -223,6 +239,28 @@ def gather(
             values[name] = val
             sources[name] = "command line"
     return RawConfig(values, sources, unknown)
+
+
+def _read_env_file(path: Path) -> dict[str, str | None]:
+    """``KEY=VALUE`` lines of a dotenv/config file; ``ConfigError`` (exit 3) when the file is
+    not UTF-8 text (a binary file, another encoding) or cannot be read."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path} is not UTF-8 text (byte {exc.start}): expected KEY=VALUE lines",
+            hint="see config.env.example",
+        ) from exc
+    if "\x00" in text:
+        raise ConfigError(f"{path} contains NUL bytes: expected KEY=VALUE lines",
+                          hint="see config.env.example")
+    import io
+
+    return dict(dotenv_values(stream=io.StringIO(text)))
 
 
 def _suggest(name: str) -> str:
@@ -287,15 +325,56 @@ def inspect_settings(
     return settings, raw.unknown + problems + check_settings(settings)
 
 
+def blocking(problems: Sequence[Problem], uses: Iterable[str] = ()) -> list[Problem]:
+    """The errors among ``problems`` that stop a command using the ``general`` settings plus
+    the scopes in ``uses`` (see ``SCOPES``). Warnings never block."""
+    scopes = {"general", *uses}
+    return [p for p in problems if p.is_error and p.scope in scopes]
+
+
+def validated_settings(
+    *,
+    uses: Iterable[str] = (),
+    env: Mapping[str, str] | None = None,
+    config_file: Path | None = None,
+    dotenv_file: Path | None = Path(".env"),
+    overrides: Mapping[str, Any] | None = None,
+) -> tuple[Settings, list[Problem]]:
+    """The start-up check of every command: the same checks as ``config --validate``
+    (``inspect_settings``). Raises ``ConfigError`` (exit 3) listing every blocking problem at
+    once; returns the settings and the warnings (and errors of scopes not used) to show."""
+    s, problems = inspect_settings(
+        env=env, config_file=config_file, dotenv_file=dotenv_file, overrides=overrides
+    )
+    stop = blocking(problems, uses)
+    if stop:
+        shown = "; ".join(f"{p.key}: {p.message}" for p in stop)
+        raise ConfigError(
+            f"invalid configuration ({len(stop)} problem{'s' if len(stop) > 1 else ''}): "
+            f"{shown}",
+            hint="fix them, then run `kalshibot config --validate`",
+        )
+    return s, [p for p in problems if p not in stop]
+
+
 def check_settings(s: Settings) -> list[Problem]:
     """Semantic checks on a validated ``Settings``."""
     p: list[Problem] = []
 
-    def add(field: str, message: str) -> None:
-        p.append(Problem(_env_name(field), message))
+    def add(field: str, message: str, scope: str = "general", severity: str = "error") -> None:
+        p.append(Problem(_env_name(field), message, scope, severity))
 
     if not (0 < s.kelly_fraction <= 1):
         add("kelly_fraction", f"must be in (0, 1], got {s.kelly_fraction}")
+    elif s.kelly_fraction > 0.5:
+        add("kelly_fraction", f"{s.kelly_fraction} is more than half Kelly: large swings",
+            severity="warning")
+    if s.retrain_interval_hours <= 0:
+        add("retrain_interval_hours", f"must be positive, got {s.retrain_interval_hours}")
+    if s.min_top_size < 0:
+        add("min_top_size", f"must be >= 0 contracts, got {s.min_top_size}")
+    if s.min_seconds_to_close < 0:
+        add("min_seconds_to_close", f"must be >= 0 seconds, got {s.min_seconds_to_close}")
     if not (0 < s.circuit_breaker_drawdown < 1):
         add("circuit_breaker_drawdown", f"must be in (0, 1), got {s.circuit_breaker_drawdown}")
     if s.min_edge < 0 or s.min_edge >= 1:
@@ -365,25 +444,26 @@ def check_settings(s: Settings) -> list[Problem]:
             add(name, f"must be positive, got {getattr(s, name)}")
     if s.is_live:
         if s.api_key_id is None:
-            add("api_key_id", "live mode needs an API key id")
+            add("api_key_id", "live mode needs an API key id", "live")
         if s.private_key_path is None:
-            add("private_key_path", "live mode needs the path of your private key file")
+            add("private_key_path", "live mode needs the path of your private key file", "live")
         if s.environment is Environment.PROD and not s.confirm_prod_live:
             add(
                 "confirm_prod_live",
                 "prod + live trades real money: set KALSHIBOT_CONFIRM_PROD_LIVE=true to confirm",
+                "live",
             )
     if s.api_base_url is not None and not s.api_base_url.startswith(("https://", "http://")):
-        add("api_base_url", f"must be an http(s) URL, got {s.api_base_url!r}")
+        add("api_base_url", f"must be an http(s) URL, got {s.api_base_url!r}", "exchange")
     if s.private_key_path is not None:
         for msg in check_key_file(s.private_key_path, s.private_key_password):
-            add("private_key_path", msg)
+            add("private_key_path", msg, "exchange")
     if (
         s.db_path is not None
         and s.db_path == s.data_dir / f"{Mode.PAPER.value}.sqlite"
         and s.is_live
     ):
-        add("db_path", "live mode must not use the paper database")
+        add("db_path", "live mode must not use the paper database", "live")
     return p
 
 

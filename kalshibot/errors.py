@@ -55,6 +55,16 @@ class StoreError(StopError):
     exit_code = 3
 
 
+class DatabaseBusyError(StopError):
+    """Another process holds the database's writer lock (one writer per database)."""
+
+    exit_code = 1
+
+
+class LiveGateError(ConfigError):
+    """Real orders were asked for, but a piece of the live checklist is missing (exit 3)."""
+
+
 class AuthError(StopError):
     """Kalshi refused our credentials or signature (401/403)."""
 

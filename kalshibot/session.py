@@ -31,6 +31,7 @@ from kalshibot.domain.orders import OrderStatus
 from kalshibot.engine import STARTING_CASH_KEY, CycleReport, Engine, EngineConfig
 from kalshibot.errors import ConfigError, KalshibotError, UserInputError
 from kalshibot.exchange import Exchange
+from kalshibot.live_gate import check_live_gate
 from kalshibot.risk import RiskLimits, RiskManager
 from kalshibot.sim.account import SimAccount
 from kalshibot.store import fills as fills_repo
@@ -38,6 +39,7 @@ from kalshibot.store import orders as orders_repo
 from kalshibot.store import settlements as settlements_repo
 from kalshibot.store.connection import atomic, connect
 from kalshibot.store.kv import kv_get, kv_set
+from kalshibot.store.lock import acquire_writer_lock, command_line
 from kalshibot.store.runs import Heartbeat, end_run, heartbeat, start_run
 from kalshibot.strategy.base import Strategy, StrategyParams
 
@@ -59,6 +61,7 @@ class SessionOptions:
     fresh: bool = False
     start: datetime | None = None
     state_db: Path | None = None
+    confirmed: bool = False  # prod + live: the person confirmed (interactively or --yes)
 
 
 @dataclass
@@ -216,11 +219,13 @@ class Session:
         if strategy_name not in STRATEGIES:
             raise UserInputError(f"unknown --strategy {strategy_name!r} "
                                  f"(choose from {', '.join(STRATEGIES)})")
-        if opts.exchange == "kalshi" and not opts.live:
-            raise UserInputError("--exchange kalshi places real orders: add --live "
-                                 "(or use --exchange paper)")
-        if opts.live and opts.exchange != "kalshi":
-            raise UserInputError("--live needs --exchange kalshi")
+        if opts.exchange == "kalshi" or opts.live:
+            # The CLI asked the person already (``confirmed``); here the gate is re-checked so
+            # that no caller reaches a real order without every piece of the checklist.
+            check_live_gate(settings, venue=opts.exchange, live_flag=opts.live,
+                            yes=opts.confirmed, confirm=None)
+        # One writer per database: taken before anything is read, written or requested.
+        acquire_writer_lock(cls.state_path(settings, opts), command_line())
         run_id = f"{opts.exchange}-{uuid.uuid4().hex[:12]}"
         if opts.exchange == "sim":
             sess = cls._create_sim(settings, opts, run_id, strategy_name)
@@ -228,6 +233,13 @@ class Session:
             sess = cls._create_connected(settings, opts, run_id, strategy_name)
         sess.attach_monitor()
         return sess
+
+    @staticmethod
+    def state_path(settings: Settings, opts: SessionOptions) -> Path:
+        """The database the session writes: the sim state store, else the mode's database."""
+        if opts.exchange == "sim":
+            return opts.state_db or settings.data_dir / "sim.sqlite"
+        return settings.database_path
 
     def attach_monitor(self) -> None:
         """JSON-lines logs and alerts for this run (``kalshibot.monitor``), from settings."""
@@ -251,7 +263,7 @@ class Session:
             raise UserInputError(f"no market data at {data_path}",
                                  hint="run `kalshibot data sample` (or `data import`) first")
         data = connect(data_path, read_only=True)
-        state_path = opts.state_db or settings.data_dir / "sim.sqlite"
+        state_path = cls.state_path(settings, opts)
         if state_path.resolve() == data_path.resolve():
             raise UserInputError("the sim state database must differ from the market-data one")
         if opts.fresh:

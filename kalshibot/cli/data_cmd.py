@@ -25,7 +25,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from kalshibot.cli.context import console, settings
+from kalshibot.cli.context import console, lock_for_writing, settings
 from kalshibot.cli.options import parse_when, split_list
 from kalshibot.cli.render import print_json, print_table
 from kalshibot.clock import Clock, SystemClock
@@ -45,7 +45,10 @@ MAX_ISSUES_SHOWN = 20
 
 
 def _db(db: Path | None) -> Path:
-    return db if db is not None else settings().database_path
+    """The database a data command writes (``--db`` or the configured one), after the
+    start-up check of the settings (exit 3 on an invalid one), with its writer lock taken."""
+    s = settings()
+    return lock_for_writing(db if db is not None else s.database_path)
 
 
 def _progress() -> Progress:
@@ -180,7 +183,7 @@ def _client(clock: Clock, env: str | None, public: bool) -> KalshiClient:
     ``public``), else public-only; rate limits from settings."""
     from kalshibot.kalshi.exchange import KalshiExchange
 
-    cfg = settings(environment=env)
+    cfg = settings(uses=("exchange",), environment=env)
     return KalshiExchange.from_settings(cfg, clock, public_only=public).client
 
 
@@ -372,7 +375,7 @@ def record_cmd(
     if ws:
         from kalshibot.ws.record import record_ws_command
 
-        record_ws_command(settings(environment=env), _clock(), _db(db), series=ser,
+        record_ws_command(settings(uses=("exchange",), environment=env), _clock(), _db(db), series=ser,
                           tickers=tick, interval_s=interval, duration_s=_seconds(duration),
                           max_flushes=max_polls, refresh_s=refresh, depth=depth,
                           symbols=syms if spot else (), as_json=as_json)

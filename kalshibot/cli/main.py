@@ -96,6 +96,7 @@ def main(argv: list[str] | None = None) -> None:
 def run(argv: list[str] | None = None) -> int:
     """Run the app and return the exit code (usage errors are Typer's own, exit 2)."""
     args = sys.argv[1:] if argv is None else argv
+    STATE.warned = False
     try:
         app(args=args, prog_name="kalshibot")  # standalone: always ends in SystemExit
         return 0
@@ -124,3 +125,7 @@ def run(argv: list[str] | None = None) -> int:
             soft_wrap=True,
         )
         return 70
+    finally:
+        from kalshibot.store.lock import release_all
+
+        release_all()  # the command is over: its database is free for the next writer

@@ -20,7 +20,11 @@ from kalshibot.cli.risk_cmd import ask, audit
 from kalshibot.cli.status_cmd import DB_HELP, SIM_HELP, _grid, open_db, resolve_db
 from kalshibot.domain.orders import OrderStatus
 from kalshibot.errors import ExchangeRejectedError, UserInputError
+from kalshibot.live_gate import check_live_gate
 from kalshibot.store.orders import OrderRecord
+
+LIVE_HELP = ("Required when the database's venue is kalshi (requests to your real account); "
+             "with KALSHIBOT_MODE=live and keys (README: Trading live).")
 
 orders_app = typer.Typer(name="orders", help="List local orders; cancel one (preview unless --yes).",
                          no_args_is_help=True)
@@ -93,6 +97,7 @@ def _venue(conn: object, path: Path, live_db: Path) -> str:
 def cancel_cmd(
     order_id: str = typer.Argument(..., help="Client order id or exchange order id."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Cancel without the preview question."),
+    live: bool = typer.Option(False, "--live", help=LIVE_HELP),
     db: Path = typer.Option(None, "--db", help=DB_HELP),
     sim: bool = typer.Option(False, "--sim", help=SIM_HELP),
 ) -> None:
@@ -118,6 +123,9 @@ def cancel_cmd(
         elif rec.order_id is None:
             raise UserInputError(f"order {order_id} has no exchange order id yet "
                                  f"({rec.status.value}); the trade loop resolves it first")
+        else:  # a request to the real account: the live checklist (the question below, or
+            # --yes, is the prod confirmation)
+            check_live_gate(s, venue=venue, live_flag=live, yes=True, confirm=None)
         if not yes and not ask(f"Cancel order {rec.client_order_id}?"):
             audit(s, "order_cancel", "order cancel declined", client_order_id=rec.client_order_id,
                   order_id=rec.order_id, venue=venue, outcome="declined")
@@ -153,6 +161,7 @@ def cancel_cmd(
 def cancel_all_cmd(
     ticker: str = typer.Option(None, "--ticker", help="Only orders in this market."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Act; without it only the preview is shown."),
+    live: bool = typer.Option(False, "--live", help=LIVE_HELP),
     db: Path = typer.Option(None, "--db", help=DB_HELP),
     sim: bool = typer.Option(False, "--sim", help=SIM_HELP),
 ) -> None:
@@ -170,6 +179,8 @@ def cancel_all_cmd(
                             [_row(o) for o in rows], "none"))
         if not rows:
             return
+        if venue == "kalshi":  # requests to the real account: the live checklist first
+            check_live_gate(s, venue=venue, live_flag=live, yes=True, confirm=None)
         if not yes:
             console.print(f"Preview only: run again with --yes to cancel {len(rows)} order(s).")
             return

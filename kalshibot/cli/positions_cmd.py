@@ -16,7 +16,7 @@ import typer
 
 from kalshibot.cli import status_cmd
 from kalshibot.cli.context import console, settings
-from kalshibot.cli.orders_cmd import _venue
+from kalshibot.cli.orders_cmd import LIVE_HELP, _venue
 from kalshibot.cli.render import print_json
 from kalshibot.cli.risk_cmd import audit
 from kalshibot.cli.status_cmd import DB_HELP, SIM_HELP, _grid, open_db, resolve_db
@@ -26,6 +26,7 @@ from kalshibot.domain.orders import Action, OrderIntent, TimeInForce
 from kalshibot.domain.portfolio import Portfolio, Position
 from kalshibot.errors import UserInputError
 from kalshibot.exchange import Exchange
+from kalshibot.live_gate import check_live_gate
 
 positions_app = typer.Typer(name="positions",
                             help="Open positions; close them all (preview unless --yes).",
@@ -67,6 +68,7 @@ def list_cmd(
 @positions_app.command("close-all")
 def close_all_cmd(
     yes: bool = typer.Option(False, "--yes", "-y", help="Act; without it only the preview is shown."),
+    live: bool = typer.Option(False, "--live", help=LIVE_HELP),
     db: Path = typer.Option(None, "--db", help=DB_HELP),
     sim: bool = typer.Option(False, "--sim", help=SIM_HELP),
 ) -> None:
@@ -90,10 +92,8 @@ def close_all_cmd(
                                  "`kalshibot trade --exchange sim`")
         from kalshibot.kalshi.exchange import KalshiExchange
 
-        if venue == "kalshi":
-            if not s.is_live:
-                raise UserInputError("closing live positions needs KALSHIBOT_MODE=live and keys",
-                                     hint="run `kalshibot config --validate`")
+        if venue == "kalshi":  # real sell orders: the live checklist (confirmed by --yes)
+            check_live_gate(s, venue=venue, live_flag=live, yes=True, confirm=None)
             ex: Exchange = KalshiExchange.from_settings(s, clock)
         else:
             from kalshibot.sim.account import SimAccount

@@ -95,8 +95,8 @@ def reset(
 ) -> None:
     """Reset the circuit breaker (and drawdown tracking); asks for confirmation unless --yes.
 
-    The kill switch is a file and is not touched: delete it yourself. A running `trade` picks
-    the reset up at its next cycle.
+    The kill switch is a file and is not touched: delete it yourself. Stop a running `trade`
+    on this database first (one writer per database); the next session starts reset.
     """
     from kalshibot.engine import ENTRIES_BLOCKED_KEY, StoreKV
     from kalshibot.risk import CircuitBreaker

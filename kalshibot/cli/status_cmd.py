@@ -17,7 +17,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from kalshibot.cli.context import console, settings
+from kalshibot.cli.context import console, lock_for_writing, settings
 from kalshibot.clock import Clock, SystemClock
 from kalshibot.config import Settings
 from kalshibot.domain.money import Count, Money
@@ -62,6 +62,8 @@ def open_for_change(db: Path | None, sim: bool
     connection (the caller closes it)."""
     s = settings()
     path = resolve_db(s, db, sim)
+    if path.exists():
+        lock_for_writing(path)  # one writer per database (a running `trade` holds it)
     return s, path, _clock(), open_db(path, read_only=False)
 
 
@@ -160,7 +162,7 @@ def status(
     clock = _clock()
     path: Path | None = db
     try:
-        s = settings()
+        s = settings(uses=("exchange",) if live else ())
         path = resolve_db(s, db, sim)
         doc = build_document(s, path, now_clock=clock, decisions=decisions, live=live)
     except (ConfigError, StoreError) as exc:

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-import sys
+import math
 
 import typer
 from rich.console import Group
 from rich.live import Live
 from rich.table import Table
 
-from kalshibot.cli.context import console, settings
+from kalshibot.cli.context import console, lock_for_writing, settings, terminal_confirm
 from kalshibot.cli.options import parse_when, split_list
 from kalshibot.cli.render import print_json, print_table
 from kalshibot.domain.money import Count
 from kalshibot.engine import CycleReport
 from kalshibot.errors import UserInputError
+from kalshibot.live_gate import check_live_gate
 from kalshibot.session import Session, SessionOptions, SessionSummary, Stopper
 
 
@@ -71,8 +72,8 @@ def trade(
     strategy: str = typer.Option(None, "--strategy", help="edge (model vs market), crypto (15-minute digital) or meanrev. Default: KALSHIBOT_STRATEGY."),
     exchange: str = typer.Option("paper", "--exchange", help="paper (live data, simulated fills; default), sim (stored data, simulated clock) or kalshi (real orders, needs --live)."),
     interval: float = typer.Option(None, "--interval", help="Seconds between cycles (session clock). Default: KALSHIBOT_TRADING_INTERVAL_S."),
-    live: bool = typer.Option(False, "--live", help="Send real orders to Kalshi (needs --exchange kalshi and configured keys)."),
-    yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation (prod + live)."),
+    live: bool = typer.Option(False, "--live", help="Send real orders to Kalshi: needs --exchange kalshi, KALSHIBOT_MODE=live and keys (README: Trading live)."),
+    yes: bool = typer.Option(False, "--yes", help="Prod + live: confirm without the question (KALSHIBOT_CONFIRM_PROD_LIVE=true is still required)."),
     train: bool = typer.Option(False, "--train", help="Train the model first (edge strategy)."),
     duration: float = typer.Option(None, "--duration", help="Stop after this many seconds of session time."),
     max_cycles: int = typer.Option(None, "--max-cycles", help="Stop after this many cycles."),
@@ -88,24 +89,26 @@ def trade(
     """
     if max_cycles is not None and max_cycles < 1:
         raise UserInputError("--max-cycles must be at least 1")
-    if interval is not None and interval <= 0:
-        raise UserInputError("--interval must be positive")
-    if duration is not None and duration <= 0:
-        raise UserInputError("--duration must be positive")
-    s = settings(mode="live" if live else None)
-    if live and s.environment.value == "prod" and not yes:
-        if not sys.stdin.isatty():
-            raise UserInputError("prod + --live needs confirmation: add --yes")
-        if not typer.confirm("Trade REAL MONEY on Kalshi prod?", default=False):
-            raise typer.Exit(1)
+    if interval is not None and not (math.isfinite(interval) and interval > 0):
+        raise UserInputError(f"--interval must be a positive number of seconds, got {interval}")
+    if duration is not None and not (math.isfinite(duration) and duration > 0):
+        raise UserInputError(f"--duration must be a positive number of seconds, got {duration}")
+    real_orders = live or exchange == "kalshi"
+    # A flag never switches live mode on: paper and sim run as paper (their own database);
+    # the kalshi venue takes the mode from the configuration and the live gate checks it.
+    s = settings(uses=("exchange",) if exchange != "sim" else (),
+                 mode=None if real_orders else "paper")
+    if real_orders:
+        check_live_gate(s, venue=exchange, live_flag=live, yes=yes, confirm=terminal_confirm())
+    opts = SessionOptions(exchange=exchange, strategy=strategy, series=split_list(series),
+                          tickers=split_list(tickers), interval_s=interval,
+                          max_cycles=max_cycles, duration_s=duration, live=live, fresh=fresh,
+                          confirmed=real_orders, start=parse_when(start, "--start"))
+    lock_for_writing(Session.state_path(s, opts))  # before --train writes the registry
     if train:
         from kalshibot.cli.train_cmd import train_for_trading
 
         train_for_trading(s, series=list(split_list(series)), tickers=list(split_list(tickers)))
-    opts = SessionOptions(exchange=exchange, strategy=strategy, series=split_list(series),
-                          tickers=split_list(tickers), interval_s=interval,
-                          max_cycles=max_cycles, duration_s=duration, live=live, fresh=fresh,
-                          start=parse_when(start, "--start"))
     session = Session.create(s, opts)
     stopper = Stopper()
     stopper.install()

@@ -16,7 +16,7 @@ import pandas as pd
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from kalshibot.cli.context import console, err_console, settings
+from kalshibot.cli.context import console, err_console, lock_for_writing, settings
 from kalshibot.cli.options import parse_when, split_list
 from kalshibot.cli.render import print_json, table
 from kalshibot.config import Settings
@@ -71,6 +71,7 @@ def train(
     if sel.since is not None and sel.until is not None and sel.since >= sel.until:
         raise UserInputError(f"--since {sel.since} is not before --until {sel.until}")
     s = settings(db_path=db, model_dir=model_dir)
+    lock_for_writing(s.database_path)  # the model registry is written to this database
     cfg = TrainConfig(n_folds=folds, n_jobs=jobs,
                       min_edge=s.min_edge if min_edge is None else min_edge)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -144,6 +145,7 @@ def train_for_trading(s: Settings, *, series: list[str] | None = None,
 
     if not series and tickers:
         series = sorted({t.split("-", 1)[0] for t in tickers if t})
+    lock_for_writing(s.database_path)  # the model registry is written to this database
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=err_console, transient=True) as prog:
         tasks: dict[str, Any] = {}

@@ -283,6 +283,16 @@ def test_orders_cancel_kalshi_calls_the_exchange(prepared: Callable[..., Prepare
 
     monkeypatch.setattr(KalshiExchange, "from_settings",
                         classmethod(lambda cls, s, c=None, **kw: FakeKalshi()))
-    assert run(["orders", "cancel", "kb-resting-2", "--yes"]) == 0
+    # The live gate first: without --live, live mode and keys, nothing reaches the exchange.
+    assert run(["orders", "cancel", "kb-resting-2", "--yes", "--db", str(p.path)]) == 3
+    assert calls == []
+    from tests.reliability.fake_kalshi import make_rsa_key
+
+    make_rsa_key(p.path.parent / "key.pem")
+    monkeypatch.setenv("KALSHIBOT_MODE", "live")
+    monkeypatch.setenv("KALSHIBOT_API_KEY_ID", "key-id")
+    monkeypatch.setenv("KALSHIBOT_PRIVATE_KEY_PATH", str(p.path.parent / "key.pem"))
+    assert run(["orders", "cancel", "kb-resting-2", "--yes", "--live", "--db",
+                str(p.path)]) == 0
     assert calls == [("ord-2", "KXTEST-26NOV19-A")]
     assert "at the exchange" in capsys.readouterr().out
