@@ -13,7 +13,8 @@ outcome may be unresolved, and the strategy's *screen* must show no entry at any
    leaves the venue as the skipped polls would;
 3. holding positions, no resting order: until a held position could be exited (screen exit
    flags), its market closes or settles; ``Engine.quiet_cycle`` marks the positions at each
-   skipped cycle's mid and tracks equity, the breaker and the equity curve exactly.
+   skipped cycle's best bids (exit values) and tracks equity, the breaker and the equity curve
+   exactly.
 
 A screen is a vectorised twin of one strategy, computed over the snapshot arrays (numpy, a
 batch of markets at a time, streamed by open time so memory stays bounded). It must be a
@@ -428,16 +429,17 @@ class MeanRevScreen:
         i = int(np.searchsorted(mc.exits, k))
         return int(mc.exits[i]) if i < len(mc.exits) else self.n
 
-    def shown_mids(self, ticker: str, k_from: int, k_to: int
-                   ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-        """Cycles in ``[k_from, k_to)`` at which ``ticker`` shows a two-sided book, and the
-        YES bid + ask there in $0.0001 units (the mid is half of it)."""
+    def shown_tops(self, ticker: str, k_from: int, k_to: int
+                   ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64],
+                              npt.NDArray[np.int64]]:
+        """Cycles in ``[k_from, k_to)`` at which ``ticker`` shows a book, with its YES bid and
+        YES ask there in $0.0001 units (0: that side is empty)."""
         mc, lo, hi = self._span(ticker, k_from, k_to)
         if mc is None or lo >= hi:
             none = np.zeros(0, dtype=np.int64)
-            return none, none
-        i = np.flatnonzero(mc.valid[lo:hi]) + lo
-        return i + mc.k_lo, mc.bid[i] + mc.ask[i]
+            return none, none, none
+        i = np.flatnonzero(mc.fresh[lo:hi]) + lo
+        return i + mc.k_lo, mc.bid[i], mc.ask[i]
 
     def last_shown(self, ticker: str, k_from: int, k_to: int) -> int | None:
         """The last cycle in ``[k_from, k_to)`` at which ``ticker`` shows a book (None if

@@ -107,7 +107,8 @@ class FakeExchange(SimulatedAccountVenue):
         ]
 
     def get_orderbooks(self, tickers: Sequence[str]) -> dict[str, OrderBook]:
-        return {t: self.books[t] for t in tickers if t in self.books}
+        """``books`` with our resting orders in them, as every venue shows books."""
+        return self.present({t: self.books[t] for t in tickers if t in self.books})
 
     def set_book(self, b: OrderBook) -> list[Fill]:
         self.books[b.ticker] = b
