@@ -251,16 +251,29 @@ def run_strategy(cfg: BacktestConfig, name: str, data: sqlite3.Connection, *,
                      bool(engine.orders.blocked_markets()), one)
         return local
 
+    close_window = timedelta(seconds=engine.risk.limits.min_seconds_to_close)
+
+    def kept(k: int) -> int:
+        """The first cycle >= ``k`` at which the engine would cancel a resting order: its
+        market's proposal is not certain to be that order (or a market holds more than one
+        order, or a sell)."""
+        assert screen is not None
+        _, _, resting = resting_state()
+        if any(o.ticker not in resting for o in account.open_orders()):
+            return k
+        return screen.next_unmatched(k, resting)
+
     def quiet_until(k: int, now: datetime) -> int:
         """For a flat account with resting orders: the first cycle >= ``k`` at which anything
-        could happen (k itself when that cannot be ruled out). Nothing can before it: no entry
-        is proposed (screen), no order turns stale or meets a closed market, no book of ours
-        is depleted, no stored trade reaches the orders and no shown book touches their
+        could happen (k itself when that cannot be ruled out). Nothing can before it: every
+        proposal is certain to be the order already resting in its market and no other entry
+        is proposed (screen), no order turns stale or nears its market's close, no book of
+        ours is depleted, no stored trade reaches the orders and no shown book touches their
         prices. ``replay_quiet_span`` then leaves the venue as the skipped polls would."""
         if screen is None or holding(now) or ex.taken_is_current(now):
             return k
         deadline, blocked, resting = resting_state()
-        nk = screen.next_flag(k, resting)
+        nk = min(screen.next_flag(k, resting), kept(k))
         if nk <= k:
             return k
         if blocked:
@@ -271,7 +284,7 @@ def run_strategy(cfg: BacktestConfig, name: str, data: sqlite3.Connection, *,
             m = by_ticker.get(o.ticker)
             if m is None:
                 return k
-            nk = min(nk, screen.k_at(m.close_time))
+            nk = min(nk, screen.k_at(m.close_time - close_window))
             nk = screen.next_touch(o.ticker, o.side, o.action, o.price, k, nk)
             traded = ex.next_trade_at(o.ticker)
             if traded is not None:
@@ -335,7 +348,7 @@ def run_strategy(cfg: BacktestConfig, name: str, data: sqlite3.Connection, *,
         leaves exactly the state the cycle would)."""
         if screen is None or holding(now) or ex.taken_is_current(now):
             return False
-        if screen.next_flag(k) <= k:
+        if screen.next_flag(k, resting_state()[2]) <= k or kept(k) <= k:
             return False
         deadline, blocked, _ = resting_state()
         if blocked or (deadline is not None and now >= deadline):
