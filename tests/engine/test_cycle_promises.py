@@ -29,7 +29,7 @@ from kalshibot.store import orders as orders_repo
 from kalshibot.strategy.base import MarketView
 
 from .conftest import FnStrategy, build_engine
-from .helpers import T0, FakeExchange, book, market
+from .helpers import T0, FakeExchange, book, market, venue_exposure
 
 D = Decimal
 
@@ -57,14 +57,7 @@ def deep(ticker: str) -> OrderBook:
 
 
 def truth(ex: FakeExchange) -> dict[str, Decimal]:
-    """Money at risk per market at the venue: cost held + resting buy notional."""
-    out: dict[str, Decimal] = {}
-    for p in ex.account.positions():
-        out[p.ticker] = out.get(p.ticker, ZERO) + p.cost.amount
-    for o in ex.account.open_orders():
-        if o.action is Action.BUY:
-            out[o.ticker] = out.get(o.ticker, ZERO) + o.remaining_count.value * o.price.value
-    return {t: v for t, v in out.items() if v > 0}
+    return venue_exposure(ex.account)
 
 
 def by(group: str, ms: Sequence[Market], exp: dict[str, Decimal]) -> dict[str, Decimal]:
@@ -335,3 +328,23 @@ def test_equity_marks_positions_at_their_exit_value(tmp_path: Path) -> None:
     rep = eng.run_cycle(ex.now)
     assert rep.equity == eng.portfolio.cash
     assert rep.breaker != "ok"
+
+
+def test_a_market_without_a_book_keeps_its_last_exit_value(tmp_path: Path) -> None:
+    """No book this cycle (a fetch failed, the market closed): the position keeps the exit
+    value of its last book; a position never seen with a book (e.g. after a restart) counts
+    at cost until one is seen."""
+    t = "KXKEEP-26NOV19-A"
+    ex = FakeExchange([market(t)], {t: book(t, yes=[("0.40", 100)], no=[("0.50", 5000)])})
+    p = {"v": 0.9}
+    eng = rig(tmp_path, ex, lambda v: p["v"], limits(), ["KXKEEP"])
+    eng.run_cycle(T0)
+    p["v"] = 0.45
+    before = eng.run_cycle(T0 + timedelta(seconds=5)).equity
+    ex.books = {}
+    assert eng.run_cycle(T0 + timedelta(seconds=10)).equity == before
+    eng.conn.close()
+    again = build_engine(tmp_path, ex, FnStrategy(lambda v: None), T0, series=["KXKEEP"],
+                         new_run=False)
+    pos = again.portfolio.positions[t]
+    assert again.equity() == again.portfolio.cash + pos.cost

@@ -35,8 +35,8 @@ from kalshibot.clock import SimClock
 from kalshibot.domain.book import OrderBook
 from kalshibot.domain.fees import trade_fee
 from kalshibot.domain.market import ExchangeStatus, Market, MarketStatus, Result
-from kalshibot.domain.money import ZERO, Count, Money, Price
-from kalshibot.domain.orders import Action, OrderAck, OrderIntent
+from kalshibot.domain.money import Count, Money, Price
+from kalshibot.domain.orders import OrderAck, OrderIntent
 from kalshibot.engine import Engine, EngineConfig
 from kalshibot.errors import OrderOutcomeUnknownError
 from kalshibot.risk import RiskLimits, RiskManager
@@ -47,7 +47,7 @@ from kalshibot.store.runs import start_run
 from kalshibot.strategy.base import FairValue, MarketView, StrategyParams
 from kalshibot.strategy.rules import NoTrade, Proposal, propose
 
-from .helpers import T0, market
+from .helpers import T0, cap_violations, market, venue_exposure
 
 D = Decimal
 STEP = timedelta(seconds=10)
@@ -209,36 +209,8 @@ class PlanStrategy:
         return out
 
 
-def truth(ex: PaperExchange) -> dict[str, Decimal]:
-    """Money at risk per market at the venue: cost held + resting buy notional."""
-    out: dict[str, Decimal] = {}
-    for p in ex.account.positions():
-        out[p.ticker] = out.get(p.ticker, ZERO) + p.cost.amount
-    for o in ex.account.open_orders():
-        if o.action is Action.BUY:
-            out[o.ticker] = out.get(o.ticker, ZERO) + o.remaining_count.value * o.price.value
-    return {t: v for t, v in out.items() if v > 0}
-
-
-def cap_violations(ex: PaperExchange, ms: dict[str, Market], lim: RiskLimits) -> list[str]:
-    exp = truth(ex)
-    bad = [f"market {t} {v}" for t, v in exp.items() if v > lim.max_position_per_market.amount]
-    total = sum(exp.values(), ZERO)
-    if total > lim.max_portfolio_exposure.amount:
-        bad.append(f"portfolio {total}")
-    assert lim.capital_cap is not None
-    if total > lim.capital_cap.amount:
-        bad.append(f"capital {total}")
-    if len(exp) > lim.max_concurrent_positions:
-        bad.append(f"{len(exp)} positions")
-    for key, cap in (("event_ticker", lim.max_exposure_per_event),
-                     ("series_ticker", lim.max_exposure_per_series)):
-        groups: dict[str, Decimal] = {}
-        for t, v in exp.items():
-            g = getattr(ms[t], key)
-            groups[g] = groups.get(g, ZERO) + v
-        bad += [f"{key} {g} {v}" for g, v in groups.items() if v > cap.amount]
-    return bad
+def violations(ex: PaperExchange, ms: dict[str, Market], lim: RiskLimits) -> list[str]:
+    return cap_violations(venue_exposure(ex.account), ms, lim)
 
 
 class SubmitChecker:
@@ -252,7 +224,7 @@ class SubmitChecker:
     def on_order(self, intent: OrderIntent, result: Any, now: datetime) -> None:
         self.submits += 1
         self.violations += [f"after submit {intent.ticker}: {v}"
-                            for v in cap_violations(self.ex, self.ms, self.lim)]
+                            for v in violations(self.ex, self.ms, self.lim)]
 
     def on_reconcile(self, diffs: Sequence[str], now: datetime) -> None:
         pass
@@ -297,7 +269,7 @@ def run_plan(plan: Plan) -> tuple[int, int]:
         now = clock.now()
         eng.run_cycle(now)
         assert not checker.violations, checker.violations
-        assert not cap_violations(ex, by_ticker, plan.limits)
+        assert not violations(ex, by_ticker, plan.limits)
         # no resting order without its market's proposal being that order
         for o in ex.account.open_orders():
             seen = strat.seen.get(o.ticker)
