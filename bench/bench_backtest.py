@@ -11,8 +11,9 @@ time growing linearly and memory bounded (markets are streamed a day or two ahea
 Two configurations, because throughput is set by how often the strategy acts: every cycle in
 which an order is placed, re-priced, cancelled or exited runs the whole engine (~0.5-1 ms),
 while the cycles in between are skipped in bulk. ``taker`` (``allow_passive=false``) trades
-a few times a day; ``default`` rests a passive bid after almost every 1-cent move of this
-random walk (~100 orders a day, most cancelled stale), so it runs ~40x more engine cycles.
+a few times a day; ``default`` rests a passive bid when a move pays more than the half-spread
+adverse-selection allowance (~20 orders a day, each cancelled at the first cycle whose proposal
+is not that bid), so it runs ~18x more engine cycles.
 
     python bench/bench_backtest.py [--days 365] [--step 6] [--keep PATH] [--configs taker,default]
 """

@@ -107,6 +107,13 @@ class Settings(BaseSettings):
     log_max_bytes: int = 10_000_000  # rotate the JSON-lines log at this size, bytes
     log_backup_count: int = 5  # rotated log files kept
 
+    # --- issue 15: the money path (passive edge, trading day) -------------------------------
+    # A resting bid tends to fill when the price moves against it: its edge is charged this
+    # many half-spreads of the book (1.0 = the half-spread; 0 = none) on top of fees.
+    adverse_selection: float = 1.0
+    # When the daily loss limit and the circuit breaker's peak start over: "HH:MM [IANA zone]".
+    day_boundary: str = "00:00 UTC"
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -464,6 +471,24 @@ def check_settings(s: Settings) -> list[Problem]:
         and s.is_live
     ):
         add("db_path", "live mode must not use the paper database", "live")
+    p += _check_money_path(s)
+    return p
+
+
+def _check_money_path(s: Settings) -> list[Problem]:
+    """Issue 15: range checks of the money-path settings (NaN and infinity refused)."""
+    import math
+
+    from kalshibot.domain.day import DayBoundary
+
+    p: list[Problem] = []
+    if not (math.isfinite(s.adverse_selection) and 0 <= s.adverse_selection <= 10):
+        p.append(Problem(_env_name("adverse_selection"),
+                         f"must be in [0, 10] half-spreads, got {s.adverse_selection}"))
+    try:
+        DayBoundary.parse(s.day_boundary)
+    except ValueError as exc:
+        p.append(Problem(_env_name("day_boundary"), str(exc)))
     return p
 
 

@@ -1,9 +1,21 @@
 """``Engine.run_cycle(now)``: the one trading cycle shared by ``trade`` and ``backtest``.
 
-discover markets -> books (batched) -> fills, settlements, unresolved orders -> positions, P&L,
-circuit breaker -> fair values (batched per strategy) -> edge-after-fees proposals -> Kelly size
-capped by limits and depth -> risk verdict -> execution -> one store transaction with every
-decision and its reason, the equity point, positions and the heartbeat.
+discover markets -> books (batched) -> fills, settlements, unresolved orders -> our own resting
+orders removed from the books -> marks, positions, P&L, circuit breaker -> fair values (batched
+per strategy) -> edge-after-fees proposals -> Kelly size capped by limits and depth -> risk
+verdict -> execution -> resting orders without a matching proposal cancelled -> one store
+transaction with every decision and its reason, the equity point, positions and the heartbeat.
+
+Promises kept within every cycle (DESIGN principle 9):
+- the risk snapshot is rebuilt after every order sent or cancelled, from the positions plus
+  what orders commit (``OrderManager.committed``: resting, unknown-outcome and acknowledged but
+  unstored fills), with every held market grouped by its event and series even after it closed;
+- a resting order survives a cycle only if its market's proposal in that cycle is that same
+  order (side, action, price) and risk lets it rest (``RiskManager.may_rest``);
+- books lose our own resting orders (``OrderBook.without_own``) before anything reads them;
+- equity (breaker, daily loss, Kelly) marks positions at their exit value (``risk.exit_value``)
+  on the last book seen; the YES mid (``marks``) is for display only;
+- a fill is applied to the in-memory portfolio once per fill id, whatever its path.
 
 The engine never reads the wall clock: ``now`` is passed in (``Clock`` outside). Orders are
 written to the store before they are sent (``execution.OrderManager``); everything else of a
@@ -22,23 +34,24 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol
 
-from kalshibot.domain.book import OrderBook
+from kalshibot.domain.book import OrderBook, own_levels
 from kalshibot.domain.fees import fee_per_contract
 from kalshibot.domain.market import Market, Settlement
 from kalshibot.domain.money import ZERO, Count, Money, Price
-from kalshibot.domain.orders import Action, Fill, OrderIntent, OrderStatus
+from kalshibot.domain.orders import Action, Fill, OrderIntent, OrderStatus, Side
 from kalshibot.domain.portfolio import Portfolio, Position
 from kalshibot.errors import KalshibotError, StopError
 from kalshibot.exchange import Exchange
 from kalshibot.execution import OrderManager, new_client_order_id
-from kalshibot.risk import CircuitBreaker, RiskManager, RiskSnapshot, kill_switch_on
+from kalshibot.risk import CircuitBreaker, RiskManager, RiskSnapshot, exit_value, kill_switch_on
 from kalshibot.store import fills as fills_repo
 from kalshibot.store import settlements as settlements_repo
 from kalshibot.store.connection import StoreWatch, atomic
 from kalshibot.store.decisions import Decision, Verdict, record_decisions
 from kalshibot.store.equity import EquityPoint, record_equity
 from kalshibot.store.kv import KVCache, kv_delete, kv_get, kv_set
-from kalshibot.store.markets import upsert_markets
+from kalshibot.store.markets import get_market, upsert_markets
+from kalshibot.store.orders import OrderRecord
 from kalshibot.store.positions import save_positions
 from kalshibot.store.runs import Heartbeat, heartbeat
 from kalshibot.strategy.base import FairValue, MarketView, Strategy, StrategyParams
@@ -133,6 +146,7 @@ class EngineConfig:
     kill_switch_path: Path = Path("data/KILL")
     fractional: bool = False
     record_books: bool = False  # store each fetched book (paper/live: builds history)
+    durable_orders: bool = False  # sync each order's pre-send row to disk (live sessions)
 
 
 class Engine:
@@ -156,10 +170,18 @@ class Engine:
         self.params = params
         self.risk = risk
         self.cfg = config
-        self.orders = OrderManager(conn, exchange, strategy=strategy.name)
+        self.orders = OrderManager(conn, exchange, strategy=strategy.name,
+                                   durable=config.durable_orders)
         self.cycle = 0
         self.markets: dict[str, Market] = {}
-        self.marks: dict[str, Price] = {}
+        self.marks: dict[str, Price] = {}  # YES mid of the last book seen (display only)
+        # Best YES and NO bids of the last book seen per market (our orders removed): what the
+        # exit value of a position is computed from (None: that side had no bid).
+        self.tops: dict[str, tuple[Price | None, Price | None]] = {}
+        # Every market seen that is still open, held or has orders (grouping and fees of
+        # markets that closed but are not settled yet).
+        self._known: dict[str, Market] = {}
+        self._applied: set[str] = set()  # ids of the fills in ``portfolio``
         self.trading_active = True
         self._last_settlement: datetime | None = None
         self._startup_sync = ""  # why the start-up fill sync must be retried ("" = done)
@@ -184,7 +206,8 @@ class Engine:
         self.kv = KVCache(conn)
         self._upserted: dict[str, Market] = {}
         self.breaker = CircuitBreaker(
-            StoreKV(conn, now, self.kv), risk.limits.circuit_breaker_drawdown
+            StoreKV(conn, now, self.kv), risk.limits.circuit_breaker_drawdown,
+            risk.limits.day_boundary,
         )
 
     # --- state from the store ----------------------------------------------------------
@@ -197,6 +220,7 @@ class Engine:
         for _, _kind, ev in sorted(events, key=lambda e: (e[0], e[1])):
             if isinstance(ev, Fill):
                 pf = pf.with_fill(ev)
+                self._applied.add(ev.fill_id)
             else:
                 pf = pf.with_settlement(ev.ticker, ev.result, ev.value)
                 self._last_settlement = ev.settled_time
@@ -216,13 +240,45 @@ class Engine:
         return c
 
     def equity(self) -> Money:
-        """``portfolio.equity(marks)`` over the cached open positions (same arithmetic)."""
+        """Cash plus every open position at its exit value (``position_value``)."""
         total = self.portfolio.cash
-        marks = self.marks
         for p in self.open_positions():
-            mark = marks.get(p.ticker)
-            total = total + (p.market_value(mark) if mark is not None else p.cost)
+            total = total + self.position_value(p)
         return total
+
+    def position_value(self, p: Position) -> Money:
+        """What selling ``p`` would realise on the last book seen of its market (bid of the
+        held side less the taker fee; 0 when that side had no bid). A market never seen with
+        a book (e.g. held before a restart, closed since) is valued at cost."""
+        top = self.tops.get(p.ticker)
+        if top is None:
+            return p.cost
+        m = self._market(p.ticker)
+        if m is None:
+            return exit_value(p, *top)
+        return exit_value(p, *top, fee_type=m.fee_type, multiplier=m.fee_multiplier)
+
+    def _market(self, ticker: str) -> Market | None:
+        """The market of ``ticker``: discovered, remembered, or as last stored."""
+        m = self.markets.get(ticker) or self._known.get(ticker)
+        if m is None:
+            m = get_market(self.conn, ticker)
+            if m is not None:
+                self._known[ticker] = m
+        return m
+
+    def observe(self, books: Mapping[str, OrderBook]) -> None:
+        """Take marks from books (our own orders already removed): the YES mid for display and
+        the best bid of each side for exit values. A vanished side is None, never the old
+        price; a market without a book here keeps what its last book showed."""
+        for t, b in books.items():
+            mid = b.mid()
+            if mid is not None:
+                self.marks[t] = mid
+            else:
+                self.marks.pop(t, None)
+            yes, no = b.best_bid(Side.YES), b.best_bid(Side.NO)
+            self.tops[t] = (yes.price if yes else None, no.price if no else None)
 
     @property
     def entries_blocked(self) -> str:
@@ -285,8 +341,12 @@ class Engine:
             getattr(self.monitor, hook)(*args)
 
     def apply_fills(self, fills: Sequence[Fill]) -> None:
-        """Fold fills already stored (by ``OrderManager``) into the in-memory portfolio."""
+        """Fold fills already stored (by ``OrderManager`` or the WebSocket fill sink) into the
+        in-memory portfolio, each fill id once whatever path it came by."""
         for f in sorted(fills, key=lambda f: f.ts):
+            if f.fill_id in self._applied:
+                continue
+            self._applied.add(f.fill_id)
             self.portfolio = self.portfolio.with_fill(f)
 
     def _sync_settlements(self, now: datetime, *, force: bool = False) -> list[Settlement]:
@@ -340,10 +400,6 @@ class Engine:
                 books = self.exchange.get_orderbooks([m.ticker for m in active])
             except KalshibotError as exc:
                 errors.append(f"order books: {exc}")
-        for t, b in books.items():
-            mid = b.mid()
-            if mid is not None:
-                self.marks[t] = mid
         new_fills: list[Fill] = []
         if self._startup_sync:
             errors.append(self._startup_sync)
@@ -359,6 +415,8 @@ class Engine:
             errors.append(f"account sync: {exc}")
         if self.cycle % self.cfg.reconcile_every == 0:
             self.reconcile(now)
+        books = self._without_own_orders(books)
+        self.observe(books)
         kill = kill_switch_on(self.cfg.kill_switch_path)
         if kill:
             self.orders.cancel_all(now, "kill switch")
@@ -381,27 +439,32 @@ class Engine:
             fvs = [FairValue(None, f"strategy error: {exc}") for _ in views]
         blocked = self.orders.blocked_markets()
         resting = {r.ticker: r for r in self.orders.open_orders()}
+        keep: set[str] = set()  # resting orders that this cycle's proposals match
+        why: dict[str, str] = {}  # ticker -> why its resting order (if any) has no match
         for view, fv in zip(views, fvs, strict=True):
+            tk = view.market.ticker
             try:
-                d, row, did_send = self._decide(view, fv, snap, blocked, resting, now)
+                d, row, acted = self._decide(view, fv, snap, blocked, resting, keep, now)
             except StopError:
                 raise
             except KalshibotError as exc:  # one bad market never stops the cycle
-                errors.append(f"{view.market.ticker}: {exc}")
-                d = Decision(self.cfg.run_id, self.cycle, now, view.market.ticker,
+                errors.append(f"{tk}: {exc}")
+                d = Decision(self.cfg.run_id, self.cycle, now, tk,
                              self.strategy.name, Verdict.SKIPPED, f"error: {exc}", fv.p_yes)
-                row = MarketRow(view.market.ticker, fv.p_yes, None, None, None,
+                row = MarketRow(tk, fv.p_yes, None, None, None,
                                 view.position.qty, Money(0), Verdict.SKIPPED.value, f"error: {exc}")
-                did_send = False
+                acted = ""
             decisions.append(d)
             rows.append(row)
-            sent += did_send
-            if did_send:
+            why[tk] = d.reason
+            sent += acted == "sent"
+            if acted:  # every order sent or cancelled changes what the next one may do
                 snap = self._snapshot(
                     now, snap.day_pnl, snap.breaker_tripped, snap.breaker_reason, kill
                 )
         for m in self.markets.values():  # markets we did not see a book for
             if m.close_time > now and m.ticker not in books:
+                why[m.ticker] = "no current order book"
                 decisions.append(
                     Decision(
                         self.cfg.run_id,
@@ -413,6 +476,7 @@ class Engine:
                         "no current order book",
                     )
                 )
+        self._cancel_unmatched(keep, why, now)
         self.orders.cancel_stale(now, self.cfg.stale_order_after)
         try:
             more = self.orders.sync_fills(now)
@@ -464,31 +528,42 @@ class Engine:
         self._notify("on_cycle", report, decisions, new_fills)
         return report
 
+    def _without_own_orders(self, books: dict[str, OrderBook]) -> dict[str, OrderBook]:
+        """The one place our resting orders leave the books (venues show them, as Kalshi
+        does): read after the account sync, so it removes what still rests now."""
+        recs = self.orders.open_orders()
+        if not recs or not books:
+            return books
+        own = own_levels((r.ticker, r.side, r.action, r.price, r.remaining) for r in recs)
+        return {t: b.without_own(own[t]) if t in own else b for t, b in books.items()}
+
+    def _cancel_unmatched(self, keep: set[str], why: Mapping[str, str], now: datetime) -> None:
+        """Cancel every resting order that no proposal of this cycle matched: its edge, its
+        fair value, its book or risk's consent is gone (``why`` says which, per market)."""
+        for rec in self.orders.open_orders():
+            if rec.client_order_id in keep:
+                continue
+            reason = why.get(rec.ticker, "market not traded this cycle")
+            self.orders.cancel(rec, now, f"no matching proposal: {reason}"[:300])
+
     def _equity_point(self, now: datetime, equity: Money) -> EquityPoint:
-        """The cycle's equity point: cash, marked equity, realized P&L, unrealized P&L of the
-        marked open positions and fees paid, all in dollars."""
-        unreal = Money(
-            sum(
-                (
-                    p.unrealized_pnl(self.marks[p.ticker]).amount
-                    for p in self.open_positions()
-                    if p.ticker in self.marks
-                ),
-                ZERO,
-            )
-        )
+        """The cycle's equity point: cash, equity at exit values, realized P&L, unrealized P&L
+        (exit values less cost of the open positions) and fees paid, all in dollars."""
+        unreal = Money(sum((self.position_value(p).amount - p.cost.amount
+                            for p in self.open_positions()), ZERO))
         _, _, realized, fees = self._pf()
         return EquityPoint(now, self.portfolio.cash, equity, realized, unreal, fees,
                            self.cfg.run_id)
 
-    def quiet_cycle(self, now: datetime, marks: Mapping[str, Price]) -> None:
+    def quiet_cycle(self, now: datetime, books: Mapping[str, OrderBook]) -> None:
         """A cycle in which provably nothing but marks changes (the backtest fast path skips
-        such cycles): apply ``marks`` (YES mids of the books shown at ``now``), then track the
-        breaker and record the equity point exactly as ``run_cycle`` does. No orders,
-        decisions or heartbeat; the caller holds the store transaction."""
+        such cycles): take marks from ``books`` (the books shown at ``now``, only their best
+        prices matter), then track the breaker and record the equity point exactly as
+        ``run_cycle`` does. No orders, decisions or heartbeat; the caller holds the store
+        transaction."""
         self._refresh_caches()
         self.breaker.kv.now = now  # type: ignore[attr-defined]
-        self.marks.update(marks)
+        self.observe(books)
         equity = self.equity()
         self.breaker.update(equity, now)
         record_equity(self.conn, self._equity_point(now, equity))
@@ -524,6 +599,16 @@ class Engine:
             errors.append(f"discovery: {exc}")
             return
         self.markets = {m.ticker: m for m in found}
+        # Remember the markets that closed while we hold them or have orders there: their
+        # money stays at risk (and in their event's and series' exposure) until settled.
+        held = {p.ticker for p in self.open_positions()}
+        held |= {r.ticker for r in self.orders.open_orders()}
+        known = dict(self.markets)
+        for t in held - known.keys():
+            m = self._known.get(t)
+            if m is not None:
+                known[t] = m
+        self._known = known
         # Only markets new or changed since our last upsert are written (the upsert of an
         # unchanged market leaves its row untouched, so the table ends up the same).
         up = self._upserted
@@ -540,8 +625,11 @@ class Engine:
     def _snapshot(
         self, now: datetime, day_pnl: Money, tripped: bool, reason: str, kill: bool
     ) -> RiskSnapshot:
+        """The account as risk sees it now: the cost of every open position (closed but
+        unsettled markets too) plus what orders commit (``OrderManager.committed``), each
+        ticker with its event and series."""
         exposure: dict[str, Money] = {p.ticker: p.cost for p in self.open_positions()}
-        for t, m in self.orders.open_exposure().items():
+        for t, m in self.orders.committed().items():
             exposure[t] = exposure.get(t, Money(0)) + m
         g = self._groups
         if g is None or g[0] is not self.markets:
@@ -550,6 +638,14 @@ class Engine:
                  {t: m.series_ticker for t, m in mk.items()})
             self._groups = g
         _, event_of, series_of = g
+        missing = [t for t in exposure if t not in event_of]
+        if missing:
+            event_of, series_of = dict(event_of), dict(series_of)
+            for t in missing:
+                known = self._market(t)
+                # Kalshi's tickers are SERIES-EVENTSUFFIX-MARKETSUFFIX: the fallback grouping
+                event_of[t] = known.event_ticker if known else t.rsplit("-", 1)[0]
+                series_of[t] = known.series_ticker if known else t.split("-", 1)[0]
         blocked = self.entries_blocked or self._startup_sync
         return RiskSnapshot(
             exposure,
@@ -568,21 +664,25 @@ class Engine:
         fv: FairValue,
         snap: RiskSnapshot,
         blocked: set[str],
-        resting: dict,
+        resting: Mapping[str, OrderRecord],
+        keep: set[str],
         now: datetime,
-    ) -> tuple[Decision, MarketRow, bool]:
+    ) -> tuple[Decision, MarketRow, str]:
+        """Decide one market; returns the decision, the terminal row and what was done to
+        orders ("sent", "cancelled" or ""). A resting order that this market's proposal
+        matches, and that may keep resting, is added to ``keep``; the caller cancels the rest."""
         m, book = view.market, view.book
         bid, ask = book.best_bid(), book.best_ask()
         pos = view.position
-        pnl = pos.unrealized_pnl(self.marks[m.ticker]) if m.ticker in self.marks else Money(0)
+        pnl = self.position_value(pos) - pos.cost if pos.qty else Money(0)
 
         def out(
             verdict: Verdict,
             reason: str,
             prop: Proposal | None = None,
             size: Count | None = None,
-            sent: bool = False,
-        ) -> tuple[Decision, MarketRow, bool]:
+            acted: str = "",
+        ) -> tuple[Decision, MarketRow, str]:
             d = Decision(
                 self.cfg.run_id,
                 self.cycle,
@@ -608,20 +708,26 @@ class Engine:
                 verdict.value,
                 reason,
             )
-            return d, r, sent
+            return d, r, acted
 
         prop = propose(view, fv, self.params)
         if isinstance(prop, NoTrade):
             return out(Verdict.SKIPPED, prop.reason)
+        rest = resting.get(m.ticker)
+        if rest is not None and (rest.side, rest.action, rest.price) == (
+                prop.side, prop.action, prop.limit):
+            ok = self.risk.may_rest(m, now, snap)
+            if not ok.approved:
+                return out(Verdict.DENIED, f"resting order may not rest: {ok.reason}", prop)
+            keep.add(rest.client_order_id)
+            return out(Verdict.SKIPPED, "order already resting at this price", prop)
         if m.ticker in blocked:
             return out(Verdict.SKIPPED, "an order's outcome is unknown: waiting to resolve", prop)
-        rest = resting.get(m.ticker)
         if rest is not None:
-            if rest.side == prop.side and rest.action == prop.action and rest.price == prop.limit:
-                return out(Verdict.SKIPPED, "order already resting at this price", prop)
             self.orders.cancel(rest, now, "re-price")
             return out(
-                Verdict.SKIPPED, f"cancelled resting order to re-price ({prop.reason})", prop
+                Verdict.SKIPPED, f"cancelled resting order to re-price ({prop.reason})", prop,
+                acted="cancelled",
             )
         is_exit = prop.action is Action.SELL
         if is_exit:
@@ -636,7 +742,7 @@ class Engine:
             size = kelly_size(
                 p_win=prop.p_win,
                 cost=unit,
-                equity=self.equity(),
+                equity=self.risk.limits.sizing_equity(self.equity()),
                 fraction=self.params.kelly_fraction,
                 room=self.risk.room(m, snap) - FEE_ROUNDING_BUDGET,
                 depth=depth,
@@ -665,12 +771,13 @@ class Engine:
             reduce_only=is_exit,
         )
         res = self.orders.submit(intent, now)
+        keep.add(intent.client_order_id)  # the order this cycle proposed, should it rest
         self._notify("on_order", intent, res, now)
-        ok = res.status not in (OrderStatus.REJECTED,)
+        accepted = res.status not in (OrderStatus.REJECTED,)
         return out(
-            Verdict.APPROVED if ok else Verdict.DENIED,
+            Verdict.APPROVED if accepted else Verdict.DENIED,
             f"{prop.reason}; {count} contracts -> {res.message}",
             prop,
             count,
-            sent=True,
+            acted="sent",
         )

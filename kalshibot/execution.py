@@ -10,8 +10,14 @@ State machine of a local order (``domain.OrderStatus``)::
     resting --fills--> partially_filled --fills--> executed;  resting/partial --cancel--> cancelled
 
 Rules (DESIGN principle 5): the ``client_order_id`` is committed to the store **before** the
-request; an order whose outcome is unknown blocks new orders in its market until it is resolved
-by reading the exchange's orders (never re-posted blindly); fills are stored once per fill id.
+request (forced to disk with ``durable=True``, which live sessions use); an order whose outcome is
+unknown blocks new orders in its market until it is resolved by reading the exchange's orders
+(never re-posted blindly); fills are stored once per fill id.
+
+What orders commit (``committed``, DESIGN principle 9): risk must see every order's effect before
+the next order, so a buy counts from the moment its row is written until its fills are stored
+(and thereby in the positions): at its full count while its outcome is unknown, at what rests,
+and at what the exchange acknowledged as filled but whose fills are not stored yet.
 """
 
 from __future__ import annotations
@@ -23,8 +29,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from kalshibot.domain.money import Count, Money
+from kalshibot.domain.money import ZERO, Count, Money
 from kalshibot.domain.orders import (
+    Action,
     Fill,
     Order,
     OrderAck,
@@ -72,6 +79,7 @@ class SubmitResult:
     client_order_id: str
     status: OrderStatus
     message: str
+    filled: Count = Count(0)  # contracts the exchange reported filled (0 when not known)
 
 
 @dataclass
@@ -92,14 +100,19 @@ class OrderManager:
     # Ids of the fills last given to ``record_fills``, all stored by then (the exchange keeps
     # returning the recent ones): not looked up again.
     _stored_fills: set[str] = field(default_factory=set, init=False, repr=False)
+    durable: bool = False  # force the pre-send row to disk (synchronous=FULL): live sessions
     _exposure: tuple[list[OrderRecord], dict[str, Money]] | None = field(
         default=None, init=False, repr=False)
+    # Buys the exchange reported (partly) filled whose fills may not all be stored yet:
+    # client_order_id -> None. ``None`` as a whole = scan the store for them first.
+    _awaiting: dict[str, None] | None = field(default=None, init=False, repr=False)
 
     def invalidate(self) -> None:
         """Forget cached store reads (call when the store may have changed elsewhere)."""
         self._open = None
         self._last_fill = None
         self._stored_fills = set()
+        self._awaiting = None
 
     def _active(self) -> list[OrderRecord]:
         """The open orders, reading them (and the unresolved ones) if not cached."""
@@ -108,6 +121,11 @@ class OrderManager:
             self._unresolved = [r for r in recs if r.status in UNRESOLVED]
             self._open = [r for r in recs if r.status in OPEN]
         return self._open
+
+    def _await_fills(self, coid: str, filled: Count | None) -> None:
+        """The exchange says order ``coid`` filled ``filled``: its fills may not be stored."""
+        if filled is not None and filled.value > 0 and self._awaiting is not None:
+            self._awaiting[coid] = None
 
     # --- submit ------------------------------------------------------------------------
     def submit(
@@ -126,7 +144,7 @@ class OrderManager:
             self._open = None
             return SubmitResult(intent.client_order_id, OrderStatus.REJECTED, f"not sent: {exc}")
         self._open = None
-        with atomic(self.conn):  # committed before the request leaves
+        with atomic(self.conn, durable=self.durable):  # committed before the request leaves
             orders_repo.insert_order(self.conn, intent, strategy=strategy or self.strategy, now=now)
         coid = intent.client_order_id
         try:
@@ -140,7 +158,8 @@ class OrderManager:
                 self.resolve(coid, now)
                 rec = orders_repo.get_order(self.conn, coid)
                 st = rec.status if rec else OrderStatus.OUTCOME_UNKNOWN
-                return SubmitResult(coid, st, f"409 resolved by reading orders: {st.value}")
+                return SubmitResult(coid, st, f"409 resolved by reading orders: {st.value}",
+                                    rec.filled if rec else Count(0))
             self._update(coid, now, status=OrderStatus.REJECTED, last_error=str(exc))
             return SubmitResult(coid, OrderStatus.REJECTED, f"rejected: {exc}")
         except (RetryableError, AuthError) as exc:
@@ -161,8 +180,10 @@ class OrderManager:
         self._update(
             coid, now, order_id=ack.order_id, status=status, filled=ack.filled_count, fees=fees
         )
+        self._await_fills(coid, ack.filled_count)
         return SubmitResult(
-            coid, status, f"{status.value}: filled {ack.filled_count} of {intent.count}"
+            coid, status, f"{status.value}: filled {ack.filled_count} of {intent.count}",
+            ack.filled_count,
         )
 
     def _update(self, coid: str, now: datetime, **kw: object) -> None:
@@ -187,9 +208,7 @@ class OrderManager:
             self.errors.append(f"resolve {client_order_id}: {exc}")
             return rec.status
         if found is not None:
-            self._open = None
-            with atomic(self.conn):
-                orders_repo.apply_exchange_order(self.conn, found, now=now)
+            self._apply(found, now)
             return found.status
         # A pending_submit row seen here was left by a process that died while sending: just as
         # unknown as a timeout, so it gets the same grace before "never created".
@@ -313,21 +332,48 @@ class OrderManager:
         return list(recs)
 
     def open_exposure(self) -> dict[str, Money]:
-        """``exposure_of_orders(self.open_orders())``, computed once per read of the orders
-        (do not modify the result)."""
+        """``exposure_of_orders`` of the open and the unresolved orders (an order whose outcome
+        is unknown counts at its full count), computed once per read of the orders (do not
+        modify the result)."""
         recs = self._active()
         c = self._exposure
         if c is None or c[0] is not recs:
-            c = self._exposure = (recs, exposure_of_orders(recs))
+            c = self._exposure = (recs, exposure_of_orders([*recs, *self._unresolved]))
         return c[1]
+
+    def committed(self) -> dict[str, Money]:
+        """Dollars per ticker that buy orders commit beyond the positions built from stored
+        fills (module docstring): resting remainders and unresolved orders
+        (``open_exposure``) plus the fills the exchange acknowledged but the store does not
+        hold yet, at the order's limit price (the most they can cost, fees excluded)."""
+        out = dict(self.open_exposure())
+        for coid in list(self._awaiting_fills()):
+            rec = orders_repo.get_order(self.conn, coid)
+            n_stored = self._fill_totals(rec.order_id)[0] if rec and rec.order_id else ZERO
+            if rec is None or rec.action is not Action.BUY or rec.filled.value <= n_stored:
+                self._awaiting.pop(coid, None)  # type: ignore[union-attr]
+                continue
+            unstored = Money((rec.filled.value - n_stored) * rec.price.value)
+            out[rec.ticker] = out.get(rec.ticker, Money(0)) + unstored
+        return out
+
+    def _awaiting_fills(self) -> dict[str, None]:
+        """The buys whose acknowledged fills may not all be stored (scanned from the store
+        after a restart or a change made elsewhere, e.g. the WebSocket order sink)."""
+        if self._awaiting is None:
+            self._awaiting = dict.fromkeys(r[0] for r in self.conn.execute(
+                "SELECT o.client_order_id FROM orders o WHERE o.action = 'buy' "
+                "AND o.order_id IS NOT NULL AND CAST(o.filled AS REAL) > 0 "
+                "AND CAST(o.filled AS REAL) > 0.001 + (SELECT coalesce(sum(CAST(f.count AS REAL)),"
+                " 0) FROM fills f WHERE f.order_id = o.order_id)"))
+        return self._awaiting
 
     def refresh_open(self, now: datetime) -> None:
         """Bring local open orders in line with the exchange's view."""
         remote = {o.order_id: o for o in self.exchange.get_open_orders()}
-        self._open = None
         with atomic(self.conn):
             for o in remote.values():
-                orders_repo.apply_exchange_order(self.conn, o, now=now)
+                self._apply(o, now)
         for rec in self.open_orders():
             if rec.order_id and rec.order_id not in remote:
                 try:
@@ -335,9 +381,14 @@ class OrderManager:
                 except KalshibotError as exc:
                     self.errors.append(f"refresh {rec.order_id}: {exc}")
                     continue
-                self._open = None
-                with atomic(self.conn):
-                    orders_repo.apply_exchange_order(self.conn, o, now=now)
+                self._apply(o, now)
+
+    def _apply(self, order: Order, now: datetime) -> None:
+        """Merge the exchange's view of one order into the store (see ``apply_exchange_order``)."""
+        self._open = None
+        with atomic(self.conn):
+            rec = orders_repo.apply_exchange_order(self.conn, order, now=now)
+        self._await_fills(rec.client_order_id, rec.filled)
 
     def cancel(self, rec: OrderRecord, now: datetime, reason: str) -> bool:
         if rec.order_id is None:
@@ -347,10 +398,7 @@ class OrderManager:
         except ExchangeRejectedError as exc:
             # Already filled or cancelled: read the truth instead of guessing.
             try:
-                o = self.exchange.get_order(rec.order_id)
-                self._open = None
-                with atomic(self.conn):
-                    orders_repo.apply_exchange_order(self.conn, o, now=now)
+                self._apply(self.exchange.get_order(rec.order_id), now)
             except KalshibotError:
                 self.errors.append(f"cancel {rec.order_id}: {exc}")
             return False
@@ -388,7 +436,8 @@ class OrderManager:
 
 
 def exposure_of_orders(records: Iterable[OrderRecord]) -> dict[str, Money]:
-    """Money committed by resting buy orders per ticker: remaining x price (fees excluded)."""
+    """Money committed by buy orders per ticker: remaining x price (fees excluded); for an
+    order whose outcome is unknown, nothing is known filled, so that is its full count."""
     out: dict[str, Money] = {}
     for r in records:
         if r.action.value == "buy":

@@ -1,14 +1,23 @@
 """Risk limits: every proposed order gets a ``RiskDecision(approved, reason)``; never raises.
 
-Exposure of a market is the money at risk there: the cost of the contracts held plus the
-notional (price, fees excluded) of resting buy orders. Limits are in dollars unless stated.
+Exposure of a market is the money at risk there: the cost of the contracts held (closed but
+unsettled markets included) plus the notional (price, fees excluded) of buy orders that rest, whose
+outcome is unknown (at their full count) or whose acknowledged fills are not stored yet
+(``OrderManager.committed``). The engine rebuilds it after every order, so each order of a cycle
+sees the effect of the ones before it. Limits are in dollars unless stated.
 
 Entries are checked against everything below; exits (sells that reduce a position) are allowed
 under the circuit breaker and the daily loss limit, but not under the kill switch, which stops
 every new order, nor while exchange trading is paused. Checks, in order: kill switch, exchange
 trading paused, circuit breaker, daily loss limit, market status, time to close, spread, size at
-the touch, per-market cap, max concurrent positions, portfolio exposure, event exposure, series
-exposure.
+the touch, per-market cap, max concurrent positions, portfolio exposure, capital cap, event
+exposure, series exposure. A resting entry may keep resting only while ``may_rest`` approves
+(no halt, market tradable, not too close to its close).
+
+Equity for the breaker, the daily loss limit and Kelly marks each position at what an exit would
+realise now (``exit_value``: contracts x the best bid of the held side, less the taker fee; 0 when
+that side has no bid). The trading day (daily loss, the breaker's peak) starts at the configured
+``DayBoundary``.
 
 The circuit breaker is persisted (``BreakerStore``): a restart does not clear it; only an explicit
 reset (``kalshibot risk reset``) does.
@@ -26,9 +35,12 @@ from typing import Protocol
 
 from kalshibot.config import Settings
 from kalshibot.domain.book import OrderBook
+from kalshibot.domain.day import UTC_MIDNIGHT, DayBoundary
+from kalshibot.domain.fees import FeeType, trade_fee
 from kalshibot.domain.market import Market
-from kalshibot.domain.money import ZERO, Count, Money
+from kalshibot.domain.money import ZERO, Count, Money, Price
 from kalshibot.domain.orders import Side
+from kalshibot.domain.portfolio import Position
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +55,8 @@ class RiskLimits:
     max_spread: Decimal
     min_top_size: Count
     min_seconds_to_close: float
+    capital_cap: Money | None = None  # most committed in total (None: no cap beyond the others)
+    day_boundary: DayBoundary = UTC_MIDNIGHT
 
     @classmethod
     def from_settings(cls, s: Settings) -> RiskLimits:
@@ -57,7 +71,14 @@ class RiskLimits:
             s.max_spread,
             Count(s.min_top_size.quantize(Decimal("0.01"))),
             s.min_seconds_to_close,
+            Money(s.capital_cap),
+            DayBoundary.parse(s.day_boundary),
         )
+
+    def sizing_equity(self, equity: Money) -> Money:
+        """The equity Kelly sizes from: ``min(equity, capital cap)``."""
+        cap = self.capital_cap
+        return equity if cap is None or equity <= cap else cap
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,10 +95,10 @@ APPROVED = RiskDecision(True, "approved")
 class RiskSnapshot:
     """The account as risk sees it at one moment."""
 
-    exposure: Mapping[str, Money]  # ticker -> money at risk (positions + resting buys)
-    event_of: Mapping[str, str]  # ticker -> event ticker
-    series_of: Mapping[str, str]  # ticker -> series ticker
-    day_pnl: Money  # equity now minus equity at the start of the UTC day
+    exposure: Mapping[str, Money]  # ticker -> money at risk (positions + committed by orders)
+    event_of: Mapping[str, str]  # ticker -> event ticker (every ticker of ``exposure``)
+    series_of: Mapping[str, str]  # ticker -> series ticker (every ticker of ``exposure``)
+    day_pnl: Money  # equity now minus equity at the start of the trading day
     breaker_tripped: bool = False
     breaker_reason: str = ""
     kill_switch: bool = False
@@ -138,7 +159,23 @@ class RiskManager:
             lim.max_exposure_per_event - snap.of_event(market.event_ticker),
             lim.max_exposure_per_series - snap.of_series(market.series_ticker),
         ]
+        if lim.capital_cap is not None:
+            rooms.append(lim.capital_cap - snap.total())
         return max(min(rooms), Money(0))
+
+    def may_rest(self, market: Market, now: datetime, snap: RiskSnapshot) -> RiskDecision:
+        """Whether a resting entry that still matches its market's proposal may keep resting:
+        no account-wide halt, the market tradable, and not within the time-to-close window."""
+        halted = self.halt_reason(snap)
+        if halted is not None:
+            return halted
+        if not market.status.is_tradable:
+            return _deny("market_status", f"market is {market.status.value}, not active")
+        left = market.seconds_to_close(now)
+        if left < self.limits.min_seconds_to_close:
+            return _deny("time_to_close",
+                         f"{left:.0f}s to close < {self.limits.min_seconds_to_close:.0f}s")
+        return APPROVED
 
     def check(
         self,
@@ -206,6 +243,9 @@ class RiskManager:
                 "portfolio_cap",
                 f"portfolio exposure {total} + {cost} > {lim.max_portfolio_exposure}",
             )
+        if lim.capital_cap is not None and total + cost > lim.capital_cap:
+            return _deny("capital_cap",
+                         f"committed {total} + {cost} > capital cap {lim.capital_cap}")
         ev = snap.of_event(market.event_ticker)
         if ev + cost > lim.max_exposure_per_event:
             return _deny(
@@ -251,6 +291,7 @@ class CircuitBreaker:
 
     kv: KeyValue
     drawdown: Decimal
+    boundary: DayBoundary = UTC_MIDNIGHT  # when the trading day (and its peak) starts over
     # The stored peak last parsed: (raw, day) -> (today's peak, its raw as update writes it).
     _peak_memo: tuple[str, str, Money, str] | None = field(default=None, init=False)
 
@@ -277,7 +318,7 @@ class CircuitBreaker:
         st = self.state()
         if st.tripped:
             return st
-        day = now.date().isoformat()
+        day = self.boundary.day_of(now).isoformat()
         key_start = f"risk.start_equity.{day}"
         if self.kv.get(key_start) is None:
             self.kv.set(key_start, equity.to_str())
@@ -307,8 +348,23 @@ class CircuitBreaker:
         return st
 
     def day_start_equity(self, now: datetime, fallback: Money) -> Money:
-        raw = self.kv.get(f"risk.start_equity.{now.date().isoformat()}")
+        raw = self.kv.get(f"risk.start_equity.{self.boundary.day_of(now).isoformat()}")
         return Money(Decimal(raw)) if raw else fallback
+
+
+def exit_value(pos: Position, yes_bid: Price | None, no_bid: Price | None, *,
+               fee_type: FeeType = FeeType.QUADRATIC, multiplier: Decimal = Decimal(1)) -> Money:
+    """Dollars selling ``pos`` at the best bid of its side would realise now: contracts x bid
+    less the taker fee (never below 0); 0 when that side has no bid. Flat positions are 0."""
+    side = pos.side
+    if side is None:
+        return Money(0)
+    bid = yes_bid if side is Side.YES else no_bid
+    if bid is None:
+        return Money(0)
+    n = pos.contracts
+    fee = trade_fee(n, bid, is_taker=True, fee_type=fee_type, multiplier=multiplier)
+    return max(Money(n.value * bid.value) - fee, Money(0))
 
 
 def kill_switch_on(path: Path) -> bool:

@@ -339,7 +339,7 @@ class Session:
             # Books (and our fills/orders) stream over the WebSocket; REST is the fallback.
             md = build_market_data(settings, clock, rest, account=rest,
                                    db_path=settings.database_path,
-                                   prefer_ws=settings.websocket)
+                                   prefer_ws=settings.websocket, start=False)
             ex: Exchange = WsExchange(rest, md)
             # The account's cash when the live database starts (kept on later runs): without
             # it equity is $0 and Kelly sizing never proposes an order.
@@ -347,7 +347,8 @@ class Session:
         else:
             public = KalshiExchange.from_settings(settings, clock, public_only=True)
             # WebSocket books when keys are configured, else REST polling of public data.
-            md = build_market_data(settings, clock, public, prefer_ws=settings.websocket)
+            md = build_market_data(settings, clock, public, prefer_ws=settings.websocket,
+                                   start=False)
             paper_cash = Money(settings.paper_starting_balance)
             starting = paper_cash
             account = SimAccount(paper_cash, prefix=f"paper{run_id[-6:]}")
@@ -370,6 +371,11 @@ class Session:
         strategy = build_strategy(strategy_name, feed=feed, settings=settings, history=conn)
         engine = cls._engine(settings, opts, conn, ex, strategy, run_id, starting, clock,
                              record_books=True)
+        # Only now that the engine holds the stored portfolio may socket fills arrive (each
+        # fill id is applied once anyway: ``Engine.apply_fills``).
+        ws_feed = getattr(md, "feed", None)
+        if ws_feed is not None:
+            ws_feed.start()
         sess = cls(settings, opts, clock, ex, engine, conn, run_id, strategy_name)
         sess.market_data = md
         return sess
@@ -379,9 +385,11 @@ class Session:
                 ex: Exchange, strategy: Strategy, run_id: str, starting: Money | None,
                 clock: Clock, *, record_books: bool) -> Engine:
         params = StrategyParams(min_edge=Decimal(str(settings.min_edge)),
-                                kelly_fraction=Decimal(str(settings.kelly_fraction)))
+                                kelly_fraction=Decimal(str(settings.kelly_fraction)),
+                                adverse_selection=Decimal(str(settings.adverse_selection)))
         cfg = EngineConfig(run_id, series=tuple(opts.series), tickers=tuple(opts.tickers),
-                           kill_switch_path=settings.kill_switch_file, record_books=record_books)
+                           kill_switch_path=settings.kill_switch_file, record_books=record_books,
+                           durable_orders=opts.live)
         now = clock.now()
         with atomic(conn):
             start_run(conn, run_id, mode="live" if opts.live else "paper",
@@ -406,7 +414,7 @@ class Session:
         mismatches = self.engine.start(started)
         if mismatches:
             s.stop_reason = "reconciliation mismatch (entries blocked)"
-        s.start_equity = self.engine.portfolio.equity(self.engine.marks)
+        s.start_equity = self.engine.equity()
         deadline = (started + timedelta(seconds=self.opts.duration_s)
                     if self.opts.duration_s else None)
         try:
@@ -454,7 +462,7 @@ class Session:
         except Exception as exc:  # the session is ending: record, never mask the real stop
             s.errors += 1
             s.stop_reason += f" (final fill sync failed: {exc})"
-        s.end_equity = eng.portfolio.equity(eng.marks)
+        s.end_equity = eng.equity()
         s.realized = eng.portfolio.realized_pnl()
         s.fees = eng.portfolio.fees_paid()
         s.open_positions = len(eng.portfolio.open_positions())

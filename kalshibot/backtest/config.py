@@ -68,6 +68,7 @@ class BacktestConfig:
     starting_cash: Decimal = Decimal("10000")
     min_edge: Decimal = Decimal("0.02")
     kelly_fraction: Decimal = Decimal("0.1")
+    adverse_selection: Decimal = Decimal(1)  # passive edge allowance, half-spreads
     settle_delay_s: float = 60.0
     params: Mapping[str, str] = field(default_factory=dict)  # strategy parameters (sweeps)
     model: str | None = None  # registry path / "current" / "walk-forward"

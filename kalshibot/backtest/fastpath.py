@@ -8,12 +8,15 @@ outcome may be unresolved, and the strategy's *screen* must show no entry at any
 
 1. flat, no resting order (positions in closed markets with no recorded result, which never
    change again, count as flat): nothing happens until the next flag;
-2. flat with resting orders: until an order turns stale, its market closes, a stored public
-   trade reaches it or a shown book touches its price; ``SimExchange.replay_quiet_span``
-   leaves the venue as the skipped polls would;
+2. flat with resting orders: while every cycle's proposal for an order's market is certain to
+   be that same order (the engine cancels a resting order at the first cycle without one), and
+   until an order turns stale, its market nears its close, a stored public trade reaches it or a
+   shown book touches its price; ``SimExchange.replay_quiet_span`` leaves the venue as the
+   skipped polls would;
 3. holding positions, no resting order: until a held position could be exited (screen exit
    flags), its market closes or settles; ``Engine.quiet_cycle`` marks the positions at each
-   skipped cycle's mid and tracks equity, the breaker and the equity curve exactly.
+   skipped cycle's best bids (exit values) and tracks equity, the breaker and the equity curve
+   exactly.
 
 A screen is a vectorised twin of one strategy, computed over the snapshot arrays (numpy, a
 batch of markets at a time, streamed by open time so memory stays bounded). It must be a
@@ -268,9 +271,10 @@ class MeanRevScreen:
         bu, au = bid[at], ask[at]
         b, a = bu / 10000.0, au / 10000.0
         terms: list[npt.NDArray[np.float64]] = []
-        if self.params.allow_passive:  # maker fees >= 0
-            terms.append(mean - b - np.where(bu % steps == 0, steps, 1) / 10000.0)
-            terms.append(a - mean - np.where(au % steps == 0, steps, 1) / 10000.0)
+        if self.params.allow_passive:  # maker fees >= 0; the adverse-selection allowance
+            allow = float(self.params.adverse_selection) * (a - b) / 2
+            terms.append(mean - b - np.where(bu % steps == 0, steps, 1) / 10000.0 - allow)
+            terms.append(a - mean - np.where(au % steps == 0, steps, 1) / 10000.0 - allow)
         if self.params.allow_taker:  # taker fee per contract >= rate x multiplier x P(1-P)
             terms.append(mean - a - taker_rate * a * (1 - a))
             terms.append(b - mean - taker_rate * b * (1 - b))
@@ -302,7 +306,8 @@ class MeanRevScreen:
         means, with margins for float error and the 6-place probability: |z| clears z_entry
         and entries are open; no taker buy can qualify (edge bound below min_edge); the bid
         one tick inside the spread is on a plain single-band grid in a series without maker
-        fees; its edge clears min_edge and the other side's does not, or is clearly lower."""
+        fees; its edge (after the adverse-selection allowance, ``adverse_selection`` x the
+        half-spread) clears min_edge and the other side's does not, or is clearly lower."""
         n = len(seg)
         side = np.zeros(n, dtype=np.int8)
         px = np.zeros(n, dtype=np.int64)
@@ -323,11 +328,12 @@ class MeanRevScreen:
         st = np.maximum(step, 1)
         nb = 10000 - au  # NO bid
         py, pn = bu + st, nb + st
+        allow = float(self.params.adverse_selection) * (au - bu) / 20000.0
         never = -np.inf
         ey = np.where((bu > 0) & (bu % st == 0) & (bu < top) & (py < au) & (au > 0),
-                      mean - py / 10000.0, never)
+                      mean - py / 10000.0 - allow, never)
         en = np.where((au > 0) & (nb % st == 0) & (nb < top) & (pn < 10000 - bu) & (bu > 0),
-                      (1 - mean) - pn / 10000.0, never)
+                      (1 - mean) - pn / 10000.0 - allow, never)
         hi, lo = me + EDGE_MARGIN, me - EDGE_MARGIN
         yes = ok & (ey >= hi) & ((en < lo) | (en < ey - EDGE_MARGIN))
         no = ok & ~yes & (en >= hi) & ((ey < lo) | (ey < en - EDGE_MARGIN))
@@ -361,6 +367,29 @@ class MeanRevScreen:
                 j += 1
             i = j
         return unloaded
+
+    def next_unmatched(self, k: int, resting: Mapping[str, tuple[Side, Price]]) -> int:
+        """The first cycle >= ``k`` at which the proposal for some market of ``resting``
+        (market -> side and price of its one resting buy) is not certain to be that order:
+        the engine cancels a resting order there. ``k`` when a market is not loaded."""
+        self._load_until(k)
+        lo = self.fi + int(np.searchsorted(self.flag_k[self.fi:], k))
+        fk, ft = self.flag_k[lo:], self.flag_t[lo:]
+        fs, fp = self.flag_side[lo:], self.flag_px[lo:]
+        out = self.n
+        for t, (side, price) in resting.items():
+            if t not in self.loaded:
+                return k
+            mask = ft == t
+            ks = fk[mask]
+            sure = ((fs[mask] == (1 if side is Side.YES else 2))
+                    & (fp[mask] == int(price.value * 10000)))
+            good = (ks == k + np.arange(len(ks))) & sure
+            bad = np.flatnonzero(~good)
+            out = min(out, k + (int(bad[0]) if len(bad) else len(ks)))
+            if out <= k:
+                return k
+        return out
 
     def before_cycle(self, k: int) -> None:
         """Replay the strategy's state over the skipped cycles of every active market."""
@@ -428,16 +457,17 @@ class MeanRevScreen:
         i = int(np.searchsorted(mc.exits, k))
         return int(mc.exits[i]) if i < len(mc.exits) else self.n
 
-    def shown_mids(self, ticker: str, k_from: int, k_to: int
-                   ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-        """Cycles in ``[k_from, k_to)`` at which ``ticker`` shows a two-sided book, and the
-        YES bid + ask there in $0.0001 units (the mid is half of it)."""
+    def shown_tops(self, ticker: str, k_from: int, k_to: int
+                   ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64],
+                              npt.NDArray[np.int64]]:
+        """Cycles in ``[k_from, k_to)`` at which ``ticker`` shows a book, with its YES bid and
+        YES ask there in $0.0001 units (0: that side is empty)."""
         mc, lo, hi = self._span(ticker, k_from, k_to)
         if mc is None or lo >= hi:
             none = np.zeros(0, dtype=np.int64)
-            return none, none
-        i = np.flatnonzero(mc.valid[lo:hi]) + lo
-        return i + mc.k_lo, mc.bid[i] + mc.ask[i]
+            return none, none, none
+        i = np.flatnonzero(mc.fresh[lo:hi]) + lo
+        return i + mc.k_lo, mc.bid[i], mc.ask[i]
 
     def last_shown(self, ticker: str, k_from: int, k_to: int) -> int | None:
         """The last cycle in ``[k_from, k_to)`` at which ``ticker`` shows a book (None if

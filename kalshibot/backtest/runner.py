@@ -30,6 +30,7 @@ from kalshibot.backtest.config import BacktestConfig
 from kalshibot.backtest.fastpath import screen_for
 from kalshibot.backtest.strategies import StrategyContext, build
 from kalshibot.clock import SimClock
+from kalshibot.domain.book import OrderBook
 from kalshibot.domain.market import Market, Result, Settlement
 from kalshibot.domain.money import Count, Money, Price
 from kalshibot.domain.orders import Action, Fill, Side
@@ -127,10 +128,12 @@ def open_data(data: Path | str | sqlite3.Connection) -> sqlite3.Connection:
 
 
 def _engine_params(cfg: BacktestConfig) -> tuple[StrategyParams, dict[str, str]]:
-    """Split engine-level parameters (min_edge, kelly_fraction, allow_*) from strategy ones."""
+    """Split engine-level parameters (min_edge, kelly_fraction, adverse_selection, allow_*)
+    from strategy ones."""
     rest = dict(cfg.params)
-    kw: dict[str, Any] = {"min_edge": cfg.min_edge, "kelly_fraction": cfg.kelly_fraction}
-    for k in ("min_edge", "kelly_fraction"):
+    kw: dict[str, Any] = {"min_edge": cfg.min_edge, "kelly_fraction": cfg.kelly_fraction,
+                          "adverse_selection": cfg.adverse_selection}
+    for k in ("min_edge", "kelly_fraction", "adverse_selection"):
         if k in rest:
             kw[k] = Decimal(rest.pop(k))
     for k in ("allow_taker", "allow_passive", "exit_on_reversal"):
@@ -248,16 +251,29 @@ def run_strategy(cfg: BacktestConfig, name: str, data: sqlite3.Connection, *,
                      bool(engine.orders.blocked_markets()), one)
         return local
 
+    close_window = timedelta(seconds=engine.risk.limits.min_seconds_to_close)
+
+    def kept(k: int) -> int:
+        """The first cycle >= ``k`` at which the engine would cancel a resting order: its
+        market's proposal is not certain to be that order (or a market holds more than one
+        order, or a sell)."""
+        assert screen is not None
+        _, _, resting = resting_state()
+        if any(o.ticker not in resting for o in account.open_orders()):
+            return k
+        return screen.next_unmatched(k, resting)
+
     def quiet_until(k: int, now: datetime) -> int:
         """For a flat account with resting orders: the first cycle >= ``k`` at which anything
-        could happen (k itself when that cannot be ruled out). Nothing can before it: no entry
-        is proposed (screen), no order turns stale or meets a closed market, no book of ours
-        is depleted, no stored trade reaches the orders and no shown book touches their
+        could happen (k itself when that cannot be ruled out). Nothing can before it: every
+        proposal is certain to be the order already resting in its market and no other entry
+        is proposed (screen), no order turns stale or nears its market's close, no book of
+        ours is depleted, no stored trade reaches the orders and no shown book touches their
         prices. ``replay_quiet_span`` then leaves the venue as the skipped polls would."""
         if screen is None or holding(now) or ex.taken_is_current(now):
             return k
         deadline, blocked, resting = resting_state()
-        nk = screen.next_flag(k, resting)
+        nk = min(screen.next_flag(k, resting), kept(k))
         if nk <= k:
             return k
         if blocked:
@@ -268,7 +284,7 @@ def run_strategy(cfg: BacktestConfig, name: str, data: sqlite3.Connection, *,
             m = by_ticker.get(o.ticker)
             if m is None:
                 return k
-            nk = min(nk, screen.k_at(m.close_time))
+            nk = min(nk, screen.k_at(m.close_time - close_window))
             nk = screen.next_touch(o.ticker, o.side, o.action, o.price, k, nk)
             traded = ex.next_trade_at(o.ticker)
             if traded is not None:
@@ -314,17 +330,17 @@ def run_strategy(cfg: BacktestConfig, name: str, data: sqlite3.Connection, *,
 
     def skip_holding(k: int, nk: int) -> None:
         """What cycles ``k .. nk-1`` would have done (see ``hold_until``): each marks the held
-        positions at its shown mid, then the engine tracks the equity exactly as a cycle
-        does (``Engine.quiet_cycle``)."""
+        positions on the top of its shown book, then the engine tracks the equity exactly as
+        a cycle does (``Engine.quiet_cycle``)."""
         assert screen is not None
-        marks: dict[int, dict[str, Price]] = {}
+        shown: dict[int, dict[str, OrderBook]] = {}
         for p in engine.open_positions():
-            ks, sums = screen.shown_mids(p.ticker, k, nk)
-            for c, u in zip(ks.tolist(), sums.tolist(), strict=True):
-                marks.setdefault(c, {})[p.ticker] = Price(Decimal(u) / 20000)
+            ks, bids, asks = screen.shown_tops(p.ticker, k, nk)
+            for c, b, a in zip(ks.tolist(), bids.tolist(), asks.tolist(), strict=True):
+                shown.setdefault(c, {})[p.ticker] = top_book(p.ticker, b, a)
         with atomic(conn):
             for c in range(k, nk):
-                engine.quiet_cycle(t0 + c * interval, marks.get(c, {}))
+                engine.quiet_cycle(t0 + c * interval, shown.get(c, {}))
 
     def quiet_with_orders(k: int, now: datetime) -> bool:
         """One cycle of ``quiet_until``'s kind where a book does touch an order: feeding the
@@ -332,7 +348,7 @@ def run_strategy(cfg: BacktestConfig, name: str, data: sqlite3.Connection, *,
         leaves exactly the state the cycle would)."""
         if screen is None or holding(now) or ex.taken_is_current(now):
             return False
-        if screen.next_flag(k) <= k:
+        if screen.next_flag(k, resting_state()[2]) <= k or kept(k) <= k:
             return False
         deadline, blocked, _ = resting_state()
         if blocked or (deadline is not None and now >= deadline):
@@ -401,6 +417,15 @@ def run_strategy(cfg: BacktestConfig, name: str, data: sqlite3.Connection, *,
     if tmp is not None:
         tmp.cleanup()
     return out
+
+
+def top_book(ticker: str, bid_units: int, ask_units: int) -> OrderBook:
+    """A book of the best YES bid and ask only ($0.0001 units, 0 = that side empty); sizes are
+    unknown here and shown as 1 (marks read prices only)."""
+    one = Count(1)
+    yes = [(Price(Decimal(bid_units) / 10000), one)] if bid_units else []
+    no = [(Price(Decimal(10000 - ask_units) / 10000), one)] if ask_units else []
+    return OrderBook.from_levels(ticker, yes, no)
 
 
 def _count_snapshots(data: sqlite3.Connection, markets: list[Market]) -> int:

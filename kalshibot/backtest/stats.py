@@ -8,8 +8,9 @@ Ratios computed from exact values (Sharpe, Sortino, win rate, Brier) are floats.
 - ``daily_equity``: the last equity point of each UTC day, carried over days without points.
 - ``sharpe`` / ``sortino``: mean daily return / (sample std | downside deviation) x sqrt(365)
   (Kalshi trades every day); None with fewer than two daily returns or zero dispersion.
-- ``max_drawdown``: the largest fall from a running peak of equity, in dollars and as a
-  fraction of that peak.
+- ``max_drawdown``: the largest fall from a running peak of equity in dollars, and the largest
+  fall as a fraction of its running peak (the two may come from different falls: 1000 -> 500
+  -> 5000 -> 4400 is a $600 and a 50% drawdown).
 - ``edges``: edge at entry (the approved decision's edge after fees, dollars per contract) vs
   realised (payout - price - fee per contract) over settled entry fills, contract-weighted.
 - ``brier``: mean squared error of P(YES) against outcomes (1 yes / 0 no).
@@ -120,17 +121,18 @@ def sortino(returns: Sequence[float], periods: int = 365) -> float | None:
 
 
 def max_drawdown(equity: Sequence[Decimal]) -> tuple[Decimal, float]:
-    """(largest peak-to-trough fall in dollars, that fall / its peak)."""
+    """(largest peak-to-trough fall in dollars, largest fall / its running peak), each the
+    worst of its own kind (a fall from a non-positive peak has no fraction)."""
     peak: Decimal | None = None
-    worst, frac = ZERO, 0.0
+    worst, frac = ZERO, ZERO
     for e in equity:
         if peak is None or e > peak:
             peak = e
         dd = peak - e
-        if dd > worst:
-            worst = dd
-            frac = float(dd / peak) if peak > 0 else 0.0
-    return worst, frac
+        worst = max(worst, dd)
+        if peak > 0:
+            frac = max(frac, dd / peak)
+    return worst, float(frac)
 
 
 def brier(p: Sequence[float], y: Sequence[int]) -> float | None:

@@ -96,6 +96,7 @@ def backtest(
         starting_cash=cash_d if cash_d is not None else Decimal("10000"),
         min_edge=edge if edge is not None else Decimal(str(s.min_edge)),
         kelly_fraction=kelly_d if kelly_d is not None else Decimal(str(s.kelly_fraction)),
+        adverse_selection=Decimal(str(s.adverse_selection)),
         params=_params(param), model=model, model_dir=model_dir or s.model_dir,
         retrain_every_h=retrain_every, fast=not full)
     cfg.validate()

@@ -1,10 +1,13 @@
 """`kalshibot positions list` / `kalshibot positions close-all` (preview unless --yes).
 
 ``close-all`` sells every open position at the best bid with reduce-only IOC orders that go
-through the order manager (each order is written to the store before it is sent, fills are
-recorded once). For the ``kalshi`` venue the orders are real; for ``paper`` the fills are
-simulated against Kalshi's public books, as in paper trading. Positions in the ``sim`` venue
-exist only inside a simulated session and close at their markets' results there.
+through the order manager (each order is written to the store before it is sent, synced to disk
+for the ``kalshi`` venue; fills are recorded once). Like the engine, it first asks the exchange
+what became of orders whose outcome is unknown, and sends nothing in a market where one still
+is (a new exit under a new id could sell twice). For the ``kalshi`` venue the orders are real;
+for ``paper`` the fills are simulated against Kalshi's public books, as in paper trading.
+Positions in the ``sim`` venue exist only inside a simulated session and close at their
+markets' results there.
 """
 
 from __future__ import annotations
@@ -108,6 +111,8 @@ def close_all_cmd(
             account.portfolio = pf
             ex = PaperExchange(KalshiExchange.from_settings(s, clock, public_only=True), clock,
                                account)
+        om = OrderManager(conn, ex, strategy="close-all", durable=venue == "kalshi")
+        waiting = om.blocked_markets()  # an earlier order's outcome is unknown there
         books = ex.get_orderbooks([p.ticker for p in positions])
         plan = []
         for p in positions:
@@ -123,13 +128,24 @@ def close_all_cmd(
                               "-" if b is None else b.size,
                               "-" if b is None else (b.price * p.contracts).round_down(),
                               "-" if f is None else f] for p, b, f in plan], ""))
+        for t in sorted(waiting & {p.ticker for p in positions}):
+            console.print(f"[yellow]{t}: an earlier order's outcome is unknown: it is resolved "
+                          "first, and the position is not sold while it stays unknown[/yellow]",
+                          highlight=False)
         if not yes:
             console.print("Preview only: run again with --yes to sell at the best bid "
                           "(IOC: whatever does not fill at that price is cancelled).")
             return
-        om = OrderManager(conn, ex, strategy="close-all")
+        om.resolve_unknown(clock.now())
+        waiting = om.blocked_markets()
         sent = skipped = 0
         for p, bid, _ in plan:
+            if p.ticker in waiting:
+                skipped += 1
+                console.print(f"[yellow]{p.ticker}: an earlier order's outcome is still unknown: "
+                              "not sold (run again once it is resolved)[/yellow]",
+                              highlight=False)
+                continue
             if bid is None or p.side is None:
                 skipped += 1
                 console.print(f"[yellow]{p.ticker}: no bid, not sold[/yellow]", highlight=False)
@@ -148,8 +164,9 @@ def close_all_cmd(
         with atomic(conn):
             save_positions(conn, pf.positions.values(), now=clock.now())
         audit(s, "positions_close_all", f"close-all: {sent} orders, {len(fills)} fills, "
-              f"{skipped} without a bid", venue=venue, database=str(path))
+              f"{skipped} not sold (no bid or an unresolved order)", venue=venue,
+              database=str(path))
         console.print(f"[green]{sent} order(s) sent, {len(fills)} fill(s)[/green]"
-                      + (f", {skipped} position(s) without a bid" if skipped else ""))
+                      + (f", {skipped} position(s) not sold" if skipped else ""))
     finally:
         conn.close()

@@ -297,6 +297,9 @@ def render_tables(doc: dict[str, Any]) -> None:
          else f"off ({risk['kill_switch']['path']})"),
         ("entries blocked", risk["entries_blocked"] or "no"),
         ("daily loss limit", "REACHED" if risk["daily_loss_limit_reached"] else "not reached"),
+        *([("trading day", f"since {risk['trading_day']['started_at']} (starts at "
+                           f"{risk['trading_day']['boundary']}, KALSHIBOT_DAY_BOUNDARY)")]
+          if "trading_day" in risk else []),
     ]))
     console.print(_grid("Limits used vs allowed", ["limit", "used", "allowed", "unit"],
                         [[lim["name"], lim["used"], lim["allowed"], lim["unit"]]

@@ -6,18 +6,27 @@ a bid for NO at ``1 - p``, so:
     best YES ask = 1 - best NO bid      best NO ask = 1 - best YES bid      (same sizes)
 
 Either side may be empty. Levels here are stored best first (bids descending by price).
+
+Our own resting orders: Kalshi's public book includes them. Every venue presents books that way
+(the simulated ones add the account's resting orders, ``with_own``), and the engine removes them in
+one place (``without_own``) before any strategy, mark or risk check sees a book, so the bot never
+prices against, or marks its positions at, its own orders. A resting buy of side S at p is a bid
+for S at p; a resting sell of S at p is an offer of S, i.e. a bid for the other side at 1 - p.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
 from kalshibot.domain.money import Count, Money, Price
-from kalshibot.domain.orders import Side
+from kalshibot.domain.orders import Action, Side
 from kalshibot.errors import DataError
+
+#: Contracts of our own resting orders per bid level: (bid side, price in dollars) -> contracts.
+OwnLevels = Mapping[tuple[Side, Decimal], Decimal]
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +137,48 @@ class OrderBook:
     def walk_sell(self, side: Side, count: Count, limit: Price) -> Fillable:
         """Walk the bids of ``side`` down to ``limit`` for at most ``count`` contracts."""
         return _walk(self.bids(side), count, lambda p: p >= limit)
+
+    # our own orders ---------------------------------------------------------------------
+    def with_own(self, own: OwnLevels) -> OrderBook:
+        """This book as the exchange would show it with our resting orders ``own`` in it."""
+        return self._shifted(own, 1) if own else self
+
+    def without_own(self, own: OwnLevels) -> OrderBook:
+        """This book without our resting orders ``own`` (a level never goes below 0)."""
+        return self._shifted(own, -1) if own else self
+
+    def _shifted(self, own: OwnLevels, sign: int) -> OrderBook:
+        def side(levels: tuple[Level, ...], s: Side) -> list[tuple[Price, Count]]:
+            sizes = {lv.price.value: (lv.price, lv.size.value) for lv in levels}
+            for (bs, px), n in own.items():
+                if bs is s:
+                    p, have = sizes.get(px, (Price(px), Decimal(0)))
+                    sizes[px] = (p, max(have + sign * n, Decimal(0)))
+            return [(p, Count(n)) for p, n in sizes.values()]
+
+        return OrderBook.from_levels(self.ticker, side(self.yes_bids, Side.YES),
+                                     side(self.no_bids, Side.NO), self.ts)
+
+
+def bid_level(side: Side, action: Action, price: Price) -> tuple[Side, Decimal]:
+    """The bid level a resting order occupies in the bids-only book (module docstring)."""
+    if action is Action.BUY:
+        return side, price.value
+    return side.other(), price.complement().value
+
+
+def own_levels(orders: Iterable[tuple[str, Side, Action, Price, Count]]
+               ) -> dict[str, dict[tuple[Side, Decimal], Decimal]]:
+    """Per ticker, the contracts of resting orders ``(ticker, side, action, price, remaining)``
+    at their bid levels (orders with nothing remaining are left out)."""
+    out: dict[str, dict[tuple[Side, Decimal], Decimal]] = {}
+    for ticker, side, action, price, remaining in orders:
+        if remaining.value <= 0:
+            continue
+        lv = out.setdefault(ticker, {})
+        key = bid_level(side, action, price)
+        lv[key] = lv.get(key, Decimal(0)) + remaining.value
+    return out
 
 
 def _side(levels: Iterable[tuple[Price, Count]], name: str) -> tuple[Level, ...]:

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from kalshibot.config import Settings
+from kalshibot.domain.day import UTC_MIDNIGHT, DayBoundary
 from kalshibot.domain.money import ZERO, Count, Money, Price
 from kalshibot.domain.orders import OrderStatus
 from kalshibot.risk import BREAKER_KEY, PEAK_KEY, kill_switch_on
@@ -163,13 +164,15 @@ def collect_status(
     run_doc = _run_section(run, hb, ref, settings, simulated, reasons)
 
     # --- account and P&L ----------------------------------------------------------------
-    day_start = datetime(ref.year, ref.month, ref.day, tzinfo=UTC)
+    boundary = _day_boundary(settings)  # the trading day of the daily loss limit and breaker
+    day_start = boundary.start_of(ref)
+    day_label = boundary.day_of(ref).isoformat()
     latest = _equity_row(conn, "", (), "DESC")
     base = _equity_row(conn, "WHERE ts < ?", (ts_ms(day_start),), "DESC") or _equity_row(
         conn, "WHERE ts >= ?", (ts_ms(day_start),), "ASC")
     start_cash_raw = _kv_str(conn, STARTING_CASH_KEY)
     starting_cash = Money(Decimal(start_cash_raw)) if start_cash_raw else None
-    kv_day_start = _kv_str(conn, f"risk.start_equity.{day_start.date().isoformat()}")
+    kv_day_start = _kv_str(conn, f"risk.start_equity.{day_label}")
     day_start_equity = (Money(Decimal(kv_day_start)) if kv_day_start
                         else (base.equity if base is not None else None))
     positions = load_positions(conn)
@@ -265,7 +268,8 @@ def collect_status(
         "kill_switch": {"on": kill, "path": str(kill_path)},
         "entries_blocked": blocked,
         "daily_loss_limit_reached": loss_reached,
-        "limits": _limits(conn, settings, exposure, open_pos, today_total, latest, day_start),
+        "limits": _limits(conn, settings, exposure, open_pos, today_total, latest, day_label),
+        "trading_day": {"boundary": str(boundary), "started_at": _iso(day_start)},
     }
 
     # --- decisions, model, errors ----------------------------------------------------------
@@ -348,9 +352,18 @@ def _exchange_section(ex: ExchangeView, open_pos: Mapping[str, Any],
             "position_mismatches": mismatches, "error": ex.error}
 
 
+def _day_boundary(s: Settings) -> DayBoundary:
+    """``KALSHIBOT_DAY_BOUNDARY`` (UTC midnight if it does not parse: `config --validate`
+    reports it)."""
+    try:
+        return DayBoundary.parse(s.day_boundary)
+    except ValueError:
+        return UTC_MIDNIGHT
+
+
 def _limits(conn: sqlite3.Connection, s: Settings, exposure: Mapping[str, Money],
             open_pos: Mapping[str, Any], today_total: Money, latest: _EquityRow | None,
-            day_start: datetime) -> list[dict[str, Any]]:
+            day_label: str) -> list[dict[str, Any]]:
     """Limits used vs allowed (dollars unless ``unit`` says otherwise)."""
     event_of: dict[str, str] = {}
     series_of: dict[str, str] = {}
@@ -371,7 +384,7 @@ def _limits(conn: sqlite3.Connection, s: Settings, exposure: Mapping[str, Money]
     if peak_raw and latest is not None:
         try:
             peak = json.loads(peak_raw)
-            if peak.get("day") == day_start.date().isoformat():
+            if peak.get("day") == day_label:
                 pk = Decimal(str(peak["peak"]))
                 if pk > 0:
                     drawdown = max((pk - latest.equity.amount) / pk, Decimal(0))
@@ -530,7 +543,7 @@ def to_prometheus(doc: Mapping[str, Any]) -> str:
     for period in ("today", "all_time"):
         for part in ("total", "realized", "unrealized", "fees"):
             _metric(lines, "kalshibot_pnl_dollars",
-                    "P&L by period (today UTC, all_time) and part (fees as paid), dollars",
+                    "P&L by period (trading day, all_time) and part (fees as paid), dollars",
                     pnl[period][part], {"period": period, "part": part}, header=first)
             first = False
     _metric(lines, "kalshibot_open_positions", "Markets with an open position",

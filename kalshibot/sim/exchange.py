@@ -220,10 +220,11 @@ class SimExchange(SimulatedAccountVenue):
         return replace(m, status=st, result=Result.NONE, settlement_value=None)
 
     def get_orderbooks(self, tickers: Sequence[str]) -> dict[str, OrderBook]:
+        """The books at ``now`` as Kalshi shows them: our resting orders included."""
         self.requests += 1
         now = self.clock.now()
         self._settle_due(now)
-        return self._books_and_feed(tickers, now)
+        return self.present(self._books_and_feed(tickers, now))
 
     def _books_and_feed(self, tickers: Sequence[str], now: datetime) -> dict[str, OrderBook]:
         out: dict[str, OrderBook] = {}

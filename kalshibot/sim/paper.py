@@ -74,13 +74,15 @@ class PaperExchange(SimulatedAccountVenue):
         return found
 
     def get_orderbooks(self, tickers: Sequence[str]) -> dict[str, OrderBook]:
+        """Kalshi's public books with our simulated resting orders added, as Kalshi would show
+        them (the simulated fills use the public books alone)."""
         books = self.data.get_orderbooks(tickers)
         now = self.clock.now()
         for t, b in books.items():
             self._books[t] = b
             if self.account.open_orders(t):
                 self.account.on_book(b, now)
-        return books
+        return self.present(books)
 
     def place_order(self, intent: OrderIntent) -> OrderAck:
         book = self._books.get(intent.ticker)

@@ -4,6 +4,9 @@ Orders, fills, positions and balance of a ``SimAccount``, exposed through the ``
 protocol's account methods. Subclasses provide market data, ``place_order`` and settlements,
 and set ``account`` and ``clock``; ``requests`` counts the calls (a simulated venue's
 equivalent of HTTP requests, for benchmarks).
+
+Books are presented as Kalshi presents them: with the account's own resting orders in them
+(``present``); fills are still simulated against the market's book without them.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from kalshibot.clock import Clock
+from kalshibot.domain.book import OrderBook, own_levels
 from kalshibot.domain.market import Balance
 from kalshibot.domain.money import Count, Price
 from kalshibot.domain.orders import Fill, Order
@@ -27,6 +31,15 @@ class SimulatedAccountVenue:
     def _now(self) -> datetime:
         self.requests += 1
         return self.clock.now()
+
+    def present(self, books: dict[str, OrderBook]) -> dict[str, OrderBook]:
+        """``books`` as the exchange shows them: with the account's resting orders added."""
+        orders = self.account.open_orders()
+        if not orders:
+            return books
+        own = own_levels((o.ticker, o.side, o.action, o.price, o.remaining_count)
+                         for o in orders)
+        return {t: b.with_own(own[t]) if t in own else b for t, b in books.items()}
 
     def cancel_order(self, order_id: str, ticker: str | None = None) -> None:
         self.account.cancel(order_id, self._now())

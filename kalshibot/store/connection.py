@@ -8,7 +8,10 @@ current version (``kalshibot.store.migrations``). The connection runs in autocom
 ``atomic(conn)`` opens ``BEGIN IMMEDIATE`` and commits on normal exit or rolls back on any
 exception. Nested use joins the outer transaction (the inner block neither commits nor rolls
 back; an exception escaping it rolls back the whole outer transaction when it reaches the outer
-block). A trading cycle therefore commits all of its writes together.
+block). A trading cycle therefore commits all of its writes together. ``atomic(conn,
+durable=True)`` commits with ``synchronous=FULL`` (the WAL is synced to disk before the commit
+returns, so an OS crash or power loss cannot lose it), then restores the connection's level:
+live sessions write each order this way before sending it.
 
 ``StoreWatch(conn)`` tells a cache of store state when it may be stale: another connection
 committed, this connection wrote behind the cache's back, or ``atomic`` rolled back.
@@ -84,10 +87,23 @@ open_store = connect
 
 
 @contextmanager
-def atomic(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """One transaction: commit on success, roll back on any exception. Nested use joins it."""
+def atomic(conn: sqlite3.Connection, *, durable: bool = False) -> Iterator[sqlite3.Connection]:
+    """One transaction: commit on success, roll back on any exception. Nested use joins it.
+    ``durable``: the commit is synced to disk (``synchronous=FULL``) before this returns; it
+    must then be the outermost transaction (the level cannot change inside one)."""
     if conn.in_transaction:
+        if durable:
+            raise StoreError("a durable write cannot join an open transaction")
         yield conn
+        return
+    if durable:
+        level = conn.execute("PRAGMA synchronous").fetchone()[0]
+        conn.execute("PRAGMA synchronous = FULL")
+        try:
+            with atomic(conn) as c:
+                yield c
+        finally:
+            conn.execute(f"PRAGMA synchronous = {int(level)}")
         return
     try:
         conn.execute("BEGIN IMMEDIATE")

@@ -55,6 +55,8 @@ class StrategyParams:
     allow_taker: bool = True  # cross the spread (IOC) when the edge pays the taker fee
     allow_passive: bool = True  # otherwise rest a bid one tick inside the spread
     exit_on_reversal: bool = True
+    # Charged against a resting bid's edge, in half-spreads of the book (adverse selection).
+    adverse_selection: Decimal = Decimal(1)
 
 
 def to_prob(p: float) -> Decimal:

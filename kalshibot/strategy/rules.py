@@ -2,14 +2,22 @@
 
 Buying side S (YES or NO) at price ``a`` with probability ``q`` that S wins earns, per contract,
 
-    edge = q - a - fee(a)              (dollars; fee per contract from ``domain.fees``)
+    taker edge   = q - a - taker_fee(a)                            (dollars per contract)
+    passive edge = q - b - maker_fee(b) - adverse_selection x (ask - bid) / 2
 
-with q = p for YES and 1 - p for NO. A marketable IOC is proposed at the highest price whose
-taker edge is still >= ``min_edge`` (so the order may walk several levels but never past that
-price); otherwise, if allowed, a passive GTC bid one tick above the best bid (inside the spread)
-when its maker edge is >= ``min_edge``. A held position is closed (sold at the bid, IOC) when
-``force_exit`` is set or the bid pays more than the fair value by at least ``min_edge`` after the
-taker fee (the edge has reversed by more than the cost of crossing).
+with q = p for YES and 1 - p for NO, fees from ``domain.fees``. A marketable IOC is proposed at
+the highest price whose taker edge is still >= ``min_edge`` (so the order may walk several levels
+but never past that price); otherwise, if allowed, a passive GTC bid ``b`` one tick above the
+best bid (inside the spread) when its passive edge is >= ``min_edge``. The passive edge is
+measured against the fair value, less an allowance for adverse selection (a resting bid tends to
+be filled when the price moves against it), ``StrategyParams.adverse_selection`` half-spreads
+(1 by default): with p equal to the mid no bid inside the spread has any edge, so nothing is
+proposed for any book. A passive bid needs a two-sided book (the spread measures the allowance).
+A crossed or locked book (bid >= ask) is not a market to price against: nothing is proposed.
+
+A held position is closed (sold at the bid, IOC) when ``force_exit`` is set or the bid pays more
+than the fair value by at least ``min_edge`` after the taker fee (the edge has reversed by more
+than the cost of crossing).
 """
 
 from __future__ import annotations
@@ -86,6 +94,9 @@ def propose(view: MarketView, fv: FairValue, params: StrategyParams) -> Proposal
         p = to_prob(fv.p_yes)
     except ValueError:
         return NoTrade(tk, f"strategy gave an invalid probability {fv.p_yes!r}")
+    spread = view.book.spread()
+    if spread is not None and spread <= 0:
+        return NoTrade(tk, f"book is crossed or locked (spread {spread}): not priced", fv.p_yes)
     held = view.position.side
     if held is not None:
         exit_prop = _exit(view, fv, p, held, params)
@@ -136,13 +147,14 @@ def _entry(
                     f"buy {side.value}: p={q:.3f} ask {ask.price.to_str()} "
                     f"taker edge {seen:.4f} >= {params.min_edge}",
                 )
-    if params.allow_passive:
+    if params.allow_passive and ask is not None:
         bid = view.book.best_bid(side)
         grid = view.market.tick_grid
         if bid is not None and bid.price < grid.max_price:
             inside = grid.round(bid.price.shifted(Decimal("0.0001")), Rounding.UP)
-            if inside is not None and (ask is None or inside < ask.price):
-                edge = q - inside.value - _fee(inside, view, taker=False)
+            if inside is not None and inside < ask.price:
+                allowance = params.adverse_selection * (ask.price - bid.price) / 2
+                edge = q - inside.value - _fee(inside, view, taker=False) - allowance
                 if edge >= params.min_edge:
                     return Proposal(
                         view.market.ticker,
@@ -155,7 +167,8 @@ def _entry(
                         False,
                         bid.price,
                         f"bid {side.value} inside spread at {inside.to_str()}: "
-                        f"p={q:.3f} maker edge {edge:.4f}",
+                        f"p={q:.3f} passive edge {edge:.4f} (adverse selection "
+                        f"{allowance:.4f})",
                     )
                 seen = edge if seen is None else max(seen, edge)
     return seen

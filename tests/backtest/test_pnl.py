@@ -60,3 +60,11 @@ def test_unsettled_marked_at_mid_and_drawdown() -> None:
     assert max_drawdown([Decimal(10), Decimal(12), Decimal(9), Decimal(11)]) == (Decimal(3), 0.25)
     assert sharpe([0.01]) is None
     assert Money(Decimal("1")).amount == 1
+
+
+def test_max_drawdown_pct_is_the_worst_fractional_fall() -> None:
+    """Issue 15 case 9: 1000 -> 500 -> 5000 -> 4400 is a 50% drawdown (the first fall), not
+    the 12% of the largest *dollar* fall. Fails on f6e3055 (reported 0.12)."""
+    dd, pct = max_drawdown([Decimal(1000), Decimal(500), Decimal(5000), Decimal(4400)])
+    assert dd == Decimal(600)
+    assert pct == 0.5

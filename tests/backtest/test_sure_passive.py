@@ -76,12 +76,14 @@ def test_not_certain_when_entries_are_closed_or_z_is_marginal() -> None:
     params = StrategyParams(min_edge=Decimal("0.02"))
     m = market()
     one = np.zeros(1, dtype=np.int64)
-    args = (np.array([4000]), np.array([4300]), np.array([0.445]))  # taker edge < 0.02
+    # YES 0.40 / 0.43, mean 0.455: taker edge 0.455 - 0.43 - 0.0172 < 0.02; the passive bid
+    # at 0.41 clears it after the half-spread allowance: 0.455 - 0.41 - 0.015 = 0.03
+    args = (np.array([4000]), np.array([4300]), np.array([0.455]))
     rate = np.array([0.07])
     screen = _screen(params)
     ok = screen._sure_passive([m], one, *args, np.array([3.0]), np.array([600.0]),
                               np.array([0.43]), np.array([0.40]), rate)
-    assert ok[0][0] == 1 and ok[1][0] == 4100
+    assert ok[0][0] == 1 and ok[1][0] == 4100, ok
     for z, tau in ((2.0, 600.0), (3.0, 120.0)):
         got = screen._sure_passive([m], one, *args, np.array([z]), np.array([tau]),
                                    np.array([0.43]), np.array([0.40]), rate)

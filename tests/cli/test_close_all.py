@@ -93,3 +93,26 @@ def test_close_all_refuses_sim_venue(env: dict[str, str],
     conn.close()
     assert run(["positions", "close-all", "--sim", "--yes"]) == 2
     assert "sim" in capsys.readouterr().err
+
+
+@responses.activate
+def test_close_all_waits_for_an_order_whose_outcome_is_unknown(
+        paper_db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An exit sent just before (answer lost) may have sold already: close-all resolves it
+    first and sends nothing in that market while it stays unknown, like the engine. On
+    f6e3055 it ignored unresolved orders and re-sent the exit under a new id."""
+    book = {"yes_dollars": [["0.4500", "20.00"]], "no_dollars": [["0.5300", "50.00"]]}
+    responses.get(f"{BASE}/markets/orderbooks",
+                  json={"orderbooks": [{"ticker": TICKER, "orderbook_fp": book}]})
+    conn = connect(paper_db)
+    lost = OrderIntent(TICKER, Side.YES, Action.SELL, Price("0.45"), Count(10), "lost-exit",
+                       reduce_only=True)
+    with atomic(conn):
+        create_order(conn, lost, strategy="test", now=datetime.now(UTC))
+        update_order(conn, "lost-exit", now=datetime.now(UTC),
+                     status=OrderStatus.OUTCOME_UNKNOWN)
+    assert run(["positions", "close-all", "--yes"]) == 0
+    out = capsys.readouterr().out
+    assert "outcome is still unknown" in out and "not sold" in out
+    assert len(list_fills(conn)) == 1  # nothing sold
+    assert [o for o in list_orders(conn) if o.strategy == "close-all"] == []

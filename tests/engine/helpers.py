@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -10,9 +10,10 @@ from kalshibot.domain.book import OrderBook
 from kalshibot.domain.fees import FeeType
 from kalshibot.domain.market import ExchangeStatus, Market, MarketStatus, Settlement
 from kalshibot.domain.money import Count, Money, Price
-from kalshibot.domain.orders import Fill, Order, OrderAck, OrderIntent
+from kalshibot.domain.orders import Action, Fill, Order, OrderAck, OrderIntent
 from kalshibot.domain.ticks import TickGrid
 from kalshibot.errors import ExchangeRejectedError, OrderOutcomeUnknownError
+from kalshibot.risk import RiskLimits
 from kalshibot.sim.account import SimAccount
 from kalshibot.sim.venue import SimulatedAccountVenue
 
@@ -107,7 +108,8 @@ class FakeExchange(SimulatedAccountVenue):
         ]
 
     def get_orderbooks(self, tickers: Sequence[str]) -> dict[str, OrderBook]:
-        return {t: self.books[t] for t in tickers if t in self.books}
+        """``books`` with our resting orders in them, as every venue shows books."""
+        return self.present({t: self.books[t] for t in tickers if t in self.books})
 
     def set_book(self, b: OrderBook) -> list[Fill]:
         self.books[b.ticker] = b
@@ -144,3 +146,36 @@ class FakeExchange(SimulatedAccountVenue):
             for s in self.account.orders.values()
             if s.order.client_order_id == client_order_id
         ]
+
+
+def venue_exposure(account: SimAccount) -> dict[str, Decimal]:
+    """Money at risk per market at a simulated venue (its truth, not the engine's tables):
+    cost of the contracts held + remaining x price of resting buys."""
+    out: dict[str, Decimal] = {}
+    for p in account.positions():
+        out[p.ticker] = out.get(p.ticker, D(0)) + p.cost.amount
+    for o in account.open_orders():
+        if o.action is Action.BUY:
+            out[o.ticker] = out.get(o.ticker, D(0)) + o.remaining_count.value * o.price.value
+    return {t: v for t, v in out.items() if v > 0}
+
+
+def cap_violations(exp: Mapping[str, Decimal], markets: Mapping[str, Market],
+                   lim: RiskLimits) -> list[str]:
+    """Every cap of ``lim`` that the exposure ``exp`` (per ticker) exceeds, described."""
+    bad = [f"market {t} {v}" for t, v in exp.items() if v > lim.max_position_per_market.amount]
+    total = sum(exp.values(), D(0))
+    if total > lim.max_portfolio_exposure.amount:
+        bad.append(f"portfolio {total}")
+    if lim.capital_cap is not None and total > lim.capital_cap.amount:
+        bad.append(f"capital {total}")
+    if len(exp) > lim.max_concurrent_positions:
+        bad.append(f"{len(exp)} positions")
+    for key, cap in (("event_ticker", lim.max_exposure_per_event),
+                     ("series_ticker", lim.max_exposure_per_series)):
+        groups: dict[str, Decimal] = {}
+        for t, v in exp.items():
+            g = getattr(markets[t], key)
+            groups[g] = groups.get(g, D(0)) + v
+        bad += [f"{key} {g} {v}" for g, v in groups.items() if v > cap.amount]
+    return bad

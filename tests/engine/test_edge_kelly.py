@@ -83,13 +83,14 @@ def test_edge_table_yes_and_no(p: float, side: Side, edge: Decimal) -> None:
     assert (prop.side, prop.edge) == (side, edge)
 
 
-# --- passive bids and the maker fee ---------------------------------------------------
+# --- passive bids, the maker fee and the adverse-selection allowance -------------------
+# The default book is YES 0.45 / 0.50: half-spread 0.025, charged once (adverse_selection 1).
 @pytest.mark.parametrize(
     ("fee_type", "edge"),
     [
-        (FeeType.QUADRATIC, D("0.06")),  # makers pay nothing
-        # 0.52 - 0.46 - 0.0175*0.46*0.54 (=0.004347)
-        (FeeType.QUADRATIC_WITH_MAKER_FEES, D("0.055653")),
+        (FeeType.QUADRATIC, D("0.035")),  # 0.52 - 0.46 - 0.025: makers pay nothing
+        # 0.52 - 0.46 - 0.0175*0.46*0.54 (=0.004347) - 0.025
+        (FeeType.QUADRATIC_WITH_MAKER_FEES, D("0.030653")),
     ],
 )
 def test_passive_bid_inside_spread_uses_maker_fee_only_in_maker_fee_series(
@@ -120,12 +121,21 @@ def test_no_trade_below_min_edge_reports_best_edge() -> None:
     assert res.reason == "edge -0.0175 below min 0.02"
 
 
-def test_no_trade_with_passive_allowed_reports_maker_edge() -> None:
-    # YES passive at 0.46: 0.475 - 0.46 = 0.015; NO passive at 0.51: 0.525 - 0.51 = 0.015
+def test_no_trade_with_passive_allowed_reports_passive_edge() -> None:
+    # YES passive at 0.46: 0.475 - 0.46 - 0.025 = -0.01; NO passive at 0.51: 0.525 - 0.51
+    # - 0.025 = -0.01 (the half-spread is the adverse-selection allowance)
     res = propose(view(), FairValue(0.475), StrategyParams())
     assert isinstance(res, NoTrade)
-    assert res.best_edge == D("0.015")
-    assert res.reason == "edge 0.0150 below min 0.02"
+    assert res.best_edge == D("-0.010")
+    assert res.reason == "edge -0.0100 below min 0.02"
+
+
+def test_adverse_selection_allowance_is_a_parameter() -> None:
+    # 0.52 - 0.46 - 0 x 0.025 = 0.06 without allowance; 0.52 - 0.46 - 2 x 0.025 = 0.01 < min
+    prop = propose(view(), FairValue(0.52), StrategyParams(adverse_selection=D(0)))
+    assert isinstance(prop, Proposal) and prop.edge == D("0.06")
+    assert isinstance(propose(view(), FairValue(0.52), StrategyParams(adverse_selection=D(2))),
+                      NoTrade)
 
 
 def test_edge_exactly_min_edge_trades() -> None:

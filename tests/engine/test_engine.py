@@ -21,9 +21,10 @@ D = Decimal
 
 
 def passive_p(v: MarketView) -> float | None:
-    """Just above the YES bid: a bid inside the spread pays, crossing it does not."""
-    bid = v.book.best_bid(Side.YES)
-    return None if bid is None else float(bid.price.value) + 0.035
+    """3.5 cents above the mid: a bid inside the spread pays even after the half-spread of
+    adverse selection, crossing it does not (half-spread + taker fee > 1.5 cents)."""
+    mid = v.book.mid(Side.YES)
+    return None if mid is None else float(mid.value) + 0.035
 
 
 def test_kill_switch_cancels_resting_orders_and_sends_none(

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kalshibot.domain.fees import fee_per_contract
-from kalshibot.domain.money import ZERO, Count, Money, Price
+from kalshibot.domain.money import Count, Money, Price
 from kalshibot.domain.orders import Action, OrderIntent, Side, TimeInForce, Trade
 from kalshibot.domain.portfolio import Portfolio
 from kalshibot.execution import OrderManager, exposure_of_orders, new_client_order_id
@@ -24,7 +24,7 @@ from kalshibot.store import fills as fills_repo
 from kalshibot.store import orders as orders_repo
 from kalshibot.store.connection import connect
 
-from .helpers import T0, FakeExchange, book, market
+from .helpers import T0, FakeExchange, book, cap_violations, market, venue_exposure
 
 D = Decimal
 TICKERS = [
@@ -93,32 +93,9 @@ def snapshot(om: OrderManager, conn) -> tuple[RiskSnapshot, Portfolio]:  # noqa:
     return snap, pf
 
 
-def truth_exposure(ex: FakeExchange) -> dict[str, Decimal]:
-    """Money at risk per market at the exchange: cost held + resting buy notional."""
-    out: dict[str, Decimal] = {}
-    for p in ex.account.positions():
-        out[p.ticker] = out.get(p.ticker, ZERO) + p.cost.amount
-    for o in ex.account.open_orders():
-        if o.action is Action.BUY:
-            out[o.ticker] = out.get(o.ticker, ZERO) + o.remaining_count.value * o.price.value
-    return {t: v for t, v in out.items() if v > 0}
-
-
 def assert_within_limits(ex: FakeExchange) -> None:
-    exp = truth_exposure(ex)
-    lim = LIMITS
-    for t, v in exp.items():
-        assert v <= lim.max_position_per_market.amount, (t, v)
-    assert sum(exp.values(), ZERO) <= lim.max_portfolio_exposure.amount, exp
-    for key, cap in (("event_ticker", lim.max_exposure_per_event),
-                     ("series_ticker", lim.max_exposure_per_series)):
-        groups: dict[str, Decimal] = {}
-        for t, v in exp.items():
-            g = getattr(BY_TICKER[t], key)
-            groups[g] = groups.get(g, ZERO) + v
-        for g, v in groups.items():
-            assert v <= cap.amount, (key, g, v, exp)
-    assert len(exp) <= lim.max_concurrent_positions, exp
+    exp = venue_exposure(ex.account)
+    assert not cap_violations(exp, BY_TICKER, LIMITS), exp
 
 
 @settings(max_examples=50, deadline=None, derandomize=True,

@@ -2,7 +2,7 @@
 
 Two engines over copies of the same sample data buy once, then hold with no opinion (nothing
 to do but mark the position). One runs every cycle in full; the other runs only the first and
-replaces the rest by ``quiet_cycle`` with the YES mids its venue shows. A tight drawdown
+replaces the rest by ``quiet_cycle`` with the books its venue shows. A tight drawdown
 breaker trips during the hold: equity curves, breaker state and positions must be identical.
 """
 
@@ -14,7 +14,8 @@ from decimal import Decimal
 from pathlib import Path
 
 from kalshibot.clock import SimClock
-from kalshibot.domain.money import Money, Price
+from kalshibot.domain.book import OrderBook
+from kalshibot.domain.money import Money
 from kalshibot.engine import Engine
 from kalshibot.risk import RiskManager
 from kalshibot.sim.account import SimAccount
@@ -57,14 +58,13 @@ def test_quiet_cycles_track_equity_and_breaker_like_full_cycles(
         full.run_cycle(clock_a.now())
         clock_b.sleep(10)
         now = clock_b.now()
-        marks: dict[str, Price] = {}
+        shown: dict[str, OrderBook] = {}
         for t in held:
             b = ex_b._book(t, now)
-            mid = None if b is None else b.mid()
-            if mid is not None:
-                marks[t] = mid
+            if b is not None:
+                shown[t] = b
         with quiet.conn:
-            quiet.quiet_cycle(now, marks)
+            quiet.quiet_cycle(now, shown)
     curve_a = [(p.ts, p.cash, p.equity, p.realized, p.unrealized, p.fees)
                for p in equity_curve(full.conn, run_id="r1")]
     curve_b = [(p.ts, p.cash, p.equity, p.realized, p.unrealized, p.fees)
