@@ -277,7 +277,8 @@ class Session:
                                  hint="use --fresh to start over, or --start")
         clock = SimClock(start)
         starting = Money(settings.paper_starting_balance)
-        account = SimAccount(starting, prefix=f"sim{run_id[-6:]}")
+        account = SimAccount(starting, prefix=f"sim{run_id[-6:]}",
+                             direct_member=settings.direct_member)
         # Orders reach the simulated venue 1 s after the decision, as in `backtest`.
         ex = SimExchange(data, clock, account, series=opts.series, tickers=opts.tickers,
                          latency=timedelta(seconds=1))
@@ -338,7 +339,8 @@ class Session:
             md = build_market_data(settings, clock, public, prefer_ws=settings.websocket)
             paper_cash = Money(settings.paper_starting_balance)
             starting = paper_cash
-            account = SimAccount(paper_cash, prefix=f"paper{run_id[-6:]}")
+            account = SimAccount(paper_cash, prefix=f"paper{run_id[-6:]}",
+                                 direct_member=settings.direct_member)
             paper = PaperExchange(md, clock, account)
             ex = paper
         conn = connect(settings.database_path)
@@ -367,7 +369,8 @@ class Session:
                 ex: Exchange, strategy: Strategy, run_id: str, starting: Money | None,
                 clock: Clock, *, record_books: bool) -> Engine:
         params = StrategyParams(min_edge=Decimal(str(settings.min_edge)),
-                                kelly_fraction=Decimal(str(settings.kelly_fraction)))
+                                kelly_fraction=Decimal(str(settings.kelly_fraction)),
+                                direct_member=settings.direct_member)
         cfg = EngineConfig(run_id, series=tuple(opts.series), tickers=tuple(opts.tickers),
                            kill_switch_path=settings.kill_switch_file, record_books=record_books)
         now = clock.now()

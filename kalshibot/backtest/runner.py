@@ -129,7 +129,8 @@ def open_data(data: Path | str | sqlite3.Connection) -> sqlite3.Connection:
 def _engine_params(cfg: BacktestConfig) -> tuple[StrategyParams, dict[str, str]]:
     """Split engine-level parameters (min_edge, kelly_fraction, allow_*) from strategy ones."""
     rest = dict(cfg.params)
-    kw: dict[str, Any] = {"min_edge": cfg.min_edge, "kelly_fraction": cfg.kelly_fraction}
+    kw: dict[str, Any] = {"min_edge": cfg.min_edge, "kelly_fraction": cfg.kelly_fraction,
+                          "direct_member": cfg.direct_member}
     for k in ("min_edge", "kelly_fraction"):
         if k in rest:
             kw[k] = Decimal(rest.pop(k))
@@ -162,7 +163,8 @@ def run_strategy(cfg: BacktestConfig, name: str, data: sqlite3.Connection, *,
     fm = cfg.fill
     run_id = f"bt-{name}"
     account = SimAccount(Money(cfg.starting_cash), prefix=run_id, trade_through=fm.trade_through,
-                         queue_front=fm.queue_front, taker_fee_always=fm.taker_fee_always)
+                         queue_front=fm.queue_front, taker_fee_always=fm.taker_fee_always,
+                         direct_member=cfg.direct_member)
     probe = SimClock(datetime(2000, 1, 1).astimezone())
     settle = timedelta(seconds=cfg.settle_delay_s)
     ex = SimExchange(data, probe, account, series=cfg.series, tickers=cfg.tickers,

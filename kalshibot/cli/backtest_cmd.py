@@ -97,7 +97,7 @@ def backtest(
         min_edge=edge if edge is not None else Decimal(str(s.min_edge)),
         kelly_fraction=kelly_d if kelly_d is not None else Decimal(str(s.kelly_fraction)),
         params=_params(param), model=model, model_dir=model_dir or s.model_dir,
-        retrain_every_h=retrain_every, fast=not full)
+        retrain_every_h=retrain_every, fast=not full, direct_member=s.direct_member)
     cfg.validate()
     if sweep:
         from kalshibot.backtest.sweep import run_sweep

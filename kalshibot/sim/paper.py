@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from kalshibot.clock import Clock
 from kalshibot.domain.book import OrderBook
-from kalshibot.domain.fees import FeeType
+from kalshibot.domain.fees import FeeSchedule
 from kalshibot.domain.market import ExchangeStatus, Market, Settlement
 from kalshibot.domain.money import Money
 from kalshibot.domain.orders import Fill, OrderAck, OrderIntent
@@ -54,9 +54,9 @@ class PaperExchange(SimulatedAccountVenue):
         self.account.portfolio = pf
         self.account.fills = restored + self.account.fills
 
-    def _fees_of(self, ticker: str) -> tuple[FeeType, Decimal]:
+    def _fees_of(self, ticker: str) -> FeeSchedule:
         m = self._markets.get(ticker)
-        return (m.fee_type, m.fee_multiplier) if m is not None else default_fees(ticker)
+        return m.fee_schedule if m is not None else default_fees(ticker)
 
     def get_exchange_status(self) -> ExchangeStatus:
         return self.data.get_exchange_status()

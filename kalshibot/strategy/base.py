@@ -55,6 +55,7 @@ class StrategyParams:
     allow_taker: bool = True  # cross the spread (IOC) when the edge pays the taker fee
     allow_passive: bool = True  # otherwise rest a bid one tick inside the spread
     exit_on_reversal: bool = True
+    direct_member: bool = False  # fees cost $0.0001-rounded (else whole cents per order)
 
 
 def to_prob(p: float) -> Decimal:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from kalshibot.domain.book import OrderBook
-from kalshibot.domain.fees import FeeType
+from kalshibot.domain.fees import FeeSchedule, FeeType
 from kalshibot.domain.market import ExchangeStatus, Market, MarketStatus, Settlement
 from kalshibot.domain.money import Count, Money, Price
 from kalshibot.domain.orders import Fill, Order, OrderAck, OrderIntent
@@ -85,8 +85,8 @@ class FakeExchange(SimulatedAccountVenue):
         self.markets = {m.ticker: m for m in markets}
         self.books = dict(books)
         self.account = account or SimAccount(Money(10000))
-        fee_types = {m.ticker: (m.fee_type, m.fee_multiplier) for m in markets}
-        self.account.fees = lambda t: fee_types.get(t, (FeeType.QUADRATIC, D(1)))
+        fee_types = {m.ticker: m.fee_schedule for m in markets}
+        self.account.fees = lambda t: fee_types.get(t) or FeeSchedule()
         self.now = now
         self.lose_answer = False
         self.drop_request = False
