@@ -144,6 +144,17 @@ class ExchangeRejectedError(SkipError):
         self.code = code
 
 
+class OrderKilledError(ExchangeRejectedError):
+    """A fill-or-kill order found too little resting volume and was killed (Kalshi: 409
+    ``fill_or_kill_insufficient_resting_volume``): nothing filled, nothing rests. Not a
+    duplicate ``client_order_id``."""
+
+
+class WrongShardError(ExchangeRejectedError):
+    """404 ``user_not_found`` on an order request: it reached an exchange shard that does not
+    hold the account or order (``exchange_index``; route by market ticker)."""
+
+
 # --- bug --------------------------------------------------------------------------------
 class BugError(KalshibotError):
     """An internal invariant was broken. Please report it."""

@@ -8,6 +8,13 @@ Conventions: all prices are ``Price`` of the side named (a NO order carries a NO
 ``Count``; times are aware UTC. Methods raise the typed errors of ``kalshibot.errors`` only.
 ``place_order`` raises ``OrderOutcomeUnknownError`` when the request may or may not have reached
 the exchange; callers resolve it with ``find_order_by_client_id`` and never re-post blindly.
+A killed fill-or-kill is ``OrderKilledError`` (409, nothing filled), never a duplicate id.
+
+``cancel_orders`` cancels many orders in as few requests as the venue allows (Kalshi: one
+batched request per 20 orders, 2 tokens each) and says per order whether it was cancelled.
+``user_data_as_of`` is the time up to which the account reads (orders, fills, positions) are
+known to be complete (Kalshi: ``/exchange/user_data_timestamp``; simulated venues: now), so
+"the exchange has no such order" is only concluded for requests sent before it.
 """
 
 from __future__ import annotations
@@ -53,6 +60,14 @@ class Exchange(MarketData, Protocol):
     def place_order(self, intent: OrderIntent) -> OrderAck: ...
 
     def cancel_order(self, order_id: str, ticker: str | None = None) -> None: ...
+
+    def cancel_orders(self, orders: Sequence[tuple[str, str | None]]) -> dict[str, str]:
+        """Cancel ``(order_id, ticker)`` pairs; order id -> "" when cancelled, else why not."""
+        ...
+
+    def user_data_as_of(self) -> datetime | None:
+        """Account reads reflect everything up to this time (None: unknown)."""
+        ...
 
     def amend_order(self, order_id: str, ticker: str, price: Price, count: Count) -> Order:
         """Change price and/or total count (filled + new remaining) of a resting order."""

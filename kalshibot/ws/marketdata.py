@@ -220,6 +220,12 @@ class WsExchange:
     def cancel_order(self, order_id: str, ticker: str | None = None) -> None:
         self.inner.cancel_order(order_id, ticker)
 
+    def cancel_orders(self, orders: Sequence[tuple[str, str | None]]) -> dict[str, str]:
+        return self.inner.cancel_orders(orders)
+
+    def user_data_as_of(self) -> datetime | None:
+        return self.inner.user_data_as_of()
+
     def amend_order(self, order_id: str, ticker: str, price: Price, count: Count) -> Order:
         return self.inner.amend_order(order_id, ticker, price, count)
 
