@@ -144,6 +144,10 @@ class ExchangeRejectedError(SkipError):
         self.code = code
 
 
+#: Kalshi's error code for a killed fill-or-kill (409).
+FOK_KILLED = "fill_or_kill_insufficient_resting_volume"
+
+
 class OrderKilledError(ExchangeRejectedError):
     """A fill-or-kill order found too little resting volume and was killed (Kalshi: 409
     ``fill_or_kill_insufficient_resting_volume``): nothing filled, nothing rests. Not a

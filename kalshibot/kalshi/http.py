@@ -36,6 +36,7 @@ import requests
 from kalshibot.clock import Clock
 from kalshibot.config import Environment
 from kalshibot.errors import (
+    FOK_KILLED,
     AuthError,
     ClockSkewError,
     DataError,
@@ -140,7 +141,6 @@ def error_code_and_message(body: Any) -> tuple[str | None, str | None]:
 
 #: Error codes with their own meaning (``kalshi-api.md`` section 14).
 USER_NOT_FOUND = "user_not_found"
-FOK_KILLED = "fill_or_kill_insufficient_resting_volume"
 
 
 def map_http_error(status: int, body: Any, what: str) -> KalshibotError:

@@ -2,8 +2,9 @@
 
 Fill rules (conservative):
 - A marketable order walks the opposite book's levels up to its limit (taker fee per level fill).
-  IOC remainders are cancelled; GTC remainders rest (post-only orders that would cross are
-  rejected instead).
+  A fill-or-kill that cannot fill in full is refused like Kalshi does (409
+  ``OrderKilledError``). IOC remainders are cancelled; GTC remainders rest (post-only orders
+  that would cross are rejected instead).
 - A resting order fills only when later books or trades cross it. Queue position is approximated
   by the displayed size already at our price when we joined; that size must trade before us.
   With ``trade_through=True`` (the pessimistic default) a book or trade merely *touching* our price
@@ -41,7 +42,7 @@ from kalshibot.domain.orders import (
     Trade,
 )
 from kalshibot.domain.portfolio import Portfolio, Position
-from kalshibot.errors import ExchangeRejectedError
+from kalshibot.errors import FOK_KILLED, ExchangeRejectedError, OrderKilledError
 
 FeeLookup = Callable[[str], FeeSchedule]
 
@@ -194,7 +195,10 @@ class SimAccount:
                 "post only order would cross", status=400, code="invalid_order"
             )
         if intent.time_in_force is TimeInForce.FOK and walk.count != intent.count:
-            walk = replace(walk, count=Count(0), cost=Money(0), levels=())
+            # as Kalshi answers (spec 3.34): 409, nothing filled, no order created
+            raise OrderKilledError(
+                "fill-or-kill killed: insufficient resting volume", status=409,
+                code=FOK_KILLED)
         filled = Count(0)
         fees = Money(0)
         acc = OrderFeeAccumulator(direct_member=self.direct_member)
