@@ -94,6 +94,7 @@ class FakeExchange(SimulatedAccountVenue):
         self.before_place: Callable[[OrderIntent], None] | None = None
         self.place_calls: list[OrderIntent] = []
         self.trading_active = True
+        self.as_of: datetime | None = None
 
     # market data
     def get_exchange_status(self) -> ExchangeStatus:
@@ -133,6 +134,10 @@ class FakeExchange(SimulatedAccountVenue):
 
     def _now(self) -> datetime:
         return self.now
+
+    def user_data_as_of(self) -> datetime | None:
+        """``as_of`` (None by default: freshness unknown, the fixed grace applies)."""
+        return self.as_of
 
     def get_settlements(self, since: datetime | None = None) -> list[Settlement]:
         return []
