@@ -19,7 +19,7 @@ known to be complete (Kalshi: ``/exchange/user_data_timestamp``; simulated venue
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
@@ -90,3 +90,21 @@ class Exchange(MarketData, Protocol):
     def get_balance(self) -> Balance: ...
 
     def get_settlements(self, since: datetime | None = None) -> list[Settlement]: ...
+
+
+@runtime_checkable
+class MarketUpdates(Protocol):
+    """A venue that streams changes to listed markets (the WebSocket ``market_lifecycle_v2``
+    ``price_level_structure_updated`` event changes a market's tick grid while it trades)."""
+
+    def market_updates(self, markets: Mapping[str, Market]) -> dict[str, Market]:
+        """The markets of ``markets`` that changed since listed, as they are now."""
+        ...
+
+
+def with_market_updates(venue: object, markets: dict[str, Market]) -> dict[str, Market]:
+    """``markets`` with the venue's streamed changes applied (the same dict when none)."""
+    if not isinstance(venue, MarketUpdates):
+        return markets
+    changed = venue.market_updates(markets)
+    return {**markets, **changed} if changed else markets
