@@ -28,7 +28,7 @@ from kalshibot.domain.money import ZERO, Count, Money, Price
 from kalshibot.domain.orders import Action, Fill, OrderIntent, OrderStatus
 from kalshibot.domain.portfolio import Portfolio, Position
 from kalshibot.errors import KalshibotError, StopError
-from kalshibot.exchange import Exchange
+from kalshibot.exchange import Exchange, with_market_updates
 from kalshibot.execution import OrderManager, new_client_order_id
 from kalshibot.risk import CircuitBreaker, RiskManager, RiskSnapshot, kill_switch_on
 from kalshibot.store import fills as fills_repo
@@ -333,6 +333,7 @@ class Engine:
         self.breaker.kv.now = now  # type: ignore[attr-defined]
         if self.cycle == 1 or self.cycle % self.cfg.discover_every == 0 or not self.markets:
             self._discover(now, errors)
+        self.markets = with_market_updates(self.exchange, self.markets)  # streamed tick grids
         active = [m for m in self.markets.values() if m.close_time > now]
         books: dict[str, OrderBook] = {}
         if active:
@@ -414,8 +415,8 @@ class Engine:
                     )
                 )
         self.orders.cancel_stale(now, self.cfg.stale_order_after)
-        try:
-            more = self.orders.sync_fills(now)
+        try:  # the fills of this cycle's orders (a cycle that sent none: nothing to fetch)
+            more = self.orders.sync_fills(now) if sent else []
             self.apply_fills(more)
             new_fills += more
         except KalshibotError as exc:
