@@ -80,6 +80,12 @@ class Settings(BaseSettings):
     cancel_on_exit: bool = True
     paper_starting_balance: Decimal = Decimal("10000")
 
+    # issue 15/20: fees as charged; Kalshi API 3.34 order options
+    direct_member: bool = False  # Kalshi direct member: fees cost $0.0001-rounded, not cents/order
+    # Series (comma-separated fnmatch patterns) whose resting orders Kalshi cancels when trading
+    # pauses (``cancel_order_on_pause``); "" = none.
+    cancel_on_pause_series: str = "*15M"
+
     # risk limits (dollars unless stated)
     capital_cap: Decimal = Decimal("10000")  # most capital the bot may commit in total
     max_position_per_market: Decimal = Decimal("1000")

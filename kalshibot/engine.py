@@ -28,20 +28,19 @@ import contextlib
 import sqlite3
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol
 
 from kalshibot.domain.book import OrderBook, own_levels
-from kalshibot.domain.fees import fee_per_contract
 from kalshibot.domain.market import Market, Settlement
 from kalshibot.domain.money import ZERO, Count, Money, Price
 from kalshibot.domain.orders import Action, Fill, OrderIntent, OrderStatus, Side
 from kalshibot.domain.portfolio import Portfolio, Position
 from kalshibot.errors import KalshibotError, StopError
-from kalshibot.exchange import Exchange
+from kalshibot.exchange import Exchange, with_market_updates
 from kalshibot.execution import OrderManager, new_client_order_id
 from kalshibot.risk import CircuitBreaker, RiskManager, RiskSnapshot, exit_value, kill_switch_on
 from kalshibot.store import fills as fills_repo
@@ -55,11 +54,12 @@ from kalshibot.store.orders import OrderRecord
 from kalshibot.store.positions import save_positions
 from kalshibot.store.runs import Heartbeat, heartbeat
 from kalshibot.strategy.base import FairValue, MarketView, Strategy, StrategyParams
-from kalshibot.strategy.rules import NoTrade, Proposal, propose
-from kalshibot.strategy.sizing import kelly_size
+from kalshibot.strategy.rules import NoTrade, Proposal, charged_fee, propose
+from kalshibot.strategy.sizing import size_with_charged_fee
 
 STARTING_CASH_KEY = "account.starting_cash"
-#: Fees round up by up to $0.0001 per fill; an order may fill in several pieces.
+#: Fees round up by up to $0.0001 per fill; an order may fill in several pieces (on top of the
+#: fee charged for the order, ``rules.charged_fee``).
 FEE_ROUNDING_BUDGET = Money("0.001")
 ENTRIES_BLOCKED_KEY = "engine.entries_blocked"
 
@@ -254,9 +254,8 @@ class Engine:
         if top is None:
             return p.cost
         m = self._market(p.ticker)
-        if m is None:
-            return exit_value(p, *top)
-        return exit_value(p, *top, fee_type=m.fee_type, multiplier=m.fee_multiplier)
+        return exit_value(p, *top, schedule=None if m is None else m.fee_schedule,
+                          direct_member=self.params.direct_member)
 
     def _market(self, ticker: str) -> Market | None:
         """The market of ``ticker``: discovered, remembered, or as last stored."""
@@ -393,6 +392,7 @@ class Engine:
         self.breaker.kv.now = now  # type: ignore[attr-defined]
         if self.cycle == 1 or self.cycle % self.cfg.discover_every == 0 or not self.markets:
             self._discover(now, errors)
+        self.markets = with_market_updates(self.exchange, self.markets)  # streamed tick grids
         active = [m for m in self.markets.values() if m.close_time > now]
         books: dict[str, OrderBook] = {}
         if active:
@@ -478,8 +478,8 @@ class Engine:
                 )
         self._cancel_unmatched(keep, why, now)
         self.orders.cancel_stale(now, self.cfg.stale_order_after)
-        try:
-            more = self.orders.sync_fills(now)
+        try:  # the fills of this cycle's orders (a cycle that sent none: nothing to fetch)
+            more = self.orders.sync_fills(now) if sent else []
             self.apply_fills(more)
             new_fills += more
         except KalshibotError as exc:
@@ -734,14 +734,14 @@ class Engine:
             count = pos.contracts
             cost = Money(0)
         else:
-            fee = fee_per_contract(
-                prop.limit, is_taker=prop.is_taker, fee_type=m.fee_type, multiplier=m.fee_multiplier
-            )
-            unit = prop.limit.value + fee
             depth = book.depth_to_buy(prop.side, prop.limit) if prop.is_taker else None
-            size = kelly_size(
+            limit, taker = prop.limit, prop.is_taker
+            sized = size_with_charged_fee(
                 p_win=prop.p_win,
-                cost=unit,
+                price=limit.value,
+                fee_per_contract=lambda n: charged_fee(limit, n, view, self.params, taker=taker),
+                marginal_fee=prop.p_win - prop.limit.value - prop.edge,
+                min_edge=self.params.min_edge,
                 equity=self.risk.limits.sizing_equity(self.equity()),
                 fraction=self.params.kelly_fraction,
                 room=self.risk.room(m, snap) - FEE_ROUNDING_BUDGET,
@@ -749,11 +749,14 @@ class Engine:
                 fractional=self.cfg.fractional or m.fractional_trading,
                 held=pos.contracts if pos.side is prop.side else Count(0),
             )
-            count = size.count
+            count = sized.size.count
+            prop = replace(prop, edge=sized.edge)  # the edge after the fee charged
             if not count:
-                return out(Verdict.SKIPPED, f"{prop.reason}; {size.reason}", prop, count)
-            # Fees round up per fill: budget one extra pip per price level we may walk.
-            cost = Money(count.value * unit) + FEE_ROUNDING_BUDGET
+                why = sized.reason or sized.size.reason
+                return out(Verdict.SKIPPED, f"{prop.reason}; {why}", prop, count)
+            # Fees as charged for the order; per-fill rounding over several levels on top.
+            fee = charged_fee(prop.limit, count, view, self.params, taker=prop.is_taker)
+            cost = Money(count.value * (prop.limit.value + fee)) + FEE_ROUNDING_BUDGET
         verdict = self.risk.check(
             market=m, book=book, now=now, snap=snap, side=prop.side, cost=cost, is_exit=is_exit
         )

@@ -154,6 +154,21 @@ class ExchangeRejectedError(SkipError):
         self.code = code
 
 
+#: Kalshi's error code for a killed fill-or-kill (409).
+FOK_KILLED = "fill_or_kill_insufficient_resting_volume"
+
+
+class OrderKilledError(ExchangeRejectedError):
+    """A fill-or-kill order found too little resting volume and was killed (Kalshi: 409
+    ``fill_or_kill_insufficient_resting_volume``): nothing filled, nothing rests. Not a
+    duplicate ``client_order_id``."""
+
+
+class WrongShardError(ExchangeRejectedError):
+    """404 ``user_not_found`` on an order request: it reached an exchange shard that does not
+    hold the account or order (``exchange_index``; route by market ticker)."""
+
+
 # --- bug --------------------------------------------------------------------------------
 class BugError(KalshibotError):
     """An internal invariant was broken. Please report it."""

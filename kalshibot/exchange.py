@@ -8,11 +8,18 @@ Conventions: all prices are ``Price`` of the side named (a NO order carries a NO
 ``Count``; times are aware UTC. Methods raise the typed errors of ``kalshibot.errors`` only.
 ``place_order`` raises ``OrderOutcomeUnknownError`` when the request may or may not have reached
 the exchange; callers resolve it with ``find_order_by_client_id`` and never re-post blindly.
+A killed fill-or-kill is ``OrderKilledError`` (409, nothing filled), never a duplicate id.
+
+``cancel_orders`` cancels many orders in as few requests as the venue allows (Kalshi: one
+batched request per 20 orders, 2 tokens each) and says per order whether it was cancelled.
+``user_data_as_of`` is the time up to which the account reads (orders, fills, positions) are
+known to be complete (Kalshi: ``/exchange/user_data_timestamp``; simulated venues: now), so
+"the exchange has no such order" is only concluded for requests sent before it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
@@ -54,6 +61,14 @@ class Exchange(MarketData, Protocol):
 
     def cancel_order(self, order_id: str, ticker: str | None = None) -> None: ...
 
+    def cancel_orders(self, orders: Sequence[tuple[str, str | None]]) -> dict[str, str]:
+        """Cancel ``(order_id, ticker)`` pairs; order id -> "" when cancelled, else why not."""
+        ...
+
+    def user_data_as_of(self) -> datetime | None:
+        """Account reads reflect everything up to this time (None: unknown)."""
+        ...
+
     def amend_order(self, order_id: str, ticker: str, price: Price, count: Count) -> Order:
         """Change price and/or total count (filled + new remaining) of a resting order."""
         ...
@@ -75,3 +90,21 @@ class Exchange(MarketData, Protocol):
     def get_balance(self) -> Balance: ...
 
     def get_settlements(self, since: datetime | None = None) -> list[Settlement]: ...
+
+
+@runtime_checkable
+class MarketUpdates(Protocol):
+    """A venue that streams changes to listed markets (the WebSocket ``market_lifecycle_v2``
+    ``price_level_structure_updated`` event changes a market's tick grid while it trades)."""
+
+    def market_updates(self, markets: Mapping[str, Market]) -> dict[str, Market]:
+        """The markets of ``markets`` that changed since listed, as they are now."""
+        ...
+
+
+def with_market_updates(venue: object, markets: dict[str, Market]) -> dict[str, Market]:
+    """``markets`` with the venue's streamed changes applied (the same dict when none)."""
+    if not isinstance(venue, MarketUpdates):
+        return markets
+    changed = venue.market_updates(markets)
+    return {**markets, **changed} if changed else markets

@@ -45,6 +45,7 @@ from kalshibot.errors import (
     AuthError,
     ExchangeRejectedError,
     KalshibotError,
+    OrderKilledError,
     OrderOutcomeUnknownError,
     RetryableError,
 )
@@ -153,7 +154,8 @@ class OrderManager:
             self._update(coid, now, status=OrderStatus.OUTCOME_UNKNOWN, last_error=str(exc))
             return SubmitResult(coid, OrderStatus.OUTCOME_UNKNOWN, f"outcome unknown: {exc}")
         except ExchangeRejectedError as exc:
-            if exc.status == 409:  # the id exists at the exchange: read it, never re-send
+            if exc.status == 409 and not isinstance(exc, OrderKilledError):
+                # the id exists at the exchange: read it, never re-send
                 self._update(coid, now, status=OrderStatus.OUTCOME_UNKNOWN, last_error=str(exc))
                 self.resolve(coid, now)
                 rec = orders_repo.get_order(self.conn, coid)
@@ -211,8 +213,9 @@ class OrderManager:
             self._apply(found, now)
             return found.status
         # A pending_submit row seen here was left by a process that died while sending: just as
-        # unknown as a timeout, so it gets the same grace before "never created".
-        if now - rec.updated >= self.unknown_grace:
+        # unknown as a timeout. "Never created" once the exchange's account data is known to be
+        # complete past the request (``user_data_as_of``), else after the fixed grace.
+        if self._data_covers(rec.updated) or now - rec.updated >= self.unknown_grace:
             self._update(
                 client_order_id,
                 now,
@@ -221,6 +224,15 @@ class OrderManager:
             )
             return OrderStatus.REJECTED
         return rec.status
+
+    def _data_covers(self, sent: datetime) -> bool:
+        """The exchange's account reads include everything up to after ``sent``."""
+        try:
+            as_of = self.exchange.user_data_as_of()
+        except KalshibotError as exc:
+            self.errors.append(f"user data timestamp: {exc}")
+            return False
+        return as_of is not None and as_of > sent
 
     def resolve_unknown(self, now: datetime) -> int:
         """Resolve every pending/unknown order; returns how many are still unknown."""
@@ -397,10 +409,7 @@ class OrderManager:
             self.exchange.cancel_order(rec.order_id, rec.ticker)
         except ExchangeRejectedError as exc:
             # Already filled or cancelled: read the truth instead of guessing.
-            try:
-                self._apply(self.exchange.get_order(rec.order_id), now)
-            except KalshibotError:
-                self.errors.append(f"cancel {rec.order_id}: {exc}")
+            self._read_back(rec, now, f"cancel {rec.order_id}: {exc}")
             return False
         except KalshibotError as exc:
             self.errors.append(f"cancel {rec.order_id}: {exc}")
@@ -409,11 +418,35 @@ class OrderManager:
         return True
 
     def cancel_all(self, now: datetime, reason: str, tickers: Sequence[str] | None = None) -> int:
+        """Cancel our open orders (of ``tickers``) in one batched request
+        (``Exchange.cancel_orders``); orders the exchange would not cancel are read back."""
+        recs = [r for r in self.open_orders() if r.order_id is not None
+                and (tickers is None or r.ticker in tickers)]
+        if not recs:
+            return 0
+        try:
+            answer = self.exchange.cancel_orders([(r.order_id or "", r.ticker) for r in recs])
+        except KalshibotError as exc:  # outcome unknown: the one-by-one path reads the truth
+            self.errors.append(f"batch cancel: {exc}")
+            return sum(self.cancel(r, now, reason) for r in recs)
         n = 0
-        for rec in self.open_orders():
-            if tickers is None or rec.ticker in tickers:
-                n += self.cancel(rec, now, reason)
+        for r in recs:
+            if answer.get(r.order_id or "", "unanswered") == "":
+                self._update(r.client_order_id, now, status=OrderStatus.CANCELLED,
+                             last_error=reason)
+                n += 1
+            else:
+                self._read_back(r, now, f"cancel {r.order_id}: {answer.get(r.order_id or '')}")
         return n
+
+    def _read_back(self, rec: OrderRecord, now: datetime, why: str) -> None:
+        """Store the exchange's view of an order (after a refused cancel)."""
+        try:
+            o = self.exchange.get_order(rec.order_id or "")
+        except KalshibotError:
+            self.errors.append(why)
+            return
+        self._apply(o, now)
 
     def cancel_stale(self, now: datetime, max_age: timedelta) -> int:
         n = 0

@@ -36,7 +36,7 @@ from typing import Protocol
 from kalshibot.config import Settings
 from kalshibot.domain.book import OrderBook
 from kalshibot.domain.day import UTC_MIDNIGHT, DayBoundary
-from kalshibot.domain.fees import FeeType, trade_fee
+from kalshibot.domain.fees import FeeSchedule, order_fee
 from kalshibot.domain.market import Market
 from kalshibot.domain.money import ZERO, Count, Money, Price
 from kalshibot.domain.orders import Side
@@ -353,9 +353,10 @@ class CircuitBreaker:
 
 
 def exit_value(pos: Position, yes_bid: Price | None, no_bid: Price | None, *,
-               fee_type: FeeType = FeeType.QUADRATIC, multiplier: Decimal = Decimal(1)) -> Money:
+               schedule: FeeSchedule | None = None, direct_member: bool = False) -> Money:
     """Dollars selling ``pos`` at the best bid of its side would realise now: contracts x bid
-    less the taker fee (never below 0); 0 when that side has no bid. Flat positions are 0."""
+    less the taker fee the balance would be charged (``order_fee``; never below 0); 0 when that
+    side has no bid. Flat positions are 0. A fee waiver is not assumed (the safe side)."""
     side = pos.side
     if side is None:
         return Money(0)
@@ -363,7 +364,8 @@ def exit_value(pos: Position, yes_bid: Price | None, no_bid: Price | None, *,
     if bid is None:
         return Money(0)
     n = pos.contracts
-    fee = trade_fee(n, bid, is_taker=True, fee_type=fee_type, multiplier=multiplier)
+    fee = order_fee(n, bid, is_taker=True, schedule=schedule or FeeSchedule(),
+                    direct_member=direct_member)
     return max(Money(n.value * bid.value) - fee, Money(0))
 
 

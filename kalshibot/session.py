@@ -289,7 +289,8 @@ class Session:
                                  hint="use --fresh to start over, or --start")
         clock = SimClock(start)
         starting = Money(settings.paper_starting_balance)
-        account = SimAccount(starting, prefix=f"sim{run_id[-6:]}")
+        account = SimAccount(starting, prefix=f"sim{run_id[-6:]}",
+                             direct_member=settings.direct_member)
         # Orders reach the simulated venue 1 s after the decision, as in `backtest`.
         ex = SimExchange(data, clock, account, series=opts.series, tickers=opts.tickers,
                          latency=timedelta(seconds=1))
@@ -351,7 +352,8 @@ class Session:
                                    start=False)
             paper_cash = Money(settings.paper_starting_balance)
             starting = paper_cash
-            account = SimAccount(paper_cash, prefix=f"paper{run_id[-6:]}")
+            account = SimAccount(paper_cash, prefix=f"paper{run_id[-6:]}",
+                                 direct_member=settings.direct_member)
             paper = PaperExchange(md, clock, account)
             ex = paper
         conn = connect(settings.database_path)
@@ -386,7 +388,8 @@ class Session:
                 clock: Clock, *, record_books: bool) -> Engine:
         params = StrategyParams(min_edge=Decimal(str(settings.min_edge)),
                                 kelly_fraction=Decimal(str(settings.kelly_fraction)),
-                                adverse_selection=Decimal(str(settings.adverse_selection)))
+                                adverse_selection=Decimal(str(settings.adverse_selection)),
+                                direct_member=settings.direct_member)
         cfg = EngineConfig(run_id, series=tuple(opts.series), tickers=tuple(opts.tickers),
                            kill_switch_path=settings.kill_switch_file, record_books=record_books,
                            durable_orders=opts.live)

@@ -77,6 +77,7 @@ class BacktestConfig:
     fast: bool = True  # skip cycles where provably nothing can happen (see fastpath)
     state_dir: Path | None = None  # None: in-memory state stores
     limits: Mapping[str, str] = field(default_factory=dict)  # RiskLimits overrides
+    direct_member: bool = False  # fees cost $0.0001-rounded, not whole cents per order
 
     def with_params(self, **params: str) -> BacktestConfig:
         return replace(self, params={**self.params, **params})

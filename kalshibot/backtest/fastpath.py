@@ -267,7 +267,10 @@ class MeanRevScreen:
         close_ms = np.array([ts_ms(m.close_time) for m in batch], dtype=np.int64)
         tau = (close_ms[seg[at]] - tk[at]) / 1000.0
         steps = np.array([_grid_step(m) for m in batch], dtype=np.int64)[seg[at]]
-        taker_rate = np.array([float(TAKER_RATE * m.fee_multiplier) for m in batch])[seg[at]]
+        # a market with a fee waiver may pay no fee at all: no lower bound above 0
+        taker_rate = np.array([0.0 if m.fee_waiver_until is not None
+                               else float(TAKER_RATE * m.fee_multiplier)
+                               for m in batch])[seg[at]]
         bu, au = bid[at], ask[at]
         b, a = bu / 10000.0, au / 10000.0
         terms: list[npt.NDArray[np.float64]] = []
@@ -316,7 +319,7 @@ class MeanRevScreen:
         s = self.s
         me = float(self.params.min_edge)
         step = np.array([_grid_step(m) if _plain_grid(m) and m.fee_type is FeeType.QUADRATIC
-                         else 0 for m in batch], dtype=np.int64)[seg]
+                         and not m.untradeable else 0 for m in batch], dtype=np.int64)[seg]
         top = np.array([int(m.tick_grid.max_price.value * 10000) for m in batch],
                        dtype=np.int64)[seg]
         ok = ((step > 0) & (np.abs(z) >= s.z_entry + Z_MARGIN)

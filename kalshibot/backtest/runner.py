@@ -132,7 +132,8 @@ def _engine_params(cfg: BacktestConfig) -> tuple[StrategyParams, dict[str, str]]
     from strategy ones."""
     rest = dict(cfg.params)
     kw: dict[str, Any] = {"min_edge": cfg.min_edge, "kelly_fraction": cfg.kelly_fraction,
-                          "adverse_selection": cfg.adverse_selection}
+                          "adverse_selection": cfg.adverse_selection,
+                          "direct_member": cfg.direct_member}
     for k in ("min_edge", "kelly_fraction", "adverse_selection"):
         if k in rest:
             kw[k] = Decimal(rest.pop(k))
@@ -165,7 +166,8 @@ def run_strategy(cfg: BacktestConfig, name: str, data: sqlite3.Connection, *,
     fm = cfg.fill
     run_id = f"bt-{name}"
     account = SimAccount(Money(cfg.starting_cash), prefix=run_id, trade_through=fm.trade_through,
-                         queue_front=fm.queue_front, taker_fee_always=fm.taker_fee_always)
+                         queue_front=fm.queue_front, taker_fee_always=fm.taker_fee_always,
+                         direct_member=cfg.direct_member)
     probe = SimClock(datetime(2000, 1, 1).astimezone())
     settle = timedelta(seconds=cfg.settle_delay_s)
     ex = SimExchange(data, probe, account, series=cfg.series, tickers=cfg.tickers,

@@ -98,7 +98,7 @@ def backtest(
         kelly_fraction=kelly_d if kelly_d is not None else Decimal(str(s.kelly_fraction)),
         adverse_selection=Decimal(str(s.adverse_selection)),
         params=_params(param), model=model, model_dir=model_dir or s.model_dir,
-        retrain_every_h=retrain_every, fast=not full)
+        retrain_every_h=retrain_every, fast=not full, direct_member=s.direct_member)
     cfg.validate()
     if sweep:
         from kalshibot.backtest.sweep import run_sweep

@@ -25,7 +25,9 @@ def markets(
     db: Path | None = typer.Option(None, "--db", help="Database file (default: from config)."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
-    """List/search stored markets with the latest stored yes bid/ask, spread and volume."""
+    """List/search stored markets with the latest stored yes bid/ask, spread and volume; a
+    market the bot will not trade (a fee type, tick structure or status it does not know) says
+    why."""
     from kalshibot.store import open_store
     from kalshibot.store.markets import market_quotes
 
@@ -52,18 +54,22 @@ def markets(
             "volume": format(q.volume, "f"),
             "close_time": q.market.close_time.isoformat(),
             "quote_time": None if q.quote_time is None else q.quote_time.isoformat(),
+            "untradeable": q.market.untradeable or None,
         } for q in rows]})
         return
     if not rows:
         console.print(f"no markets with status {status!r} match"
                       + ("" if status == "all" else " (try --status all)"))
         return
+    notes = any(q.market.untradeable for q in rows)
     print_table(f"{len(rows)} market(s)", ["ticker", "title", "status", "yes bid", "yes ask",
-                                           "spread", "volume", "close (UTC)"],
+                                           "spread", "volume", "close (UTC)"]
+                + (["not traded because"] if notes else []),
                 [(q.market.ticker, q.market.title,
                   q.market.status.value + (f" ({q.market.result.value})"
                                            if q.market.result.value else ""),
                   _p(q.yes_bid), _p(q.yes_ask),
                   "-" if q.spread is None else f"{q.spread:.4f}",
                   f"{q.volume:,f}".rstrip("0").rstrip("."),
-                  f"{q.market.close_time:%Y-%m-%d %H:%M}") for q in rows])
+                  f"{q.market.close_time:%Y-%m-%d %H:%M}")
+                 + ((q.market.untradeable or "-",) if notes else ()) for q in rows])

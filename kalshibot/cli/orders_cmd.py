@@ -166,7 +166,8 @@ def cancel_all_cmd(
     sim: bool = typer.Option(False, "--sim", help=SIM_HELP),
 ) -> None:
     """Cancel every resting order (preview by default; --yes acts): at Kalshi for the kalshi
-    venue, locally for paper/sim. Orders whose outcome is unknown are left to the trade loop."""
+    venue (batched: one request per 20 orders), locally for paper/sim. Orders whose outcome is
+    unknown are left to the trade loop."""
     from kalshibot.store.connection import atomic
     from kalshibot.store.orders import list_orders, update_order
 
@@ -184,20 +185,22 @@ def cancel_all_cmd(
         if not yes:
             console.print(f"Preview only: run again with --yes to cancel {len(rows)} order(s).")
             return
-        ex = None
+        refused: dict[str, str] = {}
         if venue == "kalshi":
             from kalshibot.kalshi.exchange import KalshiExchange
 
-            ex = KalshiExchange.from_settings(s, clock)
+            # one batched request per 20 orders (2 tokens each), not one request per order
+            answer = KalshiExchange.from_settings(s, clock).cancel_orders(
+                [(r.order_id or "", r.ticker) for r in rows])
+            refused = {oid: why for oid, why in answer.items() if why}
         done = failed = 0
         for rec in rows:
             now = clock.now()
-            if ex is not None:
-                try:
-                    ex.cancel_order(rec.order_id or "", rec.ticker)
-                except ExchangeRejectedError as exc:
+            if venue == "kalshi":
+                why = refused.get(rec.order_id or "")
+                if why is not None:
                     failed += 1
-                    console.print(f"[yellow]{rec.client_order_id}: not cancelled: {exc}[/yellow]",
+                    console.print(f"[yellow]{rec.client_order_id}: not cancelled: {why}[/yellow]",
                                   highlight=False)
                     continue
                 note = "cancelled at the exchange by `kalshibot orders cancel-all`"

@@ -23,7 +23,7 @@ from kalshibot.cli.orders_cmd import LIVE_HELP, _venue
 from kalshibot.cli.render import print_json
 from kalshibot.cli.risk_cmd import audit
 from kalshibot.cli.status_cmd import DB_HELP, SIM_HELP, _grid, open_db, resolve_db
-from kalshibot.domain.fees import trade_fee
+from kalshibot.domain.fees import FeeSchedule, order_fee
 from kalshibot.domain.money import Money
 from kalshibot.domain.orders import Action, OrderIntent, TimeInForce
 from kalshibot.domain.portfolio import Portfolio, Position
@@ -102,7 +102,8 @@ def close_all_cmd(
             from kalshibot.sim.account import SimAccount
             from kalshibot.sim.paper import PaperExchange
 
-            account = SimAccount(Money(0), prefix=f"close{new_client_order_id('')[-8:]}")
+            account = SimAccount(Money(0), prefix=f"close{new_client_order_id('')[-8:]}",
+                                 direct_member=s.direct_member)
             pf = Portfolio(Money(0), {})
             for f in list_fills(conn):
                 pf = pf.with_fill(f)
@@ -118,7 +119,8 @@ def close_all_cmd(
         for p in positions:
             assert p.side is not None
             bid = books[p.ticker].best_bid(p.side) if p.ticker in books else None
-            fee = trade_fee(p.contracts, bid.price) if bid is not None else None
+            fee = (order_fee(p.contracts, bid.price, is_taker=True, schedule=FeeSchedule(),
+                             direct_member=s.direct_member) if bid is not None else None)
             plan.append((p, bid, fee))
         console.print(_grid(f"Close-all preview ({venue} venue, {path})",
                             ["market", "side", "contracts", "best bid", "size at bid",

@@ -72,7 +72,7 @@ def train(
         raise UserInputError(f"--since {sel.since} is not before --until {sel.until}")
     s = settings(db_path=db, model_dir=model_dir)
     lock_for_writing(s.database_path)  # the model registry is written to this database
-    cfg = TrainConfig(n_folds=folds, n_jobs=jobs,
+    cfg = TrainConfig(n_folds=folds, n_jobs=jobs, direct_member=s.direct_member,
                       min_edge=s.min_edge if min_edge is None else min_edge)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=err_console, transient=as_json,
@@ -156,7 +156,8 @@ def train_for_trading(s: Settings, *, series: list[str] | None = None,
             prog.update(tasks[stage], completed=done, total=total)
 
         result, saved = run_training(s.database_path, s.model_dir, Selection(series=series),
-                                     TrainConfig(min_edge=s.min_edge), cb)
+                                     TrainConfig(min_edge=s.min_edge,
+                                                 direct_member=s.direct_member), cb)
     overall = result.report.get("overall") or {}
     err_console.print(f"trained model {saved.model_id} on {result.rows:,} rows: "
                       f"{overall.get('verdict') or result.report.get('verdict', '')}",

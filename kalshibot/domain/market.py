@@ -7,8 +7,8 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from kalshibot.domain.fees import FeeType
-from kalshibot.domain.money import Money, Price
+from kalshibot.domain.fees import FeeSchedule, FeeType
+from kalshibot.domain.money import ONE, Money, Price
 from kalshibot.domain.ticks import TickGrid
 
 
@@ -24,6 +24,7 @@ class MarketStatus(StrEnum):
     AMENDED = "amended"
     FINALIZED = "finalized"
     SETTLED = "settled"  # older vocabulary
+    UNKNOWN = "unknown"  # a value this version does not know: the market is not traded
 
     @property
     def is_tradable(self) -> bool:
@@ -48,24 +49,42 @@ class Result(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Series:
+    """``fee_problem``: why the series' fees are unknown (e.g. a new ``fee_type``); its markets
+    are then untradeable, and ``fee_type`` is a placeholder."""
+
     ticker: str
     title: str = ""
     fee_type: FeeType = FeeType.QUADRATIC
     fee_multiplier: Decimal = Decimal(1)
     frequency: str = ""
+    fee_problem: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class Event:
+    """``fee_*_override``: the event's fees, layered on the series' (None: no override);
+    ``fee_problem`` as for ``Series``."""
+
     event_ticker: str
     series_ticker: str
     title: str = ""
     mutually_exclusive: bool = False
+    fee_type_override: FeeType | None = None
+    fee_multiplier_override: Decimal | None = None
+    fee_problem: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class Market:
-    """One binary market. Strike fields are reference levels (floats are fine: not money)."""
+    """One binary market. Strike fields are reference levels (floats are fine: not money).
+
+    ``fee_type``/``fee_multiplier`` are the effective ones (the event's override, else the
+    series'); ``fee_waiver_until``: fees are waived before this time. ``fractional_trading``:
+    counts have 0.01 granularity (every market of the 3.34 API: ``*_fp`` counts), else whole
+    contracts. ``exchange_index``: the exchange shard (None: not stated). ``untradeable``: why
+    the bot must not trade it (a fee type, tick structure or enum value it does not know);
+    "" when it may.
+    """
 
     ticker: str
     event_ticker: str
@@ -85,9 +104,21 @@ class Market:
     open_interest: Decimal = Decimal(0)
     fee_type: FeeType = FeeType.QUADRATIC
     fee_multiplier: Decimal = Decimal(1)
+    fee_waiver_until: datetime | None = None
+    exchange_index: int | None = None
+    untradeable: str = ""
 
     def seconds_to_close(self, now: datetime) -> float:
         return (self.close_time - now).total_seconds()
+
+    @property
+    def fee_schedule(self) -> FeeSchedule:
+        return FeeSchedule(self.fee_type, self.fee_multiplier, self.fee_waiver_until)
+
+    @property
+    def count_step(self) -> Decimal:
+        """Smallest count increment: 0.01 contract, or 1 where only whole contracts trade."""
+        return Decimal("0.01") if self.fractional_trading else ONE
 
 
 def series_of(ticker: str) -> str:

@@ -111,6 +111,7 @@ class Order:
     fees_paid: Money = field(default_factory=Money.zero)
     created_time: datetime | None = None
     updated_time: datetime | None = None
+    exchange_index: int | None = None  # the exchange shard holding it (None: not stated)
 
 
 @dataclass(frozen=True, slots=True)

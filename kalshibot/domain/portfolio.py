@@ -27,6 +27,7 @@ class Position:
     cost: Money = Money(0)  # paid for the contracts held, >= 0
     realized_pnl: Money = Money(0)
     fees: Money = Money(0)
+    exchange_index: int | None = None  # shard, as the exchange reports it (None: not stated)
 
     @property
     def side(self) -> Side | None:

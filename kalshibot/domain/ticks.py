@@ -2,7 +2,11 @@
 
 A grid is a set of bands ``[start, end]`` with a ``step``; a valid order price is on some band's
 grid and strictly between $0 and $1. Built from Kalshi's ``price_level_structure`` or from an
-explicit ``price_ranges`` list (which wins when given).
+explicit ``price_ranges`` list (which wins when given: Kalshi's own guidance is to read the
+grid from ``price_ranges``, not the name). An unknown name without ``price_ranges`` is a
+``DataError`` (the caller makes that one market untradeable). A market's grid may change while
+it trades (``market_lifecycle_v2`` ``price_level_structure_updated``; resting orders are carried
+over to the new grid).
 
 Rounding for an order is done in the *safe* direction: a buy is rounded **down** (never pay more
 than asked), a sell **up** (never receive less). When no safe grid price exists:
@@ -58,15 +62,38 @@ class PriceBand:
 
 _CENT = Decimal("0.01")
 _DECI = Decimal("0.001")
+#: Tick sizes of the ``center_{center}_edge_{edge}_cent`` names (Kalshi changelog, 2026-07-23 and
+#: 2026-08-27): whole = 1 cent, half = 0.5, quint = 0.2, deci = 0.1, centi = 0.01 cent.
+_TICK_NAMES = {"whole": _CENT, "half": Decimal("0.005"), "quint": Decimal("0.002"),
+               "deci": _DECI, "centi": Decimal("0.0001")}
+
+
+def _center_edge(center: str, edge: str, inner: str = "0.10") -> tuple[PriceBand, ...]:
+    """Edge ticks below ``inner`` and above ``1 - inner``, center ticks between."""
+    lo, hi = Decimal(inner), ONE - Decimal(inner)
+    c, e = _TICK_NAMES[center], _TICK_NAMES[edge]
+    return (PriceBand(ZERO, lo, e), PriceBand(lo, hi, c), PriceBand(hi, ONE, e))
+
+
+#: Every ``price_level_structure`` of spec 3.34 whose grid is documented. Others (e.g.
+#: ``banded_centi_cent``, or a name added later) need ``price_ranges``; without them the market
+#: is not traded. The 0.10 / 0.90 edges of the July names and 0.01 / 0.99 of
+#: ``center_deci_edge_centi_cent`` (combo markets) are from Kalshi's changelog.
 _STRUCTURES: dict[str, tuple[PriceBand, ...]] = {
     "linear_cent": (PriceBand(ZERO, ONE, _CENT),),
     "deci_cent": (PriceBand(ZERO, ONE, _DECI),),
-    "tapered_deci_cent": (
-        PriceBand(ZERO, Decimal("0.10"), _DECI),
-        PriceBand(Decimal("0.10"), Decimal("0.90"), _CENT),
-        PriceBand(Decimal("0.90"), ONE, _DECI),
-    ),
+    "tapered_deci_cent": _center_edge("whole", "deci"),
+    "center_whole_edge_half_cent": _center_edge("whole", "half"),
+    "center_whole_edge_quint_cent": _center_edge("whole", "quint"),
+    "center_half_edge_half_cent": _center_edge("half", "half"),
+    "center_half_edge_quint_cent": _center_edge("half", "quint"),
+    "center_half_edge_deci_cent": _center_edge("half", "deci"),
+    "center_quint_edge_quint_cent": _center_edge("quint", "quint"),
+    "center_quint_edge_deci_cent": _center_edge("quint", "deci"),
+    "center_deci_edge_centi_cent": _center_edge("deci", "centi", "0.01"),
+    "center_centi_edge_centi_cent": (PriceBand(ZERO, ONE, _TICK_NAMES["centi"]),),
 }
+KNOWN_STRUCTURES = frozenset(_STRUCTURES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,12 +118,17 @@ class TickGrid:
                 for r in price_ranges
             )
             return cls(bands, structure or "custom")
-        if structure is None:
+        if not structure:
             raise DataError("market has neither price_level_structure nor price_ranges")
         try:
             return cls(_STRUCTURES[structure], structure)
         except KeyError:
             raise DataError(f"unknown price_level_structure {structure!r}") from None
+
+    @property
+    def is_named(self) -> bool:
+        """The grid is exactly its structure name's (so the name alone rebuilds it)."""
+        return _STRUCTURES.get(self.name) == self.bands
 
     @classmethod
     def linear_cent(cls) -> TickGrid:

@@ -7,9 +7,14 @@
   ``OrderOutcomeUnknownError`` with the ``client_order_id``; the caller resolves it by reading
   orders, never by re-posting.
 - Status mapping (``kalshi-api.md`` section 10): 400 -> ``ExchangeRejectedError``; 401/403 ->
-  ``AuthError``; 404 -> ``ExchangeRejectedError``; 409 -> ``ExchangeRejectedError`` (on create:
-  ``DuplicateClientOrderIdError``); 429 -> ``RateLimitedError``; 408/5xx ->
+  ``AuthError``; 404 -> ``ExchangeRejectedError`` (code ``user_not_found``: ``WrongShardError``,
+  the request reached the wrong exchange shard); 409 -> ``ExchangeRejectedError`` (on create:
+  ``DuplicateClientOrderIdError``, except code ``fill_or_kill_insufficient_resting_volume``: a
+  killed fill-or-kill, ``OrderKilledError``); 429 -> ``RateLimitedError``; 408/5xx ->
   ``ExchangeUnavailableError``. A 2xx body containing ``error`` is an error too.
+- Rate limits: each request takes its token cost from the read or write bucket (default 10
+  tokens; cancels 2, batches per item; ``GET /account/endpoint_costs`` is the authority, see
+  ``ratelimit.EndpointCosts``).
 - JSON is decoded with ``parse_float=Decimal`` so no binary float ever enters the bot.
 - Cursor pagination stops on an empty cursor and refuses a repeated one (``DataError``).
 """
@@ -31,17 +36,20 @@ import requests
 from kalshibot.clock import Clock
 from kalshibot.config import Environment
 from kalshibot.errors import (
+    FOK_KILLED,
     AuthError,
     ClockSkewError,
     DataError,
     ExchangeRejectedError,
     ExchangeUnavailableError,
     KalshibotError,
+    OrderKilledError,
     OrderOutcomeUnknownError,
     RateLimitedError,
+    WrongShardError,
 )
 from kalshibot.kalshi.auth import Signer
-from kalshibot.kalshi.ratelimit import Bucket, RateLimiter
+from kalshibot.kalshi.ratelimit import Bucket, EndpointCosts, RateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +139,10 @@ def error_code_and_message(body: Any) -> tuple[str | None, str | None]:
     return (code if isinstance(code, str) else None), text
 
 
+#: Error codes with their own meaning (``kalshi-api.md`` section 14).
+USER_NOT_FOUND = "user_not_found"
+
+
 def map_http_error(status: int, body: Any, what: str) -> KalshibotError:
     """The typed error for a non-2xx answer (or a 2xx with ``error``) to request ``what``."""
     code, msg = error_code_and_message(body)
@@ -148,6 +160,13 @@ def map_http_error(status: int, body: Any, what: str) -> KalshibotError:
         return RateLimitedError(detail, hint="slow down; back off with jitter")
     if status == 408 or status >= 500:
         return ExchangeUnavailableError(detail)
+    if status == 404 and code == USER_NOT_FOUND:
+        return WrongShardError(f"{detail}: the request reached an exchange shard that does not "
+                               "hold this account or order", status=status, code=code,
+                               hint="route by market ticker (market_ticker / exchange_index)")
+    if status == 409 and code == FOK_KILLED:
+        return OrderKilledError(f"{detail}: fill-or-kill killed (too little resting volume)",
+                                status=status, code=code)
     return ExchangeRejectedError(detail, status=status, code=code)
 
 
@@ -184,6 +203,7 @@ class HttpClient:
         self.session = session or requests.Session()
         self._sleep = sleep or clock.sleep
         self.limiter = limiter or RateLimiter.for_clock(clock)
+        self.costs = EndpointCosts()
         self.timeouts = (connect_timeout_s, read_timeout_s)
         self.retry = retry or RetryPolicy()
         self._rng = rng or random.Random()
@@ -242,7 +262,7 @@ class HttpClient:
         what = f"GET {path}"
         attempts = max(1, self.retry.max_attempts)
         for attempt in range(attempts):
-            self.limiter.acquire(Bucket.READ)
+            self.limiter.acquire(Bucket.READ, self.costs.units("GET", path))
             err: KalshibotError
             try:
                 resp = self._send("GET", path, params=params, body=None, auth=sign)
@@ -294,11 +314,13 @@ class HttpClient:
         self, method: str, path: str, body: Any = None, *,
         params: Mapping[str, Any] | None = None,
         client_order_ids: Sequence[str] | None = None,
+        items: int = 1,
     ) -> dict[str, Any]:
         """One signed write, never retried. With ``client_order_ids`` (creates), an unknown
-        outcome raises ``OrderOutcomeUnknownError`` and 409 ``DuplicateClientOrderIdError``."""
+        outcome raises ``OrderOutcomeUnknownError`` and 409 ``DuplicateClientOrderIdError``
+        (a killed fill-or-kill: ``OrderKilledError``). ``items``: batch size (cost per item)."""
         what = f"{method} {path}"
-        self.limiter.acquire(Bucket.WRITE)
+        self.limiter.acquire(Bucket.WRITE, self.costs.units(method, path, items))
         try:
             resp = self._send(method, path, params=params, body=body, auth=True)
         except requests.Timeout as exc:
@@ -323,7 +345,8 @@ class HttpClient:
         body_json = _body_or_none(resp)
         if status == 408 or status >= 500:
             raise self.unknown_outcome(what, f"HTTP {status}", client_order_ids)
-        if status == 409 and client_order_ids:
+        if status == 409 and client_order_ids \
+                and error_code_and_message(body_json)[0] != FOK_KILLED:
             code, msg = error_code_and_message(body_json)
             ids = ",".join(client_order_ids)
             raise DuplicateClientOrderIdError(

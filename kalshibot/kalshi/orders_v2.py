@@ -79,8 +79,11 @@ def intent_to_v2(
     *,
     self_trade_prevention: SelfTradePrevention = SelfTradePrevention.TAKER_AT_CROSS,
     expiration_time: datetime | None = None,
+    cancel_order_on_pause: bool = False,
 ) -> dict[str, Any]:
-    """The ``POST /portfolio/events/orders`` body for ``intent`` (YES price, string count)."""
+    """The ``POST /portfolio/events/orders`` body for ``intent`` (YES price, string count).
+    ``cancel_order_on_pause``: Kalshi cancels the order if it rests when trading pauses.
+    No ``exchange_index``: the exchange routes by ``ticker`` to the market's shard."""
     check_intent(intent)
     body: dict[str, Any] = {
         "ticker": intent.ticker,
@@ -93,6 +96,8 @@ def intent_to_v2(
         "post_only": intent.post_only,
         "reduce_only": intent.reduce_only,
     }
+    if cancel_order_on_pause:
+        body["cancel_order_on_pause"] = True
     if expiration_time is not None:
         if intent.time_in_force is not TimeInForce.GTC:
             raise DataError("expiration_time needs good_till_canceled")
@@ -142,14 +147,16 @@ def amend_body(
     return body
 
 
-def decrease_body(*, reduce_by: Count | None = None, reduce_to: Count | None = None
-                  ) -> dict[str, Any]:
-    """``POST .../decrease`` body: exactly one of ``reduce_by`` / ``reduce_to``."""
+def decrease_body(*, reduce_by: Count | None = None, reduce_to: Count | None = None,
+                  market_ticker: str | None = None) -> dict[str, Any]:
+    """``POST .../decrease`` body: exactly one of ``reduce_by`` / ``reduce_to``, and the
+    ``market_ticker`` that routes it to the market's shard (without it: shard 0)."""
     if (reduce_by is None) == (reduce_to is None):
         raise DataError("decrease needs exactly one of reduce_by / reduce_to")
+    body: dict[str, Any] = {"market_ticker": market_ticker} if market_ticker else {}
     if reduce_by is not None:
-        return {"reduce_by": wire_count(reduce_by)}
+        return {**body, "reduce_by": wire_count(reduce_by)}
     assert reduce_to is not None
     if reduce_to.value < 0:
         raise InvalidCountError(f"reduce_to {reduce_to} is negative")
-    return {"reduce_to": reduce_to.to_str()}
+    return {**body, "reduce_to": reduce_to.to_str()}

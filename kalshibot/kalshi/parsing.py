@@ -7,6 +7,14 @@ Direction: V2 orders and fills report ``outcome_side``/``book_side``; when the d
 ``side``+``action`` are absent, an order or fill is expressed canonically as a **buy of its
 outcome side** at that side's price (``bid`` -> buy YES @ yes price, ``ask`` -> buy NO @ no price).
 That is exact in cash and P&L: selling YES at ``p`` is buying NO at ``1 - p``.
+
+Drift (spec 3.34; DESIGN principle 12): a fee type, tick structure or market status/result this
+version does not know makes **that market** untradeable (``Market.untradeable`` says why, shown
+in ``markets`` and in the decision log), never the whole listing. Fees: the event's
+``fee_type_override`` / ``fee_multiplier_override`` beat the series'; ``fee_waiver_expiration_time``
+waives fees until then. Counts: every market takes ``*_fp`` counts at 0.01 granularity (the
+removed ``fractional_trading_enabled`` is not read). Shards: ``exchange_index`` is kept on
+markets, orders, fills and positions.
 """
 
 from __future__ import annotations
@@ -20,7 +28,7 @@ from typing import TypeVar
 
 from kalshibot.clock import from_epoch_s
 from kalshibot.domain.book import OrderBook
-from kalshibot.domain.fees import FeeType
+from kalshibot.domain.fees import FeeSchedule, FeeType
 from kalshibot.domain.market import (
     Balance,
     Event,
@@ -71,14 +79,38 @@ def parse_exchange_status(s: w.WireExchangeStatus) -> ExchangeStatus:
     return ExchangeStatus(exchange_active=s.exchange_active, trading_active=s.trading_active)
 
 
+def _fee_type(text: str | None, what: str) -> tuple[FeeType | None, str]:
+    """(fee type, "") or (None, why it is unusable)."""
+    try:
+        return FeeType.parse(text), ""
+    except DataError as exc:
+        return None, f"{what}: {exc.message}"
+
+
 def parse_series(s: w.WireSeries) -> Series:
-    return Series(ticker=s.ticker, title=s.title, fee_type=FeeType.parse(s.fee_type),
-                  fee_multiplier=s.fee_multiplier, frequency=s.frequency)
+    """A series; an unknown or missing fee type / multiplier is recorded in ``fee_problem``
+    (its markets are not traded), never raised."""
+    ft, problem = _fee_type(s.fee_type, f"series {s.ticker}")
+    if s.fee_multiplier is None or s.fee_multiplier < 0:
+        problem = problem or f"series {s.ticker}: fee_multiplier {s.fee_multiplier} is unusable"
+    return Series(ticker=s.ticker, title=s.title, fee_type=ft or FeeType.QUADRATIC,
+                  fee_multiplier=s.fee_multiplier if s.fee_multiplier is not None
+                  and s.fee_multiplier >= 0 else Decimal(1),
+                  frequency=s.frequency, fee_problem=problem)
 
 
 def parse_event(e: w.WireEvent) -> Event:
+    """An event with its fee overrides (None: the series' fees apply)."""
+    ft: FeeType | None = None
+    problem = ""
+    if e.fee_type_override is not None:
+        ft, problem = _fee_type(e.fee_type_override, f"event {e.event_ticker} override")
+    mult = e.fee_multiplier_override
+    if mult is not None and mult < 0:
+        problem, mult = problem or f"event {e.event_ticker}: fee_multiplier_override {mult}", None
     return Event(event_ticker=e.event_ticker, series_ticker=e.series_ticker, title=e.title,
-                 mutually_exclusive=e.mutually_exclusive)
+                 mutually_exclusive=e.mutually_exclusive, fee_type_override=ft,
+                 fee_multiplier_override=mult, fee_problem=problem)
 
 
 E = TypeVar("E", bound=StrEnum)
@@ -91,33 +123,68 @@ def _enum(cls: type[E], value: str, what: str) -> E:
         raise DataError(f"{what}: unknown value {value!r}") from None
 
 
-def parse_market(m: w.WireMarket, series: Series | None = None) -> Market:
-    """A market; ``series`` (when known) supplies the fee type and multiplier."""
+def _lenient(cls: type[E], value: str, fallback: E, what: str, problems: list[str]) -> E:
+    try:
+        return cls(value)
+    except ValueError:
+        problems.append(f"{what}: unknown value {value!r}")
+        return fallback
+
+
+def parse_grid(structure: str | None, ranges: Sequence[w.WirePriceRange] | None,
+               what: str, problems: list[str]) -> TickGrid:
+    """The tick grid (``price_ranges`` win over the structure name); an unusable one is a
+    problem and a placeholder grid (the market must not be traded)."""
+    rows: list[dict[str, object]] | None = (
+        [{"start": r.start, "end": r.end, "step": r.step} for r in ranges] if ranges else None)
+    try:
+        return TickGrid.from_structure(structure, rows)
+    except DataError as exc:
+        problems.append(f"{what}: {exc.message}")
+        return TickGrid.linear_cent()
+
+
+def parse_market(m: w.WireMarket, series: Series | None = None,
+                 event: Event | None = None) -> Market:
+    """A market; ``series`` (when known) supplies the fee type and multiplier, ``event`` its
+    overrides. Values this version does not know make it untradeable (module docstring)."""
     what = f"market {m.ticker}"
-    ranges: list[dict[str, object]] | None = (
-        [{"start": r.start, "end": r.end, "step": r.step} for r in m.price_ranges]
-              if m.price_ranges else None)
+    problems: list[str] = []
     settle = (price(m.settlement_value_dollars, f"{what} settlement_value_dollars")
               if m.settlement_value_dollars is not None else None)
+    grid = parse_grid(m.price_level_structure, m.price_ranges, what, problems)
+    status = _lenient(MarketStatus, m.status, MarketStatus.UNKNOWN, f"{what} status", problems)
+    result = _lenient(Result, m.result, Result.NONE, f"{what} result", problems)
+    base = FeeSchedule(series.fee_type, series.fee_multiplier) if series else FeeSchedule()
+    fees = FeeSchedule.resolve(
+        base.fee_type, base.multiplier,
+        override_type=event.fee_type_override if event else None,
+        override_multiplier=event.fee_multiplier_override if event else None,
+        waiver_until=m.fee_waiver_expiration_time)
+    problems += [p for p in (series.fee_problem if series else "",
+                             event.fee_problem if event else "") if p]
     return Market(
         ticker=m.ticker,
         event_ticker=m.event_ticker,
         series_ticker=series.ticker if series else series_of(m.event_ticker),
         title=m.title,
-        status=_enum(MarketStatus, m.status, f"{what} status"),
+        status=status,
         open_time=m.open_time,
         close_time=m.close_time,
-        tick_grid=TickGrid.from_structure(m.price_level_structure, ranges),
+        tick_grid=grid,
         strike_type=m.strike_type,
         floor_strike=m.floor_strike,
         cap_strike=m.cap_strike,
-        result=_enum(Result, m.result, f"{what} result"),
+        result=result,
         settlement_value=settle,
-        fractional_trading=m.fractional_trading_enabled,
+        fractional_trading=True,  # *_fp counts: 0.01 granularity (spec 3.34 FixedPointCount)
         volume=count(m.volume_fp, f"{what} volume_fp").value,
         open_interest=count(m.open_interest_fp, f"{what} open_interest_fp").value,
-        fee_type=series.fee_type if series else FeeType.QUADRATIC,
-        fee_multiplier=series.fee_multiplier if series else Decimal(1),
+        fee_type=fees.fee_type,
+        fee_multiplier=fees.multiplier,
+        fee_waiver_until=fees.waiver_until,
+        exchange_index=m.exchange_index,
+        untradeable="; ".join(problems),
     )
 
 
@@ -272,7 +339,7 @@ def parse_order(o: w.WireOrder) -> Order:
         filled_count=filled,
         remaining_count=count(o.remaining_count_fp, f"{what} remaining_count_fp"),
         status=status, fees_paid=fees, created_time=o.created_time,
-        updated_time=o.last_update_time,
+        updated_time=o.last_update_time, exchange_index=o.exchange_index,
     )
 
 
@@ -297,13 +364,15 @@ def parse_fill(f: w.WireFill) -> Fill:
 
 
 def parse_position(p: w.WireMarketPosition) -> Position:
-    """``qty`` + YES / - NO; ``cost`` = market exposure in dollars."""
+    """``qty`` + YES / - NO; ``cost`` = market exposure in dollars. A ``null`` value (sent for
+    flat positions) is zero; an absent one was refused by the wire model."""
     what = f"position {p.ticker}"
     return Position(
-        ticker=p.ticker, qty=count(p.position_fp, f"{what} position_fp"),
-        cost=money(p.market_exposure_dollars, f"{what} market_exposure_dollars"),
-        realized_pnl=money(p.realized_pnl_dollars, f"{what} realized_pnl_dollars"),
-        fees=money(p.fees_paid_dollars, f"{what} fees_paid_dollars"),
+        ticker=p.ticker, qty=count(p.position_fp or "0", f"{what} position_fp"),
+        cost=money(p.market_exposure_dollars or "0", f"{what} market_exposure_dollars"),
+        realized_pnl=money(p.realized_pnl_dollars or "0", f"{what} realized_pnl_dollars"),
+        fees=money(p.fees_paid_dollars or "0", f"{what} fees_paid_dollars"),
+        exchange_index=p.exchange_index,
     )
 
 

@@ -4,6 +4,12 @@ Prices (``*_dollars``) and counts (``*_fp``) stay **strings** here; ``parsing`` 
 exact ``Price``/``Count``/``Money``. A price or size field is required (no default): a missing one
 is a ``DataError`` via ``load``. Fields with a default are those Kalshi documents as optional
 (e.g. ``average_fill_price`` only when something filled) or metadata that is not money.
+
+Drift (spec 3.34, ``kalshi-api.md`` section 14): enum-like values (fee types, tick structures,
+statuses) stay strings here, so a value this version does not know reaches ``parsing``, which
+makes that one market untradeable instead of failing the page. ``fractional_trading_enabled``
+was removed in July 2026 and is not read. Positions may carry ``null`` for flat values and
+lists (zero / empty); a book side may be absent (empty).
 """
 
 from __future__ import annotations
@@ -72,13 +78,31 @@ class WireAccountLimits(Wire):
     write: WireBucketLimit
 
 
+class WireEndpointCost(Wire):
+    method: str = ""  # e.g. "DELETE"
+    path: str = ""  # e.g. "/trade-api/v2/portfolio/events/orders/{order_id}"
+    cost: int  # tokens per request (per item for batches)
+
+
+class WireEndpointCosts(Wire):
+    default_cost: int
+    endpoint_costs: list[WireEndpointCost]
+
+
+class WireUserDataTimestamp(Wire):
+    """When the portfolio reads (balance, orders, fills, positions) were last validated."""
+
+    as_of_time: AwareDatetime
+
+
 # --- series, events, markets ------------------------------------------------------------
 class WireSeries(Wire):
     ticker: str
     title: str = ""
     frequency: str = ""
-    fee_type: str
-    fee_multiplier: Decimal
+    fee_type: str | None = None  # missing/unknown: the series' markets are not traded
+    fee_multiplier: Decimal | None = None
+    exchange_index: int | None = None
 
 
 class WireSeriesResponse(Wire):
@@ -107,7 +131,8 @@ class WireMarket(Wire):
     expiration_value: str = ""
     settlement_value_dollars: str | None = None  # only once settled
     settlement_ts: AwareDatetime | None = None
-    fractional_trading_enabled: bool = False
+    fee_waiver_expiration_time: AwareDatetime | None = None
+    exchange_index: int | None = None
     yes_bid_dollars: str
     yes_ask_dollars: str
     no_bid_dollars: str
@@ -124,7 +149,9 @@ class WireMarketResponse(Wire):
 
 
 class WireMarketsPage(Wire):
-    markets: list[WireMarket]
+    """Items are validated one by one (``WireMarket``) so one bad market never fails a page."""
+
+    markets: list[Any] | None
     cursor: str | None = None
 
 
@@ -133,6 +160,9 @@ class WireEvent(Wire):
     series_ticker: str
     title: str = ""
     mutually_exclusive: bool = False
+    fee_type_override: str | None = None
+    fee_multiplier_override: Decimal | None = None
+    exchange_index: int | None = None
     markets: list[WireMarket] | None = None
 
 
@@ -148,10 +178,11 @@ class WireEventsPage(Wire):
 
 # --- books, trades, candles -------------------------------------------------------------
 class WireOrderbookFp(Wire):
-    """Bids only, ascending (best last). A key must be present; ``null`` means an empty side."""
+    """Bids only, ascending (best last). An absent key or ``null`` is an empty side (3.34 may
+    leave an empty side out)."""
 
-    yes_dollars: list[tuple[str, str]] | None
-    no_dollars: list[tuple[str, str]] | None
+    yes_dollars: list[tuple[str, str]] | None = None
+    no_dollars: list[tuple[str, str]] | None = None
 
 
 class WireOrderbookResponse(Wire):
@@ -280,6 +311,7 @@ class WireOrder(Wire):
     maker_fees_dollars: str
     created_time: AwareDatetime | None = None
     last_update_time: AwareDatetime | None = None
+    exchange_index: int | None = None
 
 
 class WireOrderResponse(Wire):
@@ -308,6 +340,7 @@ class WireFill(Wire):
     created_time: AwareDatetime | None = None
     ts: int | None = None  # legacy Unix seconds
     client_order_id: str | None = None
+    exchange_index: int | None = None
 
 
 class WireFillsPage(Wire):
@@ -316,17 +349,22 @@ class WireFillsPage(Wire):
 
 
 class WireMarketPosition(Wire):
+    """Each field must be present; ``null`` (sent for flat positions) means zero."""
+
     ticker: str
-    position_fp: str  # + YES, - NO
-    market_exposure_dollars: str
-    realized_pnl_dollars: str
-    fees_paid_dollars: str
-    total_traded_dollars: str
+    position_fp: str | None  # + YES, - NO
+    market_exposure_dollars: str | None
+    realized_pnl_dollars: str | None
+    fees_paid_dollars: str | None
+    total_traded_dollars: str | None = None
+    exchange_index: int | None = None
 
 
 class WirePositionsPage(Wire):
-    market_positions: list[WireMarketPosition]
-    event_positions: list[dict[str, Any]]
+    """``null`` lists are empty."""
+
+    market_positions: list[WireMarketPosition] | None
+    event_positions: list[dict[str, Any]] | None = None
     cursor: str | None = None
 
 

@@ -19,8 +19,10 @@ the Brier skill score of the model against the market and against the base rate
 
 P&L rule: in each test market, at the first snapshot where the model's edge after the taker fee
 exceeds ``min_edge`` on one side, buy one contract of that side at the quoted ask (YES ask, or
-NO ask = 1 - YES bid) and hold to settlement. Fees use ``kalshibot.domain.fees.trade_fee``; the
-sums are exact ``Decimal`` dollars.
+NO ask = 1 - YES bid) and hold to settlement. The fee, in the edge and in the P&L, is what a
+one-contract order is charged (``kalshibot.domain.fees.order_fee``: whole cents per order, e.g.
+$0.02 at $0.50 and $0.01 at $0.05, unless ``direct_member``); the sums are exact ``Decimal``
+dollars.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from kalshibot.domain.fees import trade_fee
+from kalshibot.domain.fees import FeeSchedule, order_fee
 from kalshibot.domain.money import Count, Price
 
 EPS = 1e-4
@@ -136,9 +138,20 @@ def skill(model_brier: float, ref_brier: float) -> float:
     return float(1.0 - model_brier / ref_brier) if ref_brier > 0 else float("nan")
 
 
-@lru_cache(maxsize=4096)
-def _fee_one(price: Decimal) -> Decimal:
-    return trade_fee(Count(1), Price(price)).amount
+@lru_cache(maxsize=16384)
+def _fee_one(price: Decimal, direct_member: bool = False) -> Decimal:
+    """Fee charged for a one-contract taker order at ``price`` (dollars)."""
+    return order_fee(Count(1), Price(price), is_taker=True, schedule=FeeSchedule(),
+                     direct_member=direct_member).amount
+
+
+def _fees_one(prices: npt.NDArray[np.float64], direct_member: bool) -> npt.NDArray[np.float64]:
+    """``_fee_one`` of each price (NaN stays NaN); prices have at most 4 decimals."""
+    out = np.full(len(prices), np.nan)
+    for i, x in enumerate(prices):
+        if x == x and 0.0 <= x <= 1.0:
+            out[i] = float(_fee_one(_dec(x), direct_member))
+    return out
 
 
 def _dec(x: float) -> Decimal:
@@ -146,14 +159,14 @@ def _dec(x: float) -> Decimal:
 
 
 def simulate_pnl(frame: pd.DataFrame, p: npt.ArrayLike, *, min_edge: float = 0.02,
-                 ) -> dict[str, Any]:
+                 direct_member: bool = False) -> dict[str, Any]:
     """Trade the model's edge at the quoted ask, one contract per market (module docstring)."""
     pa = np.asarray(p, float)
     bid = frame["yes_bid"].to_numpy(float)
     ask = frame["yes_ask"].to_numpy(float)
     no_ask = 1.0 - bid
-    fee = 0.07 * ask * (1 - ask)
-    fee_no = 0.07 * no_ask * (1 - no_ask)
+    fee = _fees_one(ask, direct_member)
+    fee_no = _fees_one(no_ask, direct_member)
     e_yes = np.where(np.isnan(ask), -np.inf, pa - ask - fee)
     e_no = np.where(np.isnan(bid), -np.inf, (1 - pa) - no_ask - fee_no)
     best = np.maximum(e_yes, e_no)
@@ -169,7 +182,7 @@ def simulate_pnl(frame: pd.DataFrame, p: npt.ArrayLike, *, min_edge: float = 0.0
             price, won = _dec(ask[i]), label[i] == 1.0
         else:
             price, won = _dec(no_ask[i]), label[i] == 0.0
-        f = _fee_one(price)
+        f = _fee_one(price, direct_member)
         pnl += (Decimal(1) if won else Decimal(0)) - price - f
         fees += f
         wins += int(won)
@@ -181,7 +194,8 @@ def simulate_pnl(frame: pd.DataFrame, p: npt.ArrayLike, *, min_edge: float = 0.0
 
 
 def score_block(frame: pd.DataFrame, p_model: npt.ArrayLike, base_rate: float, *,
-                min_edge: float = 0.02, with_reliability: bool = False) -> dict[str, Any]:
+                min_edge: float = 0.02, with_reliability: bool = False,
+                direct_member: bool = False) -> dict[str, Any]:
     """Everything reported for one test block (a fold, or all folds pooled)."""
     y = frame["label"].to_numpy(float)
     p_mkt = np.clip(frame["mid"].to_numpy(float), 0.0, 1.0)
@@ -196,7 +210,7 @@ def score_block(frame: pd.DataFrame, p_model: npt.ArrayLike, base_rate: float, *
     out["bss_vs_base"] = skill(out["model"]["brier"], out["base_rate"]["brier"])
     out["beats_market"] = bool(out["model"]["brier"] < out["market"]["brier"]
                                and out["model"]["log_loss"] < out["market"]["log_loss"])
-    out["pnl"] = simulate_pnl(frame, p_model, min_edge=min_edge)
+    out["pnl"] = simulate_pnl(frame, p_model, min_edge=min_edge, direct_member=direct_member)
     if with_reliability:
         out["reliability"] = {"model": reliability(p_model, y), "market": reliability(p_mkt, y)}
     return out

@@ -46,6 +46,7 @@ _KEEP = ["ticker", "event_ticker", "ts", "close_time", "yes_bid", "yes_ask", "la
 class TrainConfig:
     n_folds: int = 3
     min_edge: float = 0.02
+    direct_member: bool = False  # simulated P&L pays $0.0001-rounded fees, not cents per order
     n_jobs: int = 2
     backend: str | None = None  # joblib backend name ("loky", "dask", "ray", ...)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -94,7 +95,7 @@ def _fit_task(kind: str, index: int, train: pd.DataFrame, test: pd.DataFrame | N
     assert test is not None
     p = model.predict_proba(test)
     base = float(y.mean())
-    res = score_block(test, p, base, min_edge=cfg.min_edge)
+    res = score_block(test, p, base, min_edge=cfg.min_edge, direct_member=cfg.direct_member)
     return {"kind": kind, "index": index, "p": p, "base": base, "scores": res,
             "train_rows": len(train), "train_events": int(train["event_ticker"].nunique())}
 
@@ -161,7 +162,8 @@ def train_model(hist: HistoryFrames | pd.DataFrame, config: TrainConfig | None =
         test = lab.iloc[idx]
         overall = score_block(test, np.concatenate(pooled_p), float(np.concatenate(pooled_base)
                                                                    .mean()),
-                              min_edge=cfg.min_edge, with_reliability=True)
+                              min_edge=cfg.min_edge, with_reliability=True,
+                              direct_member=cfg.direct_member)
         overall["verdict"] = verdict(overall)
         report["overall"] = overall
     else:

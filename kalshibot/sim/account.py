@@ -2,13 +2,17 @@
 
 Fill rules (conservative):
 - A marketable order walks the opposite book's levels up to its limit (taker fee per level fill).
-  IOC remainders are cancelled; GTC remainders rest (post-only orders that would cross are
-  rejected instead).
+  A fill-or-kill that cannot fill in full is refused like Kalshi does (409
+  ``OrderKilledError``). IOC remainders are cancelled; GTC remainders rest (post-only orders
+  that would cross are rejected instead).
 - A resting order fills only when later books or trades cross it. Queue position is approximated
   by the displayed size already at our price when we joined; that size must trade before us.
   With ``trade_through=True`` (the pessimistic default) a book or trade merely *touching* our price
   fills nothing beyond the queue; only prices strictly better than ours fill us fully.
-- Resting fills pay the maker fee of the series (``domain.fees``); marketable fills the taker fee.
+- Resting fills pay the maker fee of the market's fee schedule, marketable fills the taker fee,
+  each as Kalshi charges it (``domain.fees``): per fill rounded up to $0.0001, and for
+  non-direct members (the default) through the per-order accumulator, so an order's fees cost
+  whole cents; nothing while the market's fee waiver runs.
 - Settlement pays $1 per winning contract (``domain.portfolio.settle``).
 
 All money is exact. Order and fill ids are ``{prefix}-o{n}`` / ``{prefix}-f{n}``.
@@ -23,7 +27,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from kalshibot.domain.book import OrderBook
-from kalshibot.domain.fees import FeeType, trade_fee
+from kalshibot.domain.fees import FeeSchedule, OrderFeeAccumulator, trade_fee
 from kalshibot.domain.market import Balance, Result
 from kalshibot.domain.money import ZERO, Count, Money, Price
 from kalshibot.domain.orders import (
@@ -38,13 +42,13 @@ from kalshibot.domain.orders import (
     Trade,
 )
 from kalshibot.domain.portfolio import Portfolio, Position
-from kalshibot.errors import ExchangeRejectedError
+from kalshibot.errors import FOK_KILLED, ExchangeRejectedError, OrderKilledError
 
-FeeLookup = Callable[[str], tuple[FeeType, Decimal]]
+FeeLookup = Callable[[str], FeeSchedule]
 
 
-def default_fees(_ticker: str) -> tuple[FeeType, Decimal]:
-    return FeeType.QUADRATIC, Decimal(1)
+def default_fees(_ticker: str) -> FeeSchedule:
+    return FeeSchedule()
 
 
 @dataclass
@@ -52,6 +56,7 @@ class SimOrder:
     order: Order
     intent: OrderIntent
     queue_ahead: Decimal  # contracts ahead of us at our price when we joined
+    fees: OrderFeeAccumulator | None = None  # what the order's fills were charged so far
 
 
 class SimAccount:
@@ -66,13 +71,17 @@ class SimAccount:
         trade_through: bool = True,
         queue_front: bool = False,
         taker_fee_always: bool = False,
+        direct_member: bool = False,
     ) -> None:
         """``trade_through``: see the module docstring (True is pessimistic). ``queue_front``:
         a new resting order joins *ahead* of the displayed size at its price (optimistic; the
         default False puts it behind everything displayed). ``taker_fee_always``: charge the
-        taker fee even on fills of orders that provably rested (the most pessimistic fees)."""
+        taker fee even on fills of orders that provably rested (the most pessimistic fees).
+        ``direct_member``: fees cost their $0.0001-rounded amount instead of whole cents per
+        order."""
         self.portfolio = Portfolio(cash, {})
         self.fees = fees
+        self.direct_member = direct_member
         self.prefix = prefix
         self.trade_through = trade_through
         self.queue_front = queue_front
@@ -186,11 +195,15 @@ class SimAccount:
                 "post only order would cross", status=400, code="invalid_order"
             )
         if intent.time_in_force is TimeInForce.FOK and walk.count != intent.count:
-            walk = replace(walk, count=Count(0), cost=Money(0), levels=())
+            # as Kalshi answers (spec 3.34): 409, nothing filled, no order created
+            raise OrderKilledError(
+                "fill-or-kill killed: insufficient resting volume", status=409,
+                code=FOK_KILLED)
         filled = Count(0)
         fees = Money(0)
+        acc = OrderFeeAccumulator(direct_member=self.direct_member)
         for lv in walk.levels:
-            f = self._fill(oid, intent, lv.price, lv.size, is_taker=True, now=now)
+            f = self._fill(oid, intent, lv.price, lv.size, acc, is_taker=True, now=now)
             filled = filled + f.count
             fees = fees + f.fee
         remaining = intent.count - filled
@@ -221,7 +234,7 @@ class SimAccount:
         queue = sum((lv.size.value for lv in same_side if lv.price == intent.price), ZERO)
         if self.queue_front:
             queue = ZERO
-        self.orders[oid] = self._maybe_open[oid] = SimOrder(order, intent, queue)
+        self.orders[oid] = self._maybe_open[oid] = SimOrder(order, intent, queue, acc)
         self.by_client_id[intent.client_order_id] = oid
         avg = walk.average_price if filled else None
         per = Money(fees.amount / filled.value) if filled else None
@@ -331,7 +344,9 @@ class SimAccount:
         n = n.quantize(Decimal("0.01"), rounding="ROUND_DOWN")
         if n <= 0:
             return []
-        f = self._fill(o.order_id, s.intent, o.price, Count(n), is_taker=False, now=now)
+        if s.fees is None:  # restored from outside ``place``: charged from here on
+            s.fees = OrderFeeAccumulator(direct_member=self.direct_member)
+        f = self._fill(o.order_id, s.intent, o.price, Count(n), s.fees, is_taker=False, now=now)
         filled = o.filled_count + f.count
         remaining = o.remaining_count - f.count
         s.order = replace(
@@ -350,13 +365,18 @@ class SimAccount:
         intent: OrderIntent,
         price: Price,
         count: Count,
+        acc: OrderFeeAccumulator,
         *,
         is_taker: bool,
         now: datetime,
     ) -> Fill:
-        fee_type, mult = self.fees(intent.ticker)
-        fee = trade_fee(count, price, is_taker=is_taker or self.taker_fee_always,
-                        fee_type=fee_type, multiplier=mult)
+        """One fill, charged its fee as the balance pays it (``acc``: the order's accumulator)."""
+        schedule = self.fees(intent.ticker)
+        fee = Money(0)
+        if not schedule.waived(now):
+            fee = acc.charge(trade_fee(count, price, is_taker=is_taker or self.taker_fee_always,
+                                       fee_type=schedule.fee_type,
+                                       multiplier=schedule.multiplier))
         self._n_fills += 1
         f = Fill(
             f"{self.prefix}-f{self._n_fills}",

@@ -26,7 +26,7 @@ from decimal import Decimal
 
 from kalshibot.clock import Clock
 from kalshibot.domain.book import Level, OrderBook
-from kalshibot.domain.fees import FeeType
+from kalshibot.domain.fees import FeeSchedule
 from kalshibot.domain.market import (
     ExchangeStatus,
     Market,
@@ -114,7 +114,7 @@ class SimExchange(SimulatedAccountVenue):
         self._sweep_i = 0
         self._sweep_now: datetime | None = None
         self._sweep_active: dict[str, Market] = {}
-        self._fees = {t: (m.fee_type, m.fee_multiplier) for t, m in self._all.items()}
+        self._fees = {t: m.fee_schedule for t, m in self._all.items()}
         account.fees = self._fee_of
         # ticker -> (time asked, epoch ms; the latest snapshot row at or before it, if any)
         self._at: dict[str, tuple[int, SnapshotRow | None]] = {}
@@ -125,8 +125,8 @@ class SimExchange(SimulatedAccountVenue):
         self._taken: dict[str, tuple[int, dict[tuple[Side, Decimal], Decimal]]] = {}
         self.requests = 0
 
-    def _fee_of(self, ticker: str) -> tuple[FeeType, Decimal]:
-        return self._fees.get(ticker, (FeeType.QUADRATIC, Decimal(1)))
+    def _fee_of(self, ticker: str) -> FeeSchedule:
+        return self._fees.get(ticker) or FeeSchedule()
 
     # --- time span of the data ----------------------------------------------------------
     def data_span(self) -> tuple[datetime, datetime] | None:

@@ -3,18 +3,18 @@ endpoints), orders filled locally by the shared ``SimAccount`` fill simulator. N
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 
 from kalshibot.clock import Clock
 from kalshibot.domain.book import OrderBook
-from kalshibot.domain.fees import FeeType
+from kalshibot.domain.fees import FeeSchedule
 from kalshibot.domain.market import ExchangeStatus, Market, Settlement
 from kalshibot.domain.money import Money
 from kalshibot.domain.orders import Fill, OrderAck, OrderIntent
 from kalshibot.domain.portfolio import Portfolio
-from kalshibot.exchange import MarketData
+from kalshibot.exchange import MarketData, with_market_updates
 from kalshibot.sim.account import SimAccount, default_fees
 from kalshibot.sim.venue import SimulatedAccountVenue
 
@@ -54,9 +54,9 @@ class PaperExchange(SimulatedAccountVenue):
         self.account.portfolio = pf
         self.account.fills = restored + self.account.fills
 
-    def _fees_of(self, ticker: str) -> tuple[FeeType, Decimal]:
+    def _fees_of(self, ticker: str) -> FeeSchedule:
         m = self._markets.get(ticker)
-        return (m.fee_type, m.fee_multiplier) if m is not None else default_fees(ticker)
+        return m.fee_schedule if m is not None else default_fees(ticker)
 
     def get_exchange_status(self) -> ExchangeStatus:
         return self.data.get_exchange_status()
@@ -72,6 +72,11 @@ class PaperExchange(SimulatedAccountVenue):
         found = self.data.get_markets(series=series, tickers=tickers, event=event, status=status)
         self._markets.update({m.ticker: m for m in found})
         return found
+
+    def market_updates(self, markets: Mapping[str, Market]) -> dict[str, Market]:
+        """Streamed market changes of the data source (tick grids), if it streams any."""
+        changed = with_market_updates(self.data, dict(markets))
+        return {t: m for t, m in changed.items() if markets.get(t) is not m}
 
     def get_orderbooks(self, tickers: Sequence[str]) -> dict[str, OrderBook]:
         """Kalshi's public books with our simulated resting orders added, as Kalshi would show

@@ -11,6 +11,7 @@ Books are presented as Kalshi presents them: with the account's own resting orde
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from kalshibot.clock import Clock
@@ -43,6 +44,22 @@ class SimulatedAccountVenue:
 
     def cancel_order(self, order_id: str, ticker: str | None = None) -> None:
         self.account.cancel(order_id, self._now())
+
+    def cancel_orders(self, orders: Sequence[tuple[str, str | None]]) -> dict[str, str]:
+        """One (simulated) batched request: order id -> "" when cancelled, else why not."""
+        now = self._now()
+        out: dict[str, str] = {}
+        for oid, _ticker in orders:
+            try:
+                self.account.cancel(oid, now)
+                out[oid] = ""
+            except ExchangeRejectedError as exc:
+                out[oid] = exc.code or str(exc)
+        return out
+
+    def user_data_as_of(self) -> datetime:
+        """A simulated account is always up to date."""
+        return self._now()
 
     def amend_order(self, order_id: str, ticker: str, price: Price, count: Count) -> Order:
         return self.account.amend(order_id, price, count, self._now())

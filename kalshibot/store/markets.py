@@ -63,7 +63,8 @@ EVENT_COLS = ("event_ticker", "series_ticker", "title", "mutually_exclusive", "u
 MARKET_COLS = ("ticker", "event_ticker", "series_ticker", "title", "status", "open_time",
                "close_time", "strike_type", "floor_strike", "cap_strike", "result",
                "settlement_value", "tick_structure", "price_ranges", "fractional_trading",
-               "volume", "open_interest", "fee_type", "fee_multiplier", "source", "updated_ts")
+               "volume", "open_interest", "fee_type", "fee_multiplier", "source", "updated_ts",
+               "fee_waiver_until", "exchange_index", "untradeable")
 
 
 def upsert_series(conn: sqlite3.Connection, series: Iterable[Series], *, now: datetime,
@@ -85,7 +86,7 @@ def upsert_events(conn: sqlite3.Connection, events: Iterable[Event], *, now: dat
 def market_row(m: Market, *, now: datetime, source: str = "") -> tuple[object, ...]:
     grid = m.tick_grid
     ranges = None
-    if grid.name not in ("linear_cent", "deci_cent", "tapered_deci_cent"):
+    if not grid.is_named:
         ranges = json.dumps([{"start": str(b.start), "end": str(b.end), "step": str(b.step)}
                              for b in grid.bands])
     return (m.ticker, m.event_ticker, m.series_ticker, m.title, m.status.value,
@@ -94,7 +95,7 @@ def market_row(m: Market, *, now: datetime, source: str = "") -> tuple[object, .
             None if m.settlement_value is None else m.settlement_value.to_str(),
             grid.name, ranges, int(m.fractional_trading), format(m.volume, "f"),
             format(m.open_interest, "f"), m.fee_type.value, format(m.fee_multiplier, "f"),
-            source, ts_ms(now))
+            source, ts_ms(now), opt_ts_ms(m.fee_waiver_until), m.exchange_index, m.untradeable)
 
 
 def upsert_markets(conn: sqlite3.Connection, markets: Iterable[Market], *, now: datetime,
@@ -126,6 +127,8 @@ def _market(r: sqlite3.Row) -> Market:
         fractional_trading=bool(r["fractional_trading"]), volume=Decimal(r["volume"]),
         open_interest=Decimal(r["open_interest"]), fee_type=FeeType(r["fee_type"]),
         fee_multiplier=Decimal(r["fee_multiplier"]),
+        fee_waiver_until=opt_ms_ts(r["fee_waiver_until"]), exchange_index=r["exchange_index"],
+        untradeable=r["untradeable"] or "",
     )
 
 

@@ -13,6 +13,8 @@ Version history:
 1. market data: series, events, markets, book_snapshots, trades, candles, spot_prices,
    price_points, settlements.
 2. trading: orders, fills, positions, decisions, equity, runs, heartbeats, model_registry, kv.
+3. Kalshi API 3.34: markets.fee_waiver_until (epoch ms), markets.exchange_index,
+   markets.untradeable (why the bot must not trade it; "" when it may), orders.exchange_index.
 """
 
 from __future__ import annotations
@@ -244,9 +246,18 @@ CREATE TABLE kv (
 );
 """
 
+V3_API_334 = """
+ALTER TABLE markets ADD COLUMN fee_waiver_until INTEGER;
+ALTER TABLE markets ADD COLUMN exchange_index INTEGER;
+ALTER TABLE markets ADD COLUMN untradeable TEXT NOT NULL DEFAULT '';
+ALTER TABLE orders ADD COLUMN exchange_index INTEGER
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "market data", V1_MARKET_DATA),
     Migration(2, "trading state", V2_TRADING),
+    Migration(3, "Kalshi API 3.34: fee waivers, exchange shards, untradeable markets",
+              V3_API_334),
 )
 CURRENT_VERSION = MIGRATIONS[-1].version
 

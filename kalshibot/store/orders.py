@@ -138,13 +138,23 @@ def apply_exchange_order(conn: sqlite3.Connection, order: Order, *, now: datetim
              format(order.filled_count.value, "f"), order.status.value, strategy,
              TimeInForce.GTC.value, format(order.fees_paid.amount, "f"), ts_ms(created),
              ts_ms(order.updated_time or now), None))
+        _set_shard(conn, coid, order)
         rec = get_order(conn, coid)
         assert rec is not None
         return rec
-    return update_order(conn, existing.client_order_id, now=now, order_id=order.order_id,
-                        status=order.status, filled=order.filled_count, fees=order.fees_paid,
-                        price=_price_in_record_terms(existing, order),
-                        count=order.initial_count)
+    rec = update_order(conn, existing.client_order_id, now=now, order_id=order.order_id,
+                       status=order.status, filled=order.filled_count, fees=order.fees_paid,
+                       price=_price_in_record_terms(existing, order),
+                       count=order.initial_count)
+    _set_shard(conn, rec.client_order_id, order)
+    return rec
+
+
+def _set_shard(conn: sqlite3.Connection, client_order_id: str, order: Order) -> None:
+    """Record the exchange shard of an order when the exchange states it."""
+    if order.exchange_index is not None:
+        conn.execute("UPDATE orders SET exchange_index = ? WHERE client_order_id = ?",
+                     (order.exchange_index, client_order_id))
 
 
 def _adds_yes(side: Side, action: Action) -> bool:

@@ -57,6 +57,7 @@ class StrategyParams:
     exit_on_reversal: bool = True
     # Charged against a resting bid's edge, in half-spreads of the book (adverse selection).
     adverse_selection: Decimal = Decimal(1)
+    direct_member: bool = False  # fees cost $0.0001-rounded (else whole cents per order)
 
 
 def to_prob(p: float) -> Decimal:

@@ -5,19 +5,24 @@ Buying side S (YES or NO) at price ``a`` with probability ``q`` that S wins earn
     taker edge   = q - a - taker_fee(a)                            (dollars per contract)
     passive edge = q - b - maker_fee(b) - adverse_selection x (ask - bid) / 2
 
-with q = p for YES and 1 - p for NO, fees from ``domain.fees``. A marketable IOC is proposed at
-the highest price whose taker edge is still >= ``min_edge`` (so the order may walk several levels
-but never past that price); otherwise, if allowed, a passive GTC bid ``b`` one tick above the
-best bid (inside the spread) when its passive edge is >= ``min_edge``. The passive edge is
-measured against the fair value, less an allowance for adverse selection (a resting bid tends to
-be filled when the price moves against it), ``StrategyParams.adverse_selection`` half-spreads
-(1 by default): with p equal to the mid no bid inside the spread has any edge, so nothing is
-proposed for any book. A passive bid needs a two-sided book (the spread measures the allowance).
-A crossed or locked book (bid >= ask) is not a market to price against: nothing is proposed.
+with q = p for YES and 1 - p for NO, fees from ``domain.fees``. Entries are screened here with
+the marginal fee (the unrounded fee per contract, which no order pays less than); once sized
+(``sizing.size_with_charged_fee``), the edge after ``charged_fee``, the fee an order of that size
+is charged (whole cents per order unless a direct member), is what must clear ``min_edge``.
+
+A marketable IOC is proposed at the highest price whose taker edge is still >= ``min_edge`` (so
+the order may walk several levels but never past that price); otherwise, if allowed, a passive
+GTC bid ``b`` one tick above the best bid (inside the spread) when its passive edge is
+>= ``min_edge``. The passive edge is measured against the fair value, less an allowance for
+adverse selection (a resting bid tends to be filled when the price moves against it),
+``StrategyParams.adverse_selection`` half-spreads (1 by default): with p equal to the mid no bid
+inside the spread has any edge, so nothing is proposed for any book. A passive bid needs a
+two-sided book (the spread measures the allowance). A crossed or locked book (bid >= ask) is not
+a market to price against: nothing is proposed.
 
 A held position is closed (sold at the bid, IOC) when ``force_exit`` is set or the bid pays more
 than the fair value by at least ``min_edge`` after the taker fee (the edge has reversed by more
-than the cost of crossing).
+than the cost of crossing). Exits use the fee charged on the position.
 """
 
 from __future__ import annotations
@@ -25,8 +30,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from kalshibot.domain.fees import fee_per_contract
-from kalshibot.domain.money import ONE, Price
+from kalshibot.domain.fees import fee_per_contract, order_fee_per_contract
+from kalshibot.domain.money import ONE, Count, Price
 from kalshibot.domain.orders import Action, Side, TimeInForce
 from kalshibot.domain.ticks import Rounding
 from kalshibot.strategy.base import FairValue, MarketView, StrategyParams, to_prob
@@ -64,8 +69,19 @@ class NoTrade:
 
 
 def _fee(price: Price, view: MarketView, *, taker: bool) -> Decimal:
+    """Marginal (unrounded) fee per contract; 0 while the market's fee waiver runs."""
     m = view.market
+    if m.fee_schedule.waived(view.now):
+        return Decimal(0)
     return fee_per_contract(price, is_taker=taker, fee_type=m.fee_type, multiplier=m.fee_multiplier)
+
+
+def charged_fee(price: Price, count: Count, view: MarketView, params: StrategyParams, *,
+                taker: bool) -> Decimal:
+    """Fee per contract an order of ``count`` at ``price`` is charged (``order_fee``)."""
+    return order_fee_per_contract(count, price, is_taker=taker,
+                                  schedule=view.market.fee_schedule,
+                                  direct_member=params.direct_member, at=view.now)
 
 
 def taker_limit(q: Decimal, view: MarketView, side: Side, min_edge: Decimal) -> Price | None:
@@ -88,6 +104,8 @@ def taker_limit(q: Decimal, view: MarketView, side: Side, min_edge: Decimal) -> 
 def propose(view: MarketView, fv: FairValue, params: StrategyParams) -> Proposal | NoTrade:
     """Apply the edge rule for one market (see module docstring)."""
     tk = view.market.ticker
+    if view.market.untradeable:
+        return NoTrade(tk, f"not traded: {view.market.untradeable}", fv.p_yes)
     if fv.p_yes is None:
         return NoTrade(tk, fv.reason or "no fair value")
     try:
@@ -181,7 +199,8 @@ def _exit(
     if bid is None:
         return None
     q = p if held is Side.YES else ONE - p
-    proceeds = bid.price.value - _fee(bid.price, view, taker=True)
+    proceeds = bid.price.value - charged_fee(bid.price, view.position.contracts, view, params,
+                                             taker=True)
     reversed_by = proceeds - q
     if fv.force_exit or (params.exit_on_reversal and reversed_by >= params.min_edge):
         why = (

@@ -13,6 +13,15 @@ fresh snapshots (``update_subscription`` / ``get_snapshot``, or a resubscribe). 
 would make a level negative is treated the same way for its market. A snapshot replaces a book
 and makes it synced again.
 
+Exchange clock (spec 3.34): snapshots and deltas carry ``clock``, the same on every connection
+for the same change. A snapshot includes every change with a clock at or below its own, so a
+delta whose clock is at or below its market's snapshot clock is a duplicate (e.g. one already
+in a resync snapshot, or one seen on another connection): it is dropped and counted in
+``duplicates``. A delta below the newest delta clock applied means the clock went back (it
+may, across exchange maintenance): that market resyncs like on a gap. Several deltas may share
+a clock. ``seq`` is still checked for every message; messages without ``clock`` are applied
+as before.
+
 Thread safety: one lock guards all books; the socket thread writes, any thread reads.
 """
 
@@ -112,6 +121,8 @@ class LocalBook:
     synced: bool = True
     updated: datetime | None = None  # clock time of the last change (to ~1 ms)
     version: int = 0
+    snapshot_clock: int | None = None  # exchange clock of the last snapshot
+    clock: int | None = None  # newest exchange clock applied (snapshot or delta)
     _cached: OrderBook | None = None
     _cached_version: int = -1
 
@@ -176,6 +187,7 @@ class BookTracker:
         self.deltas = 0
         self.snapshots = 0
         self.rejected = 0
+        self.duplicates = 0
         self._now_cached = now()
         self._now_mono = _monotonic()
 
@@ -196,6 +208,8 @@ class BookTracker:
             raise DataError("orderbook_snapshot: market_ticker is missing")
         yes = _levels_units(body.get("yes_dollars_fp"), f"{ticker} yes_dollars_fp")
         no = _levels_units(body.get("no_dollars_fp"), f"{ticker} no_dollars_fp")
+        clock = body.get("clock")
+        clock = clock if isinstance(clock, int) and not isinstance(clock, bool) else None
         gap: list[str] = []
         with self._lock:
             if seq is not None:
@@ -204,6 +218,7 @@ class BookTracker:
             if book is None:
                 book = self._books[ticker] = LocalBook(ticker, sid)
             book.sid, book.yes, book.no, book.synced = sid, yes, no, True
+            book.snapshot_clock = book.clock = clock
             book.updated = self._now()
             book.version += 1
             self.snapshots += 1
@@ -232,9 +247,18 @@ class BookTracker:
             else:
                 gap = self._check_seq(sid, seq)
             book = self._books.get(ticker)
+            clock = body.get("clock")
             if book is None or not book.synced:
                 self.rejected += 1
+            elif clock is not None and book.snapshot_clock is not None \
+                    and clock <= book.snapshot_clock:
+                self.duplicates += 1  # already in the snapshot (module docstring)
+            elif clock is not None and book.clock is not None and clock < book.clock:
+                book.synced = False  # the clock went back: resync this market
+                gap = (gap or []) + [ticker]
             else:
+                if clock is not None:
+                    book.clock = clock
                 side = book.yes if body["side"] == "yes" else book.no
                 size = side.get(p, 0) + d
                 if size > 0:

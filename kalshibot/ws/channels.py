@@ -11,7 +11,10 @@
 - ``user_orders`` (``user_order`` messages): domain ``Order``; ``UserOrderSink`` merges it into
   the local orders table (``store.orders.apply_exchange_order``).
 - ``market_lifecycle_v2``: ``LifecycleEvent``; ``MarketStates`` says whether a market may take
-  new entries (not paused, not closed/determined/settled).
+  new entries (not paused, not closed/determined/settled) and keeps the tick grid of
+  ``price_level_structure_updated`` (and ``created``) events: ``price_ranges`` when sent, else
+  the structure name; a grid this version cannot build makes the market untradeable
+  (``grid_change``).
 - ``cfbenchmarks_value``: ``CfValue`` (index values and 60-second averages as exact
   ``Decimal`` in USD); ``CfBenchmarks`` keeps the latest per index and the final settlement
   average (``last_60s_windowed_average_15min`` with ``window_size`` 60 at the quarter close).
@@ -34,6 +37,7 @@ from typing import Any
 from kalshibot.clock import Clock
 from kalshibot.domain.money import Count, Price, parse_decimal
 from kalshibot.domain.orders import Fill, Order, Side, Trade
+from kalshibot.domain.ticks import TickGrid
 from kalshibot.errors import DataError, KalshibotError
 from kalshibot.kalshi import parsing as p
 from kalshibot.kalshi import schemas as w
@@ -173,6 +177,16 @@ class LifecycleEvent:
     settlement_value: Price | None = None
     is_deactivated: bool | None = None
     price_level_structure: str | None = None
+    price_ranges: tuple[tuple[str, str, str], ...] | None = None  # (start, end, step) dollars
+
+
+def _ranges(raw: Any, what: str) -> tuple[tuple[str, str, str], ...] | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, list):
+        raise DataError(f"{what}: price_ranges is not a list")
+    return tuple((str(_req(r, "start", what)), str(_req(r, "end", what)),
+                  str(_req(r, "step", what))) for r in raw if isinstance(r, Mapping))
 
 
 def parse_lifecycle(msg: Mapping[str, Any]) -> LifecycleEvent:
@@ -190,7 +204,8 @@ def parse_lifecycle(msg: Mapping[str, Any]) -> LifecycleEvent:
         close_time=sec("close_ts"), result=b.get("result"),
         settlement_value=None if sv is None else Price.from_dollars(sv, f"{what} settlement"),
         is_deactivated=b.get("is_deactivated"),
-        price_level_structure=b.get("price_level_structure"))
+        price_level_structure=b.get("price_level_structure"),
+        price_ranges=_ranges(b.get("price_ranges"), what))
 
 
 class MarketStates:
@@ -199,12 +214,27 @@ class MarketStates:
 
     CLOSED = frozenset({"determined", "settled"})
 
+    GRID_EVENTS = frozenset({"price_level_structure_updated", "created"})
+
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._reason: dict[str, str] = {}
         self._close: dict[str, datetime] = {}
+        self._grid: dict[str, tuple[TickGrid | None, str]] = {}  # (grid, problem)
 
     def apply(self, ev: LifecycleEvent) -> None:
+        if ev.event_type in self.GRID_EVENTS and (ev.price_level_structure is not None
+                                                  or ev.price_ranges):
+            rows: list[dict[str, object]] | None = None if not ev.price_ranges else [
+                {"start": a, "end": b, "step": c} for a, b, c in ev.price_ranges]
+            try:
+                change: tuple[TickGrid | None, str] = (
+                    TickGrid.from_structure(ev.price_level_structure, rows), "")
+            except DataError as exc:
+                change = (None, f"tick grid changed to one this version cannot use: "
+                                f"{exc.message}")
+            with self._lock:
+                self._grid[ev.ticker] = change
         with self._lock:
             if ev.event_type in self.CLOSED:
                 self._reason[ev.ticker] = f"market {ev.event_type}"
@@ -226,6 +256,12 @@ class MarketStates:
     def close_time(self, ticker: str) -> datetime | None:
         with self._lock:
             return self._close.get(ticker)
+
+    def grid_change(self, ticker: str) -> tuple[TickGrid | None, str] | None:
+        """The market's grid as its latest lifecycle event set it: ``(grid, "")``, or
+        ``(None, why)`` when it cannot be used; None when no event changed it."""
+        with self._lock:
+            return self._grid.get(ticker)
 
 
 # --- CF Benchmarks ----------------------------------------------------------------------

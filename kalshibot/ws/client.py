@@ -49,9 +49,10 @@ WS_URLS = {
 }
 TERMINAL_ERRORS = frozenset({10, 17, 25})
 ALREADY_SUBSCRIBED = 6
-#: Channels whose subscription is addressed by market tickers (``add_markets`` etc.).
-MARKET_CHANNELS = frozenset({"orderbook_delta", "ticker", "trade", "fill", "user_orders",
-                             "market_positions"})
+#: Channels whose subscription is addressed by market tickers (``add_markets`` etc.). The bot
+#: does not use ``market_positions`` (positions come from fills and REST) nor the removed
+#: ``ticker_v2``; messages of channels it does not route are ignored.
+MARKET_CHANNELS = frozenset({"orderbook_delta", "ticker", "trade", "fill", "user_orders"})
 
 MessageHandler = Callable[[dict[str, Any]], None]
 

@@ -15,8 +15,10 @@ records "no current order book" and makes no new entry there.
 - ``RestMarketData``: each call polls REST; a book older than ``max_age_s`` is dropped.
 
 ``WsExchange`` wraps a full ``Exchange`` (live trading) so its books come from the socket while
-orders, fills and positions stay on REST. ``build_market_data`` is the factory a session uses
-(see ``docs/websocket.md``).
+orders, fills and positions stay on REST. ``market_updates`` (``exchange.MarketUpdates``) gives
+listed markets whose tick grid a ``price_level_structure_updated`` event changed (the engine
+applies them every cycle; an unusable new grid makes the market untradeable).
+``build_market_data`` is the factory a session uses (see ``docs/websocket.md``).
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -125,7 +128,23 @@ class WsMarketData:
                                       status=status)
         now = self.clock.now()
         self.feed.watch(m.ticker for m in found if m.close_time > now)
-        return found
+        changed = self.market_updates({m.ticker: m for m in found})
+        return [changed.get(m.ticker, m) for m in found]
+
+    def market_updates(self, markets: Mapping[str, Market]) -> dict[str, Market]:
+        """Markets whose tick grid a lifecycle event changed (see module docstring)."""
+        out: dict[str, Market] = {}
+        for t, m in markets.items():
+            change = self.feed.states.grid_change(t)
+            if change is None:
+                continue
+            grid, problem = change
+            if grid is not None and grid != m.tick_grid:
+                out[t] = replace(m, tick_grid=grid)
+            elif grid is None and problem not in m.untradeable:
+                out[t] = replace(m, untradeable="; ".join(x for x in (m.untradeable, problem)
+                                                          if x))
+        return out
 
     def book(self, ticker: str) -> OrderBook | None:
         """The fresh socket book of one market (no REST), else None."""
@@ -214,11 +233,20 @@ class WsExchange:
     def get_orderbooks(self, tickers: Sequence[str]) -> dict[str, OrderBook]:
         return self.data.get_orderbooks(tickers)
 
+    def market_updates(self, markets: Mapping[str, Market]) -> dict[str, Market]:
+        return self.data.market_updates(markets) if isinstance(self.data, WsMarketData) else {}
+
     def place_order(self, intent: OrderIntent) -> OrderAck:
         return self.inner.place_order(intent)
 
     def cancel_order(self, order_id: str, ticker: str | None = None) -> None:
         self.inner.cancel_order(order_id, ticker)
+
+    def cancel_orders(self, orders: Sequence[tuple[str, str | None]]) -> dict[str, str]:
+        return self.inner.cancel_orders(orders)
+
+    def user_data_as_of(self) -> datetime | None:
+        return self.inner.user_data_as_of()
 
     def amend_order(self, order_id: str, ticker: str, price: Price, count: Count) -> Order:
         return self.inner.amend_order(order_id, ticker, price, count)

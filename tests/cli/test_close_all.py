@@ -72,12 +72,13 @@ def test_close_all_previews_then_sells_at_the_bid(paper_db: Path,
     sale = fills[-1]
     assert (sale.side, sale.action, sale.price, sale.count) == (
         Side.YES, Action.SELL, Price("0.45"), Count(10))
-    assert sale.fee == Money("0.1733")  # 0.07 x 10 x 0.45 x 0.55 = 0.17325, rounded up
+    # 0.07 x 10 x 0.45 x 0.55 = 0.17325 -> 0.1733 per fill; charged $0.18 (cents per order)
+    assert sale.fee == Money("0.18")
     orders = [o for o in list_orders(conn) if o.strategy == "close-all"]
     assert len(orders) == 1 and orders[0].status is OrderStatus.EXECUTED
     assert load_positions(conn, open_only=True) == {}
     pos = load_positions(conn)[TICKER]
-    assert pos.realized_pnl == Money("0.50") and pos.fees == Money("0.3433")
+    assert pos.realized_pnl == Money("0.50") and pos.fees == Money("0.35")
 
 
 def test_close_all_refuses_sim_venue(env: dict[str, str],
@@ -97,21 +98,47 @@ def test_close_all_refuses_sim_venue(env: dict[str, str],
 
 @responses.activate
 def test_close_all_waits_for_an_order_whose_outcome_is_unknown(
-        paper_db: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """An exit sent just before (answer lost) may have sold already: close-all resolves it
+        paper_db: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A live exit sent just before (answer lost) may have sold already: close-all resolves it
     first and sends nothing in that market while it stays unknown, like the engine. On
-    f6e3055 it ignored unresolved orders and re-sent the exit under a new id."""
+    f6e3055 it ignored unresolved orders and re-sent the exit under a new id. The fake
+    exchange's portfolio data lags (its ``user_data_as_of`` is before the lost request), so the
+    order's absence proves nothing yet."""
+    from kalshibot.kalshi.exchange import KalshiExchange
+    from kalshibot.sim.account import SimAccount
+    from kalshibot.sim.paper import PaperExchange
+    from tests.reliability.fake_kalshi import make_rsa_key
+
     book = {"yes_dollars": [["0.4500", "20.00"]], "no_dollars": [["0.5300", "50.00"]]}
     responses.get(f"{BASE}/markets/orderbooks",
                   json={"orderbooks": [{"ticker": TICKER, "orderbook_fp": book}]})
+    sent_at = datetime.now(UTC)
+
+    class LaggingKalshi(PaperExchange):
+        def user_data_as_of(self) -> datetime:
+            return sent_at.replace(year=sent_at.year - 1)
+
+    real_from_settings = KalshiExchange.from_settings
+
+    def fake_from_settings(cls, s, clock=None, **kw):  # type: ignore[no-untyped-def]
+        public = real_from_settings(s, clock, public_only=True)
+        return LaggingKalshi(public, public.clock, SimAccount(Money(100)))
+
+    monkeypatch.setattr(KalshiExchange, "from_settings", classmethod(fake_from_settings))
+    make_rsa_key(paper_db.parent / "key.pem")
+    monkeypatch.setenv("KALSHIBOT_MODE", "live")
+    monkeypatch.setenv("KALSHIBOT_API_KEY_ID", "key-id")
+    monkeypatch.setenv("KALSHIBOT_PRIVATE_KEY_PATH", str(paper_db.parent / "key.pem"))
     conn = connect(paper_db)
+    conn.execute("UPDATE runs SET exchange = 'kalshi', mode = 'live'")
+    conn.commit()
     lost = OrderIntent(TICKER, Side.YES, Action.SELL, Price("0.45"), Count(10), "lost-exit",
                        reduce_only=True)
     with atomic(conn):
-        create_order(conn, lost, strategy="test", now=datetime.now(UTC))
-        update_order(conn, "lost-exit", now=datetime.now(UTC),
-                     status=OrderStatus.OUTCOME_UNKNOWN)
-    assert run(["positions", "close-all", "--yes"]) == 0
+        create_order(conn, lost, strategy="test", now=sent_at)
+        update_order(conn, "lost-exit", now=sent_at, status=OrderStatus.OUTCOME_UNKNOWN)
+    assert run(["positions", "close-all", "--yes", "--live", "--db", str(paper_db)]) == 0
     out = capsys.readouterr().out
     assert "outcome is still unknown" in out and "not sold" in out
     assert len(list_fills(conn)) == 1  # nothing sold

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from kalshibot.domain.book import OrderBook
-from kalshibot.domain.fees import FeeType
+from kalshibot.domain.fees import FeeSchedule, FeeType
 from kalshibot.domain.market import ExchangeStatus, Market, MarketStatus, Settlement
 from kalshibot.domain.money import Count, Money, Price
 from kalshibot.domain.orders import Action, Fill, Order, OrderAck, OrderIntent
@@ -86,8 +86,8 @@ class FakeExchange(SimulatedAccountVenue):
         self.markets = {m.ticker: m for m in markets}
         self.books = dict(books)
         self.account = account or SimAccount(Money(10000))
-        fee_types = {m.ticker: (m.fee_type, m.fee_multiplier) for m in markets}
-        self.account.fees = lambda t: fee_types.get(t, (FeeType.QUADRATIC, D(1)))
+        fee_types = {m.ticker: m.fee_schedule for m in markets}
+        self.account.fees = lambda t: fee_types.get(t) or FeeSchedule()
         self.now = now
         self.lose_answer = False
         self.drop_request = False
@@ -95,6 +95,7 @@ class FakeExchange(SimulatedAccountVenue):
         self.before_place: Callable[[OrderIntent], None] | None = None
         self.place_calls: list[OrderIntent] = []
         self.trading_active = True
+        self.as_of: datetime | None = None
 
     # market data
     def get_exchange_status(self) -> ExchangeStatus:
@@ -135,6 +136,10 @@ class FakeExchange(SimulatedAccountVenue):
 
     def _now(self) -> datetime:
         return self.now
+
+    def user_data_as_of(self) -> datetime | None:
+        """``as_of`` (None by default: freshness unknown, the fixed grace applies)."""
+        return self.as_of
 
     def get_settlements(self, since: datetime | None = None) -> list[Settlement]:
         return []

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from kalshibot.clock import SimClock
 from kalshibot.domain.book import OrderBook
-from kalshibot.domain.fees import trade_fee
+from kalshibot.domain.fees import FeeSchedule, order_fee
 from kalshibot.domain.market import ExchangeStatus, Market
 from kalshibot.domain.money import ZERO, Count, Money, Price
 from kalshibot.domain.orders import Action, OrderStatus, Side
@@ -321,7 +321,8 @@ def test_equity_marks_positions_at_their_exit_value(tmp_path: Path) -> None:
     p["v"] = 0.45  # hold: no more edge, no reversal
     ex.now = T0 + timedelta(seconds=5)
     rep = eng.run_cycle(ex.now)
-    exit_now = Money(n.value * D("0.40")) - trade_fee(n, Price(D("0.40")))
+    exit_now = Money(n.value * D("0.40")) - order_fee(n, Price(D("0.40")), is_taker=True,
+                                                     schedule=FeeSchedule())
     assert rep.equity == eng.portfolio.cash + exit_now
     ex.books[t] = book(t, yes=[], no=[("0.50", 5000)])  # nobody bids for YES
     ex.now = T0 + timedelta(seconds=10)

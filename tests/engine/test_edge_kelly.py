@@ -152,28 +152,30 @@ def test_no_fair_value_and_entries_blocked() -> None:
 
 # --- exits ----------------------------------------------------------------------------
 def test_exit_yes_on_reversal() -> None:
-    # Holding YES; bid 0.45 after taker fee 0.017325 -> 0.432675; p=0.40 -> reversed by 0.032675
+    # Holding 10 YES; selling them at 0.45: fee 0.17325 -> 0.1733, charged $0.18 (whole cents
+    # per order) = 0.018 per contract -> 0.432; p=0.40 -> reversed by 0.032
     prop = propose(view(qty=10, cost="5"), FairValue(0.40), StrategyParams())
     assert isinstance(prop, Proposal)
     assert (prop.side, prop.action, prop.time_in_force) == (Side.YES, Action.SELL, TimeInForce.IOC)
     assert prop.limit == Price(D("0.45"))
-    assert prop.edge == D("0.032675")
+    assert prop.edge == D("0.032")
     assert "edge reversed" in prop.reason
 
 
 def test_no_exit_when_reversal_smaller_than_min_edge_and_no_opposite_entry() -> None:
-    # reversed by 0.432675 - 0.42 = 0.012675 < 0.02; NO would have edge but we hold YES.
+    # reversed by 0.432 - 0.42 = 0.012 < 0.02; NO would have edge but we hold YES.
     res = propose(view(qty=10, cost="5"), FairValue(0.42), StrategyParams())
     assert isinstance(res, NoTrade)
 
 
 def test_exit_no_on_reversal() -> None:
-    # Holding NO; NO bid 0.50, fee 0.0175 -> 0.4825; p=0.55 -> q=0.45 -> reversed by 0.0325
+    # Holding 10 NO; NO bid 0.50: fee 0.175 charged $0.18 = 0.018 per contract -> 0.482;
+    # p=0.55 -> q=0.45 -> reversed by 0.032
     prop = propose(view(qty=-10, cost="5"), FairValue(0.55), StrategyParams())
     assert isinstance(prop, Proposal)
     assert (prop.side, prop.action) == (Side.NO, Action.SELL)
     assert prop.limit == Price(D("0.50"))
-    assert prop.edge == D("0.0325")
+    assert prop.edge == D("0.032")
 
 
 def test_exit_disabled_and_forced() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from kalshibot.domain.fees import FeeType
+from kalshibot.domain.fees import FeeSchedule, FeeType
 from kalshibot.domain.market import Result
 from kalshibot.domain.money import Count, Money, Price
 from kalshibot.domain.orders import Action, OrderIntent, OrderStatus, Side, TimeInForce, Trade
@@ -19,7 +19,9 @@ START = Money(1000)
 
 
 def acct(fee_type: FeeType = FeeType.QUADRATIC_WITH_MAKER_FEES) -> SimAccount:
-    return SimAccount(START, fees=lambda _t: (fee_type, D(1)))
+    """A direct member's account: fills pay the $0.0001-rounded fee, so the hand-computed
+    figures below stay per fill (whole cents per order: ``test_fees_charged``)."""
+    return SimAccount(START, fees=lambda _t: FeeSchedule(fee_type), direct_member=True)
 
 
 def intent(coid: str, side: Side, action: Action, price: str, n: int,

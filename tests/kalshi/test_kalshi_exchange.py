@@ -45,6 +45,7 @@ def test_public_mode_reads_market_data_without_keys(rsps: responses.RequestsMock
                                                   "status": "open", "limit": "1000"})])
     rsps.get(prod + "/markets", json={"markets": [], "cursor": ""})
     rsps.get(prod + "/series/KXSOL15M", json=SERIES)
+    rsps.get(prod + "/events", json={"events": [], "cursor": ""})  # no fee overrides
     markets = ex.get_markets(series=["KXSOL15M"])
     assert len(markets) == 3 and not ex.authenticated
     assert {m.fee_type for m in markets} == {FeeType.QUADRATIC_WITH_MAKER_FEES}
@@ -258,4 +259,9 @@ def test_other_endpoints_paths_and_params(rsps: responses.RequestsMock,
     assert c.get_event("KXSOL15M-26NOV201415").markets[0].ticker == TICKER
     rsps.post(ORDERS + "/o9/decrease", json={"order_id": "o9", "remaining_count": "3.00",
                                               "ts_ms": 1})
+    order = fixture_json("get_portfolio_orders")["orders"][0]
+    rsps.get(BASE + "/portfolio/orders/o9", json={"order": dict(order, order_id="o9")})
     assert exchange.decrease_order("o9", reduce_by=Count(2)) == Count(3)
+    # routed to the market's shard by market_ticker (issue 20 item 4; f6e3055 sent none)
+    body = json.loads(rsps.calls[-1].request.body)
+    assert body == {"market_ticker": order["ticker"], "reduce_by": "2.00"}

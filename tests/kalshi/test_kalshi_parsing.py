@@ -31,7 +31,7 @@ TICKER = "KXSOL15M-26NOV201415-15"
 
 def test_markets_fixture() -> None:
     page = w.load(w.WireMarketsPage, fixture_json("get_markets"), "t")
-    ms = [p.parse_market(m) for m in page.markets]
+    ms = [p.parse_market(w.load(w.WireMarket, m, "t")) for m in page.markets or ()]
     assert [m.status for m in ms] == [MarketStatus.INITIALIZED, MarketStatus.ACTIVE,
                                       MarketStatus.FINALIZED]
     active, done = ms[1], ms[2]
@@ -45,11 +45,13 @@ def test_markets_fixture() -> None:
 
 def test_market_fixture_and_unknown_status() -> None:
     m = p.parse_market(w.load(w.WireMarketResponse, fixture_json("get_market"), "t").market)
-    assert m.ticker == TICKER and m.strike_type == "greater_or_equal"
+    assert m.ticker == TICKER and m.strike_type == "greater_or_equal" and not m.untradeable
     raw = fixture_json("get_market")
     raw["market"]["status"] = "exploded"
-    with pytest.raises(DataError, match="status"):
-        p.parse_market(w.load(w.WireMarketResponse, raw, "t").market)
+    # an unknown status makes this market untradeable, it does not fail (issue 20 item 1)
+    m = p.parse_market(w.load(w.WireMarketResponse, raw, "t").market)
+    assert m.status is MarketStatus.UNKNOWN and not m.status.is_tradable
+    assert "status" in m.untradeable and "exploded" in m.untradeable
 
 
 def test_orderbook_fixture() -> None:
@@ -61,12 +63,14 @@ def test_orderbook_fixture() -> None:
     assert best_ask.size == Count(240)
 
 
-def test_missing_yes_dollars_is_rejected_but_null_side_is_empty() -> None:
+def test_absent_or_null_book_side_is_empty() -> None:
+    """Spec 3.34 may leave an empty side out of a book (issue 20 item 7)."""
     raw = fixture_json("get_market_orderbook")
     missing = copy.deepcopy(raw)
     del missing["orderbook_fp"]["yes_dollars"]
-    with pytest.raises(DataError, match="yes_dollars"):
-        w.load(w.WireOrderbookResponse, missing, "GET /markets/X/orderbook")
+    fp = w.load(w.WireOrderbookResponse, missing, "GET /markets/X/orderbook").orderbook_fp
+    book = p.parse_orderbook(TICKER, fp)
+    assert book.yes_bids == () and book.best_ask(Side.YES) is not None
     raw["orderbook_fp"]["yes_dollars"] = None
     book = p.parse_orderbook(TICKER, w.load(w.WireOrderbookResponse, raw, "t").orderbook_fp)
     assert book.yes_bids == () and book.best_ask(Side.YES) is not None

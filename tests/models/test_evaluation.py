@@ -63,15 +63,28 @@ def _one_market(p_row: dict[str, float]) -> pd.DataFrame:
 def test_pnl_buys_once_at_the_ask_and_pays_the_exact_fee() -> None:
     f = _one_market({"bid": 0.48, "ask": 0.50, "label": 1.0})
     out = simulate_pnl(f, np.array([0.9, 0.9]), min_edge=0.02)
-    # one YES at 0.50: fee ceil_0.0001(0.07 * 0.25) = 0.0175; wins 1.00
+    # one YES at 0.50: fee ceil_0.0001(0.07 * 0.25) = 0.0175, charged $0.02 (whole cents per
+    # order; f6e3055 charged 0.0175); wins 1.00
     assert out["trades"] == 1
-    assert Decimal(out["pnl"]) == Decimal("1") - Decimal("0.50") - Decimal("0.0175")
+    assert Decimal(out["pnl"]) == Decimal("1") - Decimal("0.50") - Decimal("0.02")
     # NO side: model says 0.1 -> buy NO at 1 - 0.48 = 0.52 and lose when YES wins
     out = simulate_pnl(f, np.array([0.1, 0.1]), min_edge=0.02)
-    assert Decimal(out["pnl"]) == -(Decimal("0.52") + Decimal("0.0175"))
+    assert Decimal(out["pnl"]) == -(Decimal("0.52") + Decimal("0.02"))
+    # a direct member pays the $0.0001-rounded fee
+    out = simulate_pnl(f, np.array([0.9, 0.9]), min_edge=0.02, direct_member=True)
+    assert Decimal(out["pnl"]) == Decimal("1") - Decimal("0.50") - Decimal("0.0175")
     # no edge after fees: no trade
     out = simulate_pnl(f, np.array([0.51, 0.51]), min_edge=0.0)
     assert out["trades"] == 0 and Decimal(out["pnl"]) == 0
+
+
+def test_pnl_edge_uses_the_fee_charged_on_a_1_lot() -> None:
+    """At $0.05 a 1-lot is modelled at $0.0033 but charged $0.01: p = 0.0585 has a modelled
+    edge of 0.0052 >= 0.005 and a charged edge of -0.0015. Fails on f6e3055 (it traded)."""
+    f = _one_market({"bid": 0.03, "ask": 0.05, "label": 1.0})
+    assert simulate_pnl(f, np.array([0.0585, 0.0585]), min_edge=0.005)["trades"] == 0
+    out = simulate_pnl(f, np.array([0.0585, 0.0585]), min_edge=0.005, direct_member=True)
+    assert out["trades"] == 1
 
 
 def test_verdict_says_plainly_when_the_model_loses_to_the_market() -> None:

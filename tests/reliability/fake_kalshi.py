@@ -116,6 +116,7 @@ class FakeKalshi:
         self._last_429: dict[str, float] = {}
         self.fault_counts: Counter[str] = Counter()
         self.requests: Counter[str] = Counter()
+        self.paths: Counter[str] = Counter()  # by method and full path (request counts)
         if state_file.exists():
             self.state = json.loads(state_file.read_text())
         else:
@@ -310,6 +311,17 @@ class FakeKalshi:
                 want = [t for t in q.get("tickers", "").split(",") if t in self.tickers]
                 return 200, {"orderbooks": [{"ticker": t, "orderbook_fp": self.book_json()}
                                             for t in want]}
+            if p == "/events":
+                want = [t for t in q.get("tickers", "").split(",") if t]
+                return 200, {"events": [{"event_ticker": t, "series_ticker": t.split("-")[0],
+                                         "title": "fake", "mutually_exclusive": False}
+                                        for t in want], "cursor": ""}
+            if p == "/exchange/user_data_timestamp":
+                return 200, {"as_of_time": iso(self.now())}
+            if p == "/account/endpoint_costs":
+                return 200, {"default_cost": 10, "endpoint_costs": [
+                    {"method": "DELETE", "path": "/trade-api/v2/portfolio/events/orders/{order_id}",
+                     "cost": 2}]}
             if p == "/historical/cutoff":
                 old = iso(time.time() - 365 * 86_400)
                 return 200, {"market_settled_ts": old, "trades_created_ts": old,
@@ -361,6 +373,13 @@ class FakeKalshi:
                 return 200, {"order": self.order_json(o)}
         if method == "POST" and p == "/portfolio/events/orders":
             return self.create(body)
+        if method == "DELETE" and p == "/portfolio/events/orders/batched":
+            out = []
+            for item in (body or {}).get("orders", []):
+                code, ans = self.cancel(item["order_id"])
+                out.append(ans if code == 200 else {"order_id": item["order_id"],
+                                                    "reduced_by": "0.00", "error": ans["error"]})
+            return 200, {"orders": out}
         if method == "DELETE" and p.startswith("/portfolio/events/orders/"):
             return self.cancel(p.rsplit("/", 1)[1])
         return 404, {"error": {"code": "not_found", "message": f"{method} {p} not implemented"}}
@@ -420,6 +439,7 @@ class _Handler(BaseHTTPRequestHandler):
         path = url.path
         p = path[len(PREFIX):]
         fake.requests[f"{method} {p.split('/')[1] if '/' in p else p}"] += 1
+        fake.paths[f"{method} {p}"] += 1
         is_create = method == "POST" and p == "/portfolio/events/orders"
         with fake.lock:
             if is_create:

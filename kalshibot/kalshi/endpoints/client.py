@@ -3,10 +3,16 @@
 Times in query parameters are Unix **seconds**. Paginated endpoints are iterators over items
 (pages are fetched lazily). Portfolio and order endpoints need a signer (``AuthError`` without
 one); market data works in public-only mode. Order writes are sent once (see ``http``).
+
+Exchange shards (spec 3.34): create and amend route by ``ticker``, cancel and decrease by
+``market_ticker`` (auto-routing; without it a request goes to shard 0). A market in a listing
+that does not validate is skipped and recorded in ``skipped`` (ticker, reason); the rest of the
+page loads.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
@@ -14,7 +20,7 @@ from typing import Any
 from kalshibot.clock import ensure_utc
 from kalshibot.domain.money import Count, Price
 from kalshibot.domain.orders import OrderIntent
-from kalshibot.errors import DataError
+from kalshibot.errors import DataError, KalshibotError
 from kalshibot.kalshi import schemas as w
 from kalshibot.kalshi.http import HttpClient
 from kalshibot.kalshi.orders_v2 import (
@@ -25,6 +31,8 @@ from kalshibot.kalshi.orders_v2 import (
     intent_to_v2,
 )
 from kalshibot.kalshi.ratelimit import requests_per_second
+
+log = logging.getLogger(__name__)
 
 #: Most tickers per batch request (``/markets/orderbooks``, ``/markets/candlesticks``).
 BATCH_TICKERS = 100
@@ -49,6 +57,8 @@ class KalshiClient:
 
     def __init__(self, http: HttpClient) -> None:
         self.http = http
+        #: (ticker or "?", reason) of listed markets that did not validate (newest last).
+        self.skipped: list[tuple[str, str]] = []
 
     @property
     def authenticated(self) -> bool:
@@ -77,11 +87,32 @@ class KalshiClient:
         return w.load(w.WireAccountLimits, self.http.get("/account/limits", auth=True),
                       "GET /account/limits")
 
+    def get_endpoint_costs(self) -> w.WireEndpointCosts:
+        return w.load(w.WireEndpointCosts, self.http.get("/account/endpoint_costs", auth=True),
+                      "GET /account/endpoint_costs")
+
+    def get_user_data_timestamp(self) -> datetime:
+        """When the portfolio reads were last validated (``/exchange/user_data_timestamp``)."""
+        body = self.http.get("/exchange/user_data_timestamp")
+        return w.load(w.WireUserDataTimestamp, body,
+                      "GET /exchange/user_data_timestamp").as_of_time
+
     def refresh_rate_limits(self) -> w.WireAccountLimits:
-        """Set the local read/write buckets from ``GET /account/limits`` (default cost 10)."""
+        """Set the local read/write buckets from ``GET /account/limits`` and the token cost of
+        each endpoint from ``GET /account/endpoint_costs`` (the built-in costs stay if that
+        read fails)."""
         limits = self.get_account_limits()
-        self.http.limiter.set_rates(requests_per_second(limits.read.refill_rate),
-                                    requests_per_second(limits.write.refill_rate))
+        try:
+            costs = self.get_endpoint_costs()
+            self.http.costs.set(costs.default_cost,
+                                [(c.method, c.path, c.cost) for c in costs.endpoint_costs])
+            default = costs.default_cost
+        except KalshibotError as exc:
+            log.warning("could not read /account/endpoint_costs, keeping built-in costs: %s",
+                        exc)
+            default = self.http.costs.default_cost
+        self.http.limiter.set_rates(requests_per_second(limits.read.refill_rate, default),
+                                    requests_per_second(limits.write.refill_rate, default))
         return limits
 
     # series, events, markets ---------------------------------------------------------------
@@ -90,8 +121,11 @@ class KalshiClient:
         return w.load(w.WireSeriesResponse, self.http.get(path), f"GET {path}").series
 
     def iter_events(self, *, series_ticker: str | None = None, status: str | None = None,
-                    with_nested_markets: bool = False) -> Iterator[w.WireEvent]:
-        params: dict[str, Any] = {"series_ticker": series_ticker, "status": status, "limit": 200}
+                    with_nested_markets: bool = False, tickers: Sequence[str] = (),
+                    ) -> Iterator[w.WireEvent]:
+        """Events (with their fee overrides); ``tickers``: these event tickers only."""
+        params: dict[str, Any] = {"series_ticker": series_ticker, "status": status, "limit": 200,
+                                  "tickers": ",".join(tickers) if tickers else None}
         if with_nested_markets:
             params["with_nested_markets"] = "true"
         return self._items("/events", params, w.WireEventsPage, "events")
@@ -116,7 +150,20 @@ class KalshiClient:
             params.update(status=status, min_close_ts=epoch_s(min_close_ts),
                           max_close_ts=epoch_s(max_close_ts))
         path = "/historical/markets" if historical else "/markets"
-        return self._items(path, params, w.WireMarketsPage, "markets")
+        return self._market_items(path, params)
+
+    def _market_items(self, path: str, params: dict[str, Any]) -> Iterator[w.WireMarket]:
+        """Each listed market validated on its own: a malformed one is skipped (``skipped``)."""
+        for page in self.http.paginate(path, params):
+            items = w.load(w.WireMarketsPage, page, f"GET {path}").markets
+            for raw in items or ():
+                try:
+                    yield w.load(w.WireMarket, raw, f"GET {path} market")
+                except DataError as exc:
+                    tk = raw.get("ticker") if isinstance(raw, dict) else None
+                    self.skipped.append((str(tk or "?"), exc.message))
+                    del self.skipped[:-100]
+                    log.warning("skipped market %s: %s", tk or "?", exc.message)
 
     def get_market(self, ticker: str, *, historical: bool = False) -> w.WireMarket:
         path = f"/historical/markets/{ticker}" if historical else f"/markets/{ticker}"
@@ -219,12 +266,14 @@ class KalshiClient:
     def create_order(
         self, intent: OrderIntent, *,
         self_trade_prevention: SelfTradePrevention = SelfTradePrevention.TAKER_AT_CROSS,
-        expiration_time: datetime | None = None,
+        expiration_time: datetime | None = None, cancel_order_on_pause: bool = False,
     ) -> w.WireCreateOrderResponse:
         """``POST /portfolio/events/orders`` once. Unknown outcome -> ``OrderOutcomeUnknownError``
-        (with the ``client_order_id``); 409 -> ``DuplicateClientOrderIdError``."""
+        (with the ``client_order_id``); 409 -> ``DuplicateClientOrderIdError`` (a killed
+        fill-or-kill: ``OrderKilledError``)."""
         body = intent_to_v2(intent, self_trade_prevention=self_trade_prevention,
-                            expiration_time=expiration_time)
+                            expiration_time=expiration_time,
+                            cancel_order_on_pause=cancel_order_on_pause)
         ids = [intent.client_order_id]
         answer = self.http.write("POST", ORDERS_PATH, body, client_order_ids=ids)
         try:
@@ -237,7 +286,7 @@ class KalshiClient:
         body = {"orders": [intent_to_v2(i) for i in intents]}
         ids = [i.client_order_id for i in intents]
         path = f"{ORDERS_PATH}/batched"
-        answer = self.http.write("POST", path, body, client_order_ids=ids)
+        answer = self.http.write("POST", path, body, client_order_ids=ids, items=len(intents))
         try:
             return w.load(w.WireBatchCreateResponse, answer, f"POST {path}").orders
         except DataError as exc:
@@ -258,8 +307,14 @@ class KalshiClient:
                 item["market_ticker"] = ticker
             items.append(item)
         path = f"{ORDERS_PATH}/batched"
-        answer = self.http.write("DELETE", path, {"orders": items})
+        answer = self.http.write("DELETE", path, {"orders": items}, items=len(items))
         return w.load(w.WireBatchCancelResponse, answer, f"DELETE {path}").orders
+
+    def cancel_all_orders(self, *, subaccount: int | None = None) -> None:
+        """``DELETE /portfolio/events/orders``: every resting order of the account on every
+        shard (a direct-member endpoint per spec 3.34; orders placed during the next minute may
+        be cancelled too). 204 on success."""
+        self.http.write("DELETE", ORDERS_PATH, params={"subaccount": subaccount})
 
     def amend_order(self, order_id: str, ticker: str, book_side: BookSide, yes_price: Price,
                     total_count: Count, *, client_order_id: str | None = None,
@@ -273,8 +328,10 @@ class KalshiClient:
                       f"POST {path}")
 
     def decrease_order(self, order_id: str, *, reduce_by: Count | None = None,
-                       reduce_to: Count | None = None) -> w.WireDecreaseOrderResponse:
+                       reduce_to: Count | None = None, ticker: str | None = None
+                       ) -> w.WireDecreaseOrderResponse:
+        """Routed to the market's shard by ``ticker`` (``market_ticker``)."""
         path = f"{ORDERS_PATH}/{order_id}/decrease"
-        body = decrease_body(reduce_by=reduce_by, reduce_to=reduce_to)
+        body = decrease_body(reduce_by=reduce_by, reduce_to=reduce_to, market_ticker=ticker)
         return w.load(w.WireDecreaseOrderResponse, self.http.write("POST", path, body),
                       f"POST {path}")
