@@ -19,6 +19,7 @@ Times are stored as INTEGER epoch milliseconds UTC (``ts_ms``); see ``kalshibot.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from itertools import islice
@@ -65,7 +66,7 @@ def connect(path: str | Path, *, migrate: bool = True, read_only: bool = False
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA foreign_keys = ON")
         if not read_only:
-            conn.execute("PRAGMA journal_mode = WAL")
+            _enable_wal(conn)
             conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA temp_store = MEMORY")
         if migrate:
@@ -77,6 +78,24 @@ def connect(path: str | Path, *, migrate: bool = True, read_only: bool = False
         conn.close()
         raise
     return conn
+
+
+def _enable_wal(conn: sqlite3.Connection) -> None:
+    """Switch to WAL unless already in it. Switching needs the file to itself and SQLite
+    answers "database is locked" at once (no busy wait) while another process opens or
+    switches the same new file, so retry until ``BUSY_TIMEOUT_MS``."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+            if str(mode).lower() in ("wal", "memory"):
+                return
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01)
 
 
 #: Alias: the name most callers use.
