@@ -87,6 +87,22 @@ app.add_typer(positions_cmd.positions_app, name="positions")
 app.command("backtest")(backtest_cmd.backtest)
 
 
+def environment_failure(exc: BaseException) -> KalshibotError | None:
+    """The typed error for an exception that is the environment's fault, not a bug: a
+    damaged, full, read-only or locked store (``store_failure``) -> exit 3."""
+    from kalshibot.store.connection import store_failure
+
+    return store_failure(exc)
+
+
+def _report(exc: KalshibotError) -> int:
+    """Print ``exc`` as one line (traceback with --debug) and return its exit code."""
+    if STATE.debug:
+        traceback.print_exc()
+    err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+    return exc.exit_code
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI, mapping errors to exit codes and one-line messages."""
     code = run(argv)
@@ -110,11 +126,11 @@ def run(argv: list[str] | None = None) -> int:
         err_console.print("interrupted")
         return 130
     except KalshibotError as exc:
-        if STATE.debug:
-            traceback.print_exc()
-        err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
-        return exc.exit_code
+        return _report(exc)
     except Exception as exc:  # a bug: say so in one line, traceback with --debug
+        known = environment_failure(exc)
+        if known is not None:
+            return _report(known)
         if STATE.debug:
             traceback.print_exc()
         err_console.print(

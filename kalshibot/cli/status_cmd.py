@@ -23,6 +23,7 @@ from kalshibot.config import Settings
 from kalshibot.domain.money import Count, Money
 from kalshibot.errors import ConfigError, KalshibotError, StoreError, UserInputError
 from kalshibot.monitor import health
+from kalshibot.store.connection import store_failure
 
 DB_HELP = "Database to read (default: KALSHIBOT_DB_PATH, or data/paper.sqlite / data/live.sqlite by mode)."
 SIM_HELP = "Read the state of `trade --exchange sim` (<data_dir>/sim.sqlite)."
@@ -101,7 +102,7 @@ def build_document(s: Settings, path: Path, *, now_clock: Clock, decisions: int 
                                          model_conn=model_conn if _has_models(model_conn)
                                          and not _has_models(conn) else None)
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot read {path}: {exc}") from exc
+            raise store_failure(exc, path) or StoreError(f"cannot read {path}: {exc}") from exc
     finally:
         conn.close()
         if model_conn is not None:

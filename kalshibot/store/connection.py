@@ -14,6 +14,12 @@ block). A trading cycle therefore commits all of its writes together.
 committed, this connection wrote behind the cache's back, or ``atomic`` rolled back.
 
 Times are stored as INTEGER epoch milliseconds UTC (``ts_ms``); see ``kalshibot.store.units``.
+
+A damaged file must read as damaged, never as a bug: connections are ``StoreConnection``s,
+which turn the ``UnicodeDecodeError`` Python raises for an SQLite message holding bytes from a
+corrupt page into ``sqlite3.DatabaseError``; ``store_failure(exc)`` tells which SQLite errors
+are the file's or the machine's fault (corrupt, not a database, disk full, I/O, read-only,
+locked) and gives the one-line ``StoreError`` (exit 3) the CLI prints for them.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from itertools import islice
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from kalshibot.errors import StoreError
 
@@ -32,6 +38,111 @@ BUSY_TIMEOUT_MS = 10_000
 T = TypeVar("T")
 #: Transactions ``atomic`` rolled back in this process, on any connection (``StoreWatch``).
 _rollbacks = 0
+
+
+_UNREADABLE_HINT = ("run `sqlite3 FILE 'PRAGMA integrity_check'` on the database, or "
+                    "restore it from a backup")
+#: SQLite primary result codes that are the file's or the machine's fault, with a hint.
+_ENVIRONMENT_CODES = {
+    3: "check the file's permissions",  # SQLITE_PERM
+    5: "another process holds the database; try again",  # SQLITE_BUSY
+    6: "another process holds the database; try again",  # SQLITE_LOCKED
+    7: "the machine is out of memory",  # SQLITE_NOMEM
+    8: "the database file or its folder is read-only",  # SQLITE_READONLY
+    10: "a disk I/O error: check the disk",  # SQLITE_IOERR
+    13: "the disk is full: free space",  # SQLITE_FULL
+    14: "check that the file and its folder exist and are readable",  # SQLITE_CANTOPEN
+}
+_CORRUPT_CODES = (11, 26)  # SQLITE_CORRUPT, SQLITE_NOTADB
+_CORRUPT_WORDS = ("malformed", "not a database", "corrupt", "could not decode", "undecodable")
+_ENVIRONMENT_WORDS = {"locked": 5, "readonly": 8, "read-only": 8, "disk i/o": 10,
+                      "disk is full": 13, "unable to open": 14, "out of memory": 7}
+
+
+def store_failure(exc: BaseException, where: str | Path | None = None) -> StoreError | None:
+    """The one-line ``StoreError`` (exit 3) for an SQLite error that is not a bug: a damaged
+    file ("store unreadable", with the integrity-check / restore hint), or a full, read-only,
+    locked or failing disk. ``None`` for anything else (a programming error stays a bug).
+    ``where`` (the database path) is named in the message when given."""
+    if isinstance(exc, StoreError):
+        return exc
+    if not isinstance(exc, sqlite3.DatabaseError):
+        return None
+    at = f"{where}: " if where is not None else ""
+    code = getattr(exc, "sqlite_errorcode", None)
+    primary = code & 0xFF if isinstance(code, int) else None
+    text = str(exc).lower()
+    if primary in _CORRUPT_CODES or any(w in text for w in _CORRUPT_WORDS):
+        return StoreError(f"store unreadable: {at}{exc}", hint=_UNREADABLE_HINT)
+    if primary is None:
+        primary = next((c for w, c in _ENVIRONMENT_WORDS.items() if w in text), None)
+    if primary in _ENVIRONMENT_CODES:
+        return StoreError(f"store error: {at}{exc}", hint=_ENVIRONMENT_CODES[primary])
+    return None
+
+
+def _undecodable(exc: UnicodeDecodeError) -> sqlite3.DatabaseError:
+    return sqlite3.DatabaseError(f"database disk image is malformed (undecodable bytes in an "
+                                 f"SQLite message: {exc.reason} at byte {exc.start})")
+
+
+class StoreCursor(sqlite3.Cursor):
+    """A cursor whose undecodable SQLite messages (a corrupt page) are ``DatabaseError``."""
+
+    def execute(self, sql: str, parameters: Any = (), /) -> StoreCursor:
+        try:
+            return super().execute(sql, parameters)
+        except UnicodeDecodeError as exc:
+            raise _undecodable(exc) from exc
+
+    def executemany(self, sql: str, seq_of_parameters: Any, /) -> StoreCursor:
+        try:
+            return super().executemany(sql, seq_of_parameters)
+        except UnicodeDecodeError as exc:
+            raise _undecodable(exc) from exc
+
+    def fetchone(self) -> Any:
+        try:
+            return super().fetchone()
+        except UnicodeDecodeError as exc:
+            raise _undecodable(exc) from exc
+
+    def fetchmany(self, size: int | None = None) -> list[Any]:
+        try:
+            return super().fetchmany(self.arraysize if size is None else size)
+        except UnicodeDecodeError as exc:
+            raise _undecodable(exc) from exc
+
+    def fetchall(self) -> list[Any]:
+        try:
+            return super().fetchall()
+        except UnicodeDecodeError as exc:
+            raise _undecodable(exc) from exc
+
+    def __next__(self) -> Any:
+        try:
+            return super().__next__()
+        except UnicodeDecodeError as exc:
+            raise _undecodable(exc) from exc
+
+
+class StoreConnection(sqlite3.Connection):
+    """The store's connection: every cursor is a ``StoreCursor``."""
+
+    def cursor(self, factory: Any = StoreCursor) -> Any:
+        return super().cursor(factory)
+
+    def execute(self, sql: str, parameters: Any = (), /) -> Any:
+        return self.cursor().execute(sql, parameters)
+
+    def executemany(self, sql: str, parameters: Any, /) -> Any:
+        return self.cursor().executemany(sql, parameters)
+
+    def executescript(self, sql_script: str, /) -> Any:
+        try:
+            return super().executescript(sql_script)
+        except UnicodeDecodeError as exc:
+            raise _undecodable(exc) from exc
 
 
 def connect(path: str | Path, *, migrate: bool = True, read_only: bool = False
@@ -56,10 +167,12 @@ def connect(path: str | Path, *, migrate: bool = True, read_only: bool = False
     try:
         if read_only and target != ":memory:":
             conn = sqlite3.connect(f"file:{target}?mode=ro", uri=True, isolation_level=None,
-                                   timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+                                   timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False,
+                                   factory=StoreConnection)
         else:
             conn = sqlite3.connect(target, isolation_level=None,
-                                   timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+                                   timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False,
+                                   factory=StoreConnection)
     except sqlite3.Error as exc:
         raise StoreError(f"cannot open database {target}: {exc}") from exc
     try:
@@ -73,7 +186,8 @@ def connect(path: str | Path, *, migrate: bool = True, read_only: bool = False
             run_migrations(conn, read_only=read_only)
     except sqlite3.DatabaseError as exc:
         conn.close()
-        raise StoreError(f"{target} is not a usable kalshibot database: {exc}") from exc
+        raise store_failure(exc, target) or StoreError(
+            f"{target} is not a usable kalshibot database: {exc}") from exc
     except StoreError:
         conn.close()
         raise
