@@ -1,12 +1,22 @@
-"""Parsing of option values shared by commands: list options and times."""
+"""Parsing of option values shared by commands: list options, times and durations.
+
+Every value is checked before use: times must fall in [2000-01-01, 2100-01-01) UTC and
+durations must be positive and finite (``inf``/``nan`` are refused), so a far date or an
+infinite duration is a one-line ``UserInputError`` (exit 2), never an overflow deep inside.
+"""
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 
 from kalshibot.errors import UserInputError
 
 _UNITS = {"m": 60, "h": 3600, "d": 86_400}
+MIN_WHEN = datetime(2000, 1, 1, tzinfo=UTC)
+MAX_WHEN = datetime(2100, 1, 1, tzinfo=UTC)
+#: The longest duration any option accepts: 100 years, in seconds.
+MAX_SECONDS = 100 * 366 * 86_400.0
 
 
 def split_list(values: list[str] | None) -> tuple[str, ...]:
@@ -17,17 +27,42 @@ def split_list(values: list[str] | None) -> tuple[str, ...]:
 
 def parse_when(text: str | None, option: str, now: datetime | None = None) -> datetime | None:
     """ISO date/time (UTC when no zone given) -> aware UTC datetime; with ``now``, also
-    ``30m`` / ``6h`` / ``7d`` meaning that long before ``now``. A bad value is a one-line
-    ``UserInputError`` naming the option."""
+    ``30m`` / ``6h`` / ``7d`` meaning that long before ``now``. A bad or out-of-range value
+    (outside 2000-01-01 .. 2100-01-01) is a one-line ``UserInputError`` naming the option."""
     if text is None:
         return None
     t = text.strip()
-    if now is not None and len(t) > 1 and t[-1] in _UNITS and t[:-1].isdigit():
-        return now - timedelta(seconds=int(t[:-1]) * _UNITS[t[-1]])
+    if now is not None and len(t) > 1 and t[-1] in _UNITS and t[:-1].isascii() \
+            and t[:-1].isdigit():
+        seconds = int(t[:-1]) * _UNITS[t[-1]]
+        if seconds > MAX_SECONDS:
+            raise UserInputError(f"{option} {text!r} is too far back (at most 100 years)")
+        return _in_range(now - timedelta(seconds=seconds), option, text)
     try:
         ts = datetime.fromisoformat(t.replace("Z", "+00:00"))
-    except ValueError:
+        ts = ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+    except (ValueError, OverflowError):
         relative = " or 30m/6h/7d" if now is not None else ""
         raise UserInputError(f"{option} {text!r} is not a date/time: use ISO, e.g. "
                              f"2026-11-20T19:00Z{relative}") from None
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+    return _in_range(ts, option, text)
+
+
+def _in_range(ts: datetime, option: str, text: str) -> datetime:
+    if not MIN_WHEN <= ts < MAX_WHEN:
+        raise UserInputError(f"{option} {text!r} is outside {MIN_WHEN:%Y-%m-%d} .. "
+                             f"{MAX_WHEN:%Y-%m-%d}")
+    return ts
+
+
+def positive_seconds(value: float | None, option: str) -> float | None:
+    """A duration option in seconds: ``None`` stays ``None``; otherwise it must be positive
+    and finite (at most 100 years), else a one-line ``UserInputError``."""
+    if value is None:
+        return None
+    if not math.isfinite(value) or value <= 0:
+        raise UserInputError(f"{option} must be a positive, finite number of seconds, "
+                             f"got {value}")
+    if value > MAX_SECONDS:
+        raise UserInputError(f"{option} {value} is longer than 100 years")
+    return value

@@ -10,7 +10,7 @@ from rich.live import Live
 from rich.table import Table
 
 from kalshibot.cli.context import console, settings
-from kalshibot.cli.options import parse_when, split_list
+from kalshibot.cli.options import parse_when, positive_seconds, split_list
 from kalshibot.cli.render import print_json, print_table
 from kalshibot.domain.money import Count
 from kalshibot.engine import CycleReport
@@ -88,10 +88,8 @@ def trade(
     """
     if max_cycles is not None and max_cycles < 1:
         raise UserInputError("--max-cycles must be at least 1")
-    if interval is not None and interval <= 0:
-        raise UserInputError("--interval must be positive")
-    if duration is not None and duration <= 0:
-        raise UserInputError("--duration must be positive")
+    interval_s = positive_seconds(interval, "--interval")
+    duration_s = positive_seconds(duration, "--duration")
     s = settings(mode="live" if live else None)
     if live and s.environment.value == "prod" and not yes:
         if not sys.stdin.isatty():
@@ -103,8 +101,8 @@ def trade(
 
         train_for_trading(s, series=list(split_list(series)), tickers=list(split_list(tickers)))
     opts = SessionOptions(exchange=exchange, strategy=strategy, series=split_list(series),
-                          tickers=split_list(tickers), interval_s=interval,
-                          max_cycles=max_cycles, duration_s=duration, live=live, fresh=fresh,
+                          tickers=split_list(tickers), interval_s=interval_s,
+                          max_cycles=max_cycles, duration_s=duration_s, live=live, fresh=fresh,
                           start=parse_when(start, "--start"))
     session = Session.create(s, opts)
     stopper = Stopper()

@@ -53,3 +53,22 @@ def test_case3_corrupt_store_is_exit_3_store_unreadable_for_every_command(
         else:
             line = one_line(r)
             assert "store unreadable" in line and "integrity_check" in line, (argv, line)
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["trade", "--exchange", "sim", "--duration", "inf"], "--duration"),
+    (["trade", "--exchange", "sim", "--interval", "nan"], "--interval"),
+    (["trade", "--exchange", "sim", "--start", "9999-12-31T23:59+00:00"], "--start"),
+    (["data", "sample", "--end", "9999-12-31T23:00Z"], "--end"),
+    (["data", "sample", "--end", "0001-01-01T00:00-05:00"], "--end"),
+    (["data", "sample", "--seed", "-1"], "--seed"),
+    (["data", "sync", "--since", "99999999999d"], "--since"),
+    (["history", "--since", "0001-01-01T00:00+01:00"], "--since"),
+])
+def test_case1_far_dates_and_infinite_durations_are_one_line_exit_2(
+        ws: Workspace, argv: list[str], needle: str) -> None:
+    """Case 1: ``trade --duration inf`` and ``data sample --end 9999-...`` exited 70
+    (OverflowError) on f6e3055, as did the other far dates here. Now exit 2, one line."""
+    r = cli(argv, ws)
+    assert r.code == 2, (r.out, r.err)
+    assert needle in one_line(r)
