@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from tests.fuzz.harness import Workspace, check, cli, corrupt_page, corrupt_schema, one_line
+from tests.fuzz.harness import (
+    T0,
+    Workspace,
+    check,
+    cli,
+    corrupt_page,
+    corrupt_schema,
+    dev_full_log,
+    file_instead_of_dir,
+    mounted_dir,
+    one_line,
+)
 
 
 def _prices_csv(ws: Workspace) -> Path:
@@ -72,3 +86,90 @@ def test_case1_far_dates_and_infinite_durations_are_one_line_exit_2(
     r = cli(argv, ws)
     assert r.code == 2, (r.out, r.err)
     assert needle in one_line(r)
+
+
+# --- case 4: full or read-only logs folder ---------------------------------------------------
+@contextlib.contextmanager
+def broken_logs(ws: Workspace, kind: str) -> Iterator[str]:
+    """The workspace's logs folder ``full`` (tiny tmpfs, else a log file on /dev/full) or
+    ``readonly`` (read-only bind mount, else a file where the folder should be)."""
+    logs = ws.root / "logs"
+    with mounted_dir(logs, kind) as how:
+        if how == "fallback":
+            if kind == "full":
+                dev_full_log(logs)
+            else:
+                file_instead_of_dir(logs)
+        try:
+            yield how
+        finally:
+            if how == "fallback":  # repair: later steps of a test expect a working folder
+                if logs.is_file():
+                    logs.unlink()
+                (logs / "kalshibot.jsonl").unlink(missing_ok=True)
+                logs.mkdir(exist_ok=True)
+
+
+def _breaker(ws: Workspace) -> bool:
+    from kalshibot.engine import StoreKV
+    from kalshibot.risk import CircuitBreaker
+    from kalshibot.store.connection import connect
+
+    conn = connect(ws.db)
+    try:
+        return CircuitBreaker(StoreKV(conn, T0), Decimal("0.2")).state().tripped
+    finally:
+        conn.close()
+
+
+def _trip(ws: Workspace) -> None:
+    from kalshibot.engine import StoreKV
+    from kalshibot.risk import CircuitBreaker
+    from kalshibot.store.connection import atomic, connect
+
+    conn = connect(ws.db)
+    with atomic(conn):
+        CircuitBreaker(StoreKV(conn, T0), Decimal("0.2")).trip("drawdown 25% >= 20%", T0)
+    conn.close()
+
+
+def test_case4_trading_on_a_full_logs_disk_warns_once(ws: Workspace) -> None:
+    """Case 4: with a full logs disk ``trade`` printed a "--- Logging error ---" traceback for
+    every log line on f6e3055. Now it trades on with one warning line."""
+    with broken_logs(ws, "full"):
+        r = cli(["trade", "--exchange", "sim", "--strategy", "meanrev", "--max-cycles", "6",
+                 "--quiet"], ws)
+    check(r)
+    assert r.code == 0, r.err
+    warnings = [x for x in r.lines() if "cannot write the log" in x]
+    assert len(warnings) == 1, r.err
+    assert "6 cycles done" in r.out
+
+
+@pytest.mark.parametrize("kind", ["full", "readonly"])
+def test_case4_risk_reset_without_its_audit_record_fails_and_changes_nothing(
+        ws: Workspace, kind: str) -> None:
+    """Case 4: ``risk reset`` exited 0 having lost its audit line (full disk) and 70 with a
+    read-only logs folder on f6e3055. Now exit 3, one line, and the breaker stays tripped."""
+    _trip(ws)
+    with broken_logs(ws, kind):
+        r = cli(["risk", "reset", "--yes"], ws)
+    assert r.code == 3, (r.out, r.err)
+    assert "audit" in one_line(r)
+    assert _breaker(ws)
+    r = cli(["risk", "reset", "--yes"], ws)  # the folder works again: reset and audited
+    assert r.code == 0 and not _breaker(ws)
+    assert '"risk_reset"' in (ws.root / "logs" / "kalshibot.jsonl").read_text()
+
+
+@pytest.mark.parametrize("kind", ["full", "readonly"])
+def test_case4_order_cancel_without_its_audit_record_changes_nothing(
+        ws: Workspace, kind: str) -> None:
+    with broken_logs(ws, kind):
+        r = cli(["orders", "cancel", "kb-resting-2", "--yes"], ws)
+        r2 = cli(["orders", "cancel-all", "--yes"], ws)
+    for res in (r, r2):
+        assert res.code == 3, (res.out, res.err)
+        assert "audit" in one_line(res)
+    listed = cli(["orders", "list", "--json"], ws)
+    assert listed.code == 0 and "kb-resting-2" in listed.out
