@@ -173,3 +173,19 @@ def test_case4_order_cancel_without_its_audit_record_changes_nothing(
         assert "audit" in one_line(res)
     listed = cli(["orders", "list", "--json"], ws)
     assert listed.code == 0 and "kb-resting-2" in listed.out
+
+
+# --- case 5: status after a trade that failed at start ---------------------------------------
+def test_case5_status_after_a_trade_that_failed_at_start_is_degraded(tmp_path: Path) -> None:
+    """Case 5: a ``trade`` that failed after recording its run (here: its logs folder is a
+    file) left the run "running", so ``status`` said healthy (exit 0) for up to 120 s on
+    f6e3055. Now the run is ended with the reason and ``status`` is degraded at once."""
+    ws = Workspace(tmp_path / "fresh")
+    file_instead_of_dir(ws.root / "logs")
+    r = cli(["trade", "--exchange", "paper", "--tickers", "KXTEST-26NOV19-A", "--strategy",
+             "meanrev", "--max-cycles", "1", "--quiet"], ws)
+    assert r.code == 3 and "logs" in one_line(r)
+    st = cli(["status", "--quiet"], ws)
+    check(st)
+    assert st.code == 1, st.out
+    assert "failed at start" in st.out and "run stopped" in st.out
