@@ -3,16 +3,24 @@
 Every value is checked before use: times must fall in [2000-01-01, 2100-01-01) UTC and
 durations must be positive and finite (``inf``/``nan`` are refused), so a far date or an
 infinite duration is a one-line ``UserInputError`` (exit 2), never an overflow deep inside.
+``bounded_numbers(command)`` wraps a command so that no integer option beyond 64 bits and no
+NaN/infinite float option reaches it (the CLI applies it to every command).
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 import math
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 
 from kalshibot.errors import UserInputError
 
+F = TypeVar("F", bound=Callable[..., Any])
 _UNITS = {"m": 60, "h": 3600, "d": 86_400}
+INT_LIMIT = 2**63 - 1  # what SQLite and every fixed-size integer downstream can hold
 MIN_WHEN = datetime(2000, 1, 1, tzinfo=UTC)
 MAX_WHEN = datetime(2100, 1, 1, tzinfo=UTC)
 #: The longest duration any option accepts: 100 years, in seconds.
@@ -66,3 +74,41 @@ def positive_seconds(value: float | None, option: str) -> float | None:
     if value > MAX_SECONDS:
         raise UserInputError(f"{option} {value} is longer than 100 years")
     return value
+
+
+def _flag(name: str, default: Any) -> str:
+    """How the user wrote parameter ``name``: its first ``--long`` option, or the name."""
+    decls = getattr(default, "param_decls", None) or ()
+    longs = [d for d in decls if isinstance(d, str) and d.startswith("--")]
+    if longs:
+        return longs[0]
+    if type(default).__name__ == "ArgumentInfo":
+        return name.upper()
+    return "--" + name.replace("_", "-")
+
+
+def check_number(value: Any, flag: str) -> None:
+    """``UserInputError`` for an integer beyond 64 bits or a NaN / infinite float."""
+    if isinstance(value, bool):
+        return
+    if isinstance(value, int) and not -INT_LIMIT <= value <= INT_LIMIT:
+        raise UserInputError(f"{flag} is out of range (at most {INT_LIMIT:,} in size)")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise UserInputError(f"{flag} must be a finite number, got {value}")
+    if isinstance(value, list | tuple):
+        for v in value:
+            check_number(v, flag)
+
+
+def bounded_numbers(command: F) -> F:
+    """``command`` refusing out-of-range integers and NaN/inf floats in its arguments."""
+    sig = inspect.signature(command)
+    flags = {n: _flag(n, p.default) for n, p in sig.parameters.items()}
+
+    @functools.wraps(command)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        for name, v in sig.bind_partial(*args, **kwargs).arguments.items():
+            check_number(v, flags[name])
+        return command(*args, **kwargs)
+
+    return checked  # type: ignore[return-value]
