@@ -3,8 +3,10 @@
 Every value is checked before use: times must fall in [2000-01-01, 2100-01-01) UTC and
 durations must be positive and finite (``inf``/``nan`` are refused), so a far date or an
 infinite duration is a one-line ``UserInputError`` (exit 2), never an overflow deep inside.
-``bounded_numbers(command)`` wraps a command so that no integer option beyond 64 bits and no
-NaN/infinite float option reaches it (the CLI applies it to every command).
+``bounded_numbers(command)`` wraps a command so that no integer option beyond 64 bits, no
+NaN/infinite float option and no text that is not valid Unicode (bytes the shell could not
+decode arrive as lone surrogates) reaches it (the CLI applies it to every command). Paths may
+hold such bytes: file names are bytes on POSIX.
 """
 
 from __future__ import annotations
@@ -88,8 +90,15 @@ def _flag(name: str, default: Any) -> str:
 
 
 def check_number(value: Any, flag: str) -> None:
-    """``UserInputError`` for an integer beyond 64 bits or a NaN / infinite float."""
+    """``UserInputError`` for an integer beyond 64 bits, a NaN / infinite float or text with
+    undecodable bytes (lone surrogates)."""
     if isinstance(value, bool):
+        return
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise UserInputError(f"{flag} {value!r} is not valid UTF-8 text") from None
         return
     if isinstance(value, int) and not -INT_LIMIT <= value <= INT_LIMIT:
         raise UserInputError(f"{flag} is out of range (at most {INT_LIMIT:,} in size)")

@@ -153,7 +153,8 @@ def problems(r: Result) -> list[str]:
         found.append("traceback")
     if "--- Logging error ---" in r.text:
         found.append("logging error dump")
-    if r.code in (2, 3, 4) and not r.lines() and not r.out.strip():
+    if r.code in (2, 3, 4) and not r.lines() and not r.out.strip() \
+            and "--output" not in r.argv and "-o" not in r.argv:  # status wrote its file
         found.append("failed without saying why")
     return found
 
@@ -214,14 +215,20 @@ def _mount(args: list[str]) -> bool:
 
 
 @contextlib.contextmanager
-def mounted_dir(path: Path, kind: str) -> Iterator[str]:
-    """Make ``path`` (a folder) ``full`` (a 16 KiB tmpfs, filled) or ``readonly`` (a read-only
-    bind mount). Yields how: ``tmpfs`` / ``bind-ro`` when mounted, else ``fallback``, where the
-    caller uses ``dev_full_log`` / ``file_instead_of_dir`` instead."""
+def mounted_dir(path: Path, kind: str, contents: dict[str, bytes] | None = None
+                ) -> Iterator[str]:
+    """Make ``path`` (a folder) ``full`` (a tmpfs holding ``contents``, then filled to the
+    last byte) or ``readonly`` (a read-only bind mount). Yields how: ``tmpfs`` / ``bind-ro``
+    when mounted, else ``fallback``, where the caller uses ``dev_full_log`` /
+    ``file_instead_of_dir`` instead."""
     path.mkdir(parents=True, exist_ok=True)
     how = "fallback"
-    if kind == "full" and _mount(["-t", "tmpfs", "-o", "size=16k", "tmpfs", str(path)]):
+    size = 16 * 1024 + sum(len(b) + 8192 for b in (contents or {}).values())
+    if kind == "full" and _mount(["-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)]):
         how = "tmpfs"
+        for name, data in (contents or {}).items():
+            with contextlib.suppress(OSError):
+                (path / name).write_bytes(data)
         with contextlib.suppress(OSError), open(path / "filler", "wb") as f:
             while True:
                 f.write(b"x" * 4096)

@@ -8,11 +8,17 @@ from collections import Counter
 EXITS: Counter[tuple[str, int]] = Counter()
 #: inputs (argument lists, files, environments) tried, per command.
 INPUTS: Counter[str] = Counter()
+#: Exit codes of the configuration-fault runs while they are an expected failure (xfail).
+PENDING: Counter[int] = Counter()
 
 
 def record(command: str, code: int) -> None:
     EXITS[(command, code)] += 1
     INPUTS[command] += 1
+
+
+def record_pending(command: str, code: int) -> None:
+    PENDING[code] += 1
 
 
 def line() -> str | None:
@@ -23,5 +29,9 @@ def line() -> str | None:
     for (_, code), n in EXITS.items():
         by_code[code] += n
     exits = ", ".join(f"{c}={n:,}" for c, n in sorted(by_code.items()))
-    return (f"fuzz: {len(INPUTS)} commands x {sum(INPUTS.values()):,} inputs tried; "
+    text = (f"fuzz: {len(INPUTS)} commands x {sum(INPUTS.values()):,} inputs tried; "
             f"exits by code: {exits}; {by_code.get(70, 0)} with code 70")
+    if PENDING:
+        text += (f" (configuration faults, expected to fail until config.py refuses them: "
+                 f"{sum(PENDING.values())} runs, {PENDING.get(70, 0)} with code 70)")
+    return text
