@@ -160,6 +160,8 @@ def connect(path: str | Path, *, migrate: bool = True, read_only: bool = False
         if read_only and not p.exists():
             raise StoreError(f"database {p} does not exist",
                              hint="run `kalshibot data sample` or `kalshibot data import` first")
+        if p.exists() and not p.is_file():  # a folder, a device, a pipe: never open those
+            raise StoreError(f"{p} is not a database file (it is a folder or a device)")
         try:
             p.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:

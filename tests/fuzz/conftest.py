@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,3 +28,18 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def ws(tmp_path: Path, template: Path) -> Workspace:
     """A workspace whose paper store holds the sample market data and trading state."""
     return Workspace(tmp_path / "home", template)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _system_devices_untouched() -> Iterator[None]:
+    """Safety net: nothing here may replace /dev/null or /dev/full (as root, a rename over a
+    device replaces it for the whole machine)."""
+    import stat
+
+    def devices() -> dict[str, bool]:
+        return {d: Path(d).exists() and stat.S_ISCHR(os.stat(d).st_mode)
+                for d in ("/dev/null", "/dev/full")}
+
+    before = devices()
+    yield
+    assert devices() == before, "a fuzz run replaced a device under /dev"

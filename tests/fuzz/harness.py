@@ -243,12 +243,19 @@ def mounted_dir(path: Path, kind: str, contents: dict[str, bytes] | None = None
 
 
 def dev_full_log(log_dir: Path, name: str = "kalshibot.jsonl") -> None:
-    """Portable "disk full": the log file is a symlink to ``/dev/full`` (ENOSPC on write)."""
+    """Portable "disk full": the log file is a "full" device (ENOSPC on every write): a
+    device node of our own as root (never the machine's /dev/full, which a rename could
+    replace), else a symlink to /dev/full (a non-root user cannot replace it)."""
+    import stat
+
     log_dir.mkdir(parents=True, exist_ok=True)
     target = log_dir / name
     with contextlib.suppress(FileNotFoundError):
         target.unlink()
-    target.symlink_to("/dev/full")
+    try:
+        os.mknod(target, 0o666 | stat.S_IFCHR, os.makedev(1, 7))
+    except OSError:
+        target.symlink_to("/dev/full")
 
 
 def file_instead_of_dir(path: Path) -> None:

@@ -12,6 +12,7 @@ import contextlib
 import gzip
 import io
 import os
+import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -52,11 +53,14 @@ def value(pool: list[str]) -> st.SearchStrategy[str]:
 
 
 # --- paths the options may name (resolved per workspace) ------------------------------------
-PATH_KINDS = ["store", "missing", "dir", "random-bytes", "empty-file", "dev-null", "dev-full",
-              "inside-a-file", "new-file", "long-name", "root-dir"]
+#: Every path lies inside the workspace: a fuzz run must never write to /dev or / (as root a
+#: rename over /dev/null replaces the device for the whole machine). Device nodes are made
+#: inside the workspace (``mknod``, root only; else a plain file).
+PATH_KINDS = ["store", "missing", "dir", "random-bytes", "empty-file", "null-node", "full-node",
+              "inside-a-file", "new-file", "long-name", "fifo"]
 #: For configuration files: binary ones are the configuration faults (``CONFIG_FAULTS``).
-TEXT_PATH_KINDS = ["missing", "dir", "empty-file", "dev-null", "inside-a-file", "new-file",
-                   "long-name", "root-dir"]
+TEXT_PATH_KINDS = ["missing", "dir", "empty-file", "null-node", "inside-a-file", "new-file",
+                   "long-name"]
 
 
 def make_path(ws: Workspace, kind: str, seed: int) -> str:
@@ -70,25 +74,32 @@ def make_path(ws: Workspace, kind: str, seed: int) -> str:
         return str(r / "adir")
     if kind == "random-bytes":
         p = r / f"rnd{seed}.sqlite"
-        p.write_bytes(os.urandom(64) + bytes((seed * 7 + i) % 256 for i in range(9000)))
+        p.write_bytes(bytes((seed * 7 + i * 13) % 256 for i in range(9000)))
         return str(p)
     if kind == "empty-file":
         p = r / "empty.bin"
         p.write_bytes(b"")
         return str(p)
-    if kind == "dev-null":
-        return "/dev/null"
-    if kind == "dev-full":
-        return "/dev/full"
+    if kind in ("null-node", "full-node"):
+        p = r / kind
+        if not p.exists():
+            try:
+                os.mknod(p, 0o666 | stat.S_IFCHR, os.makedev(1, 3 if kind == "null-node" else 7))
+            except OSError:  # not root: a plain file stands in
+                p.write_bytes(b"")
+        return str(p)
+    if kind == "fifo":
+        p = r / "fifo"
+        if not p.exists():
+            os.mkfifo(p)
+        return str(p)
     if kind == "inside-a-file":
         p = r / "afile"
         p.write_text("x")
         return str(p / "sub" / "x.out")
     if kind == "new-file":
         return str(r / f"out{seed}.txt")
-    if kind == "long-name":
-        return str(r / ("n" * 300))
-    return "/"
+    return str(r / ("n" * 300))  # long-name
 
 
 # --- hostile import files ---------------------------------------------------------------------

@@ -189,3 +189,62 @@ def test_case5_status_after_a_trade_that_failed_at_start_is_degraded(tmp_path: P
     check(st)
     assert st.code == 1, st.out
     assert "failed at start" in st.out and "run stopped" in st.out
+
+
+# --- the broken environment beyond the numbered cases ----------------------------------------
+@pytest.mark.parametrize("kind", ["full", "readonly"])
+def test_store_on_a_full_or_read_only_disk_is_exit_3_one_line(ws: Workspace, kind: str) -> None:
+    """Writing to a store on a full or read-only disk is exit 3 naming the store (f6e3055:
+    exit 70 for the full disk). Needs mounts (root); skipped elsewhere."""
+    data = ws.root / "data"
+    keep = {p.name: p.read_bytes() for p in data.iterdir() if p.is_file()}
+    with mounted_dir(data, kind, keep if kind == "full" else None) as how:
+        if how == "fallback":
+            pytest.skip("mounts are not allowed here")
+        r = cli(["data", "sample", "--days", "0.5", "--end", "2026-11-25T00:00Z"], ws)
+    assert r.code == 3, (r.out, r.err)
+    line = one_line(r)
+    assert "store error" in line and "paper.sqlite" in line
+
+
+def test_an_unusable_output_path_is_one_line(ws: Workspace) -> None:
+    """A path that cannot be used as given is exit 2 (f6e3055: 70)."""
+    (ws.root / "afile").write_text("x")
+    r = cli(["status", "--json", "--output", "afile/sub/x.json"], ws)
+    assert r.code == 2, (r.out, r.err)
+    assert "cannot use" in one_line(r)
+
+
+def test_output_to_a_device_writes_in_place_and_never_replaces_it(ws: Workspace) -> None:
+    """``--output`` naming a device (here our own "full" device; /dev/stdout alike) writes
+    into it: a full device is exit 3 in one line, and the device is still a device. On
+    f6e3055 the temp-file-and-rename replaced the device node by a regular file (as root:
+    /dev/full for the whole machine)."""
+    import os
+    import stat
+
+    node = ws.root / "full-node"
+    try:
+        os.mknod(node, 0o666 | stat.S_IFCHR, os.makedev(1, 7))
+    except OSError:
+        pytest.skip("mknod needs root")
+    r = cli(["status", "--json", "--output", str(node)], ws)
+    assert stat.S_ISCHR(node.stat().st_mode)
+    assert r.code == 3, (r.out, r.err)
+    assert "No space left" in one_line(r)
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["markets", "--limit", "99999999999999999999"], "--limit"),
+    (["status", "--decisions", "99999999999999999999"], "--decisions"),
+    (["data", "sample", "--days", "inf"], "--days"),
+    (["backtest", "--latency", "nan"], "--latency"),
+    (["data", "sync", "--series", "\udcff"], "--series"),
+])
+def test_options_out_of_range_are_one_line_exit_2(ws: Workspace, argv: list[str],
+                                                 needle: str) -> None:
+    """Integers beyond 64 bits, NaN/inf and undecodable text never reach a command
+    (f6e3055: exit 70 for the first, fourth and fifth)."""
+    r = cli(argv, ws)
+    assert r.code == 2, (r.out, r.err)
+    assert needle in one_line(r)
