@@ -194,8 +194,9 @@ def test_case5_status_after_a_trade_that_failed_at_start_is_degraded(tmp_path: P
 # --- the broken environment beyond the numbered cases ----------------------------------------
 @pytest.mark.parametrize("kind", ["full", "readonly"])
 def test_store_on_a_full_or_read_only_disk_is_exit_3_one_line(ws: Workspace, kind: str) -> None:
-    """Writing to a store on a full or read-only disk is exit 3 naming the store (f6e3055:
-    exit 70 for the full disk). Needs mounts (root); skipped elsewhere."""
+    """Writing to a store on a full or read-only disk is exit 3 "store error: <file>: ..."
+    with a hint about the disk (f6e3055 blamed the file: "not a usable kalshibot database").
+    Needs mounts (root); skipped elsewhere."""
     data = ws.root / "data"
     keep = {p.name: p.read_bytes() for p in data.iterdir() if p.is_file()}
     with mounted_dir(data, kind, keep if kind == "full" else None) as how:
