@@ -24,9 +24,10 @@ locked) and gives the one-line ``StoreError`` (exit 3) the CLI prints for them.
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from itertools import islice
 from pathlib import Path
@@ -86,40 +87,29 @@ def _undecodable(exc: UnicodeDecodeError) -> sqlite3.DatabaseError:
                                  f"SQLite message: {exc.reason} at byte {exc.start})")
 
 
+def _readable(method: Callable[..., Any]) -> Callable[..., Any]:
+    """``method`` with an undecodable SQLite message turned into ``DatabaseError``."""
+
+    @functools.wraps(method)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(*args, **kwargs)
+        except UnicodeDecodeError as exc:
+            raise _undecodable(exc) from exc
+
+    return call
+
+
 class StoreCursor(sqlite3.Cursor):
     """A cursor whose undecodable SQLite messages (a corrupt page) are ``DatabaseError``."""
 
-    def execute(self, sql: str, parameters: Any = (), /) -> StoreCursor:
-        try:
-            return super().execute(sql, parameters)
-        except UnicodeDecodeError as exc:
-            raise _undecodable(exc) from exc
+    execute = _readable(sqlite3.Cursor.execute)
+    executemany = _readable(sqlite3.Cursor.executemany)
+    fetchone = _readable(sqlite3.Cursor.fetchone)
+    fetchmany = _readable(sqlite3.Cursor.fetchmany)
+    fetchall = _readable(sqlite3.Cursor.fetchall)
 
-    def executemany(self, sql: str, seq_of_parameters: Any, /) -> StoreCursor:
-        try:
-            return super().executemany(sql, seq_of_parameters)
-        except UnicodeDecodeError as exc:
-            raise _undecodable(exc) from exc
-
-    def fetchone(self) -> Any:
-        try:
-            return super().fetchone()
-        except UnicodeDecodeError as exc:
-            raise _undecodable(exc) from exc
-
-    def fetchmany(self, size: int | None = None) -> list[Any]:
-        try:
-            return super().fetchmany(self.arraysize if size is None else size)
-        except UnicodeDecodeError as exc:
-            raise _undecodable(exc) from exc
-
-    def fetchall(self) -> list[Any]:
-        try:
-            return super().fetchall()
-        except UnicodeDecodeError as exc:
-            raise _undecodable(exc) from exc
-
-    def __next__(self) -> Any:
+    def __next__(self) -> Any:  # per row: no generic wrapper on this path
         try:
             return super().__next__()
         except UnicodeDecodeError as exc:
@@ -138,11 +128,7 @@ class StoreConnection(sqlite3.Connection):
     def executemany(self, sql: str, parameters: Any, /) -> Any:
         return self.cursor().executemany(sql, parameters)
 
-    def executescript(self, sql_script: str, /) -> Any:
-        try:
-            return super().executescript(sql_script)
-        except UnicodeDecodeError as exc:
-            raise _undecodable(exc) from exc
+    executescript = _readable(sqlite3.Connection.executescript)
 
 
 def connect(path: str | Path, *, migrate: bool = True, read_only: bool = False
