@@ -75,6 +75,13 @@ class ClockSkewError(AuthError):
     """The local clock and the exchange's differ too much for signed requests (or at all)."""
 
 
+class FileSystemError(StopError):
+    """A file or folder the bot needs cannot be read or written (disk full, read-only,
+    permissions, I/O error): the machine, not the input, must be fixed."""
+
+    exit_code = 3
+
+
 class ReconciliationError(StopError):
     """Local orders/fills/positions disagree with the exchange; new entries stop."""
 

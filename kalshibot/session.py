@@ -231,7 +231,11 @@ class Session:
             sess = cls._create_sim(settings, opts, run_id, strategy_name)
         else:
             sess = cls._create_connected(settings, opts, run_id, strategy_name)
-        sess.attach_monitor()
+        try:
+            sess.attach_monitor()
+        except BaseException as exc:
+            sess.abort(exc)
+            raise
         return sess
 
     @staticmethod
@@ -240,6 +244,18 @@ class Session:
         if opts.exchange == "sim":
             return opts.state_db or settings.data_dir / "sim.sqlite"
         return settings.database_path
+
+    def abort(self, exc: BaseException) -> None:
+        """The session failed before its loop: end the recorded run with the reason, so
+        ``status`` says "not running (failed at start: ...)" instead of "running"."""
+        reason = f"failed at start: {exc}" if str(exc) else f"failed at start: {exc!r}"
+        # the store itself may be what failed: then there is nothing more to record
+        with contextlib.suppress(Exception), atomic(self.conn):
+            end_run(self.conn, self.run_id, now=self.clock.now(), reason=reason[:500])
+        close = getattr(self.market_data, "close", None)
+        if callable(close):
+            with contextlib.suppress(Exception):
+                close()
 
     def attach_monitor(self) -> None:
         """JSON-lines logs and alerts for this run (``kalshibot.monitor``), from settings."""
@@ -414,7 +430,11 @@ class Session:
             self.monitor.on_run_start(venue=self.opts.exchange, strategy=self.strategy_name,
                                       mode="live" if self.opts.live else "paper", now=started,
                                       database=s.database)
-        mismatches = self.engine.start(started)
+        try:
+            mismatches = self.engine.start(started)
+        except BaseException as exc:
+            self.abort(exc)
+            raise
         if mismatches:
             s.stop_reason = "reconciliation mismatch (entries blocked)"
         s.start_equity = self.engine.equity()

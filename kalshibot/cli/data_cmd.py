@@ -26,7 +26,7 @@ from rich.progress import (
 )
 
 from kalshibot.cli.context import console, lock_for_writing, settings
-from kalshibot.cli.options import parse_when, split_list
+from kalshibot.cli.options import parse_when, positive_seconds, split_list
 from kalshibot.cli.render import print_json, print_table
 from kalshibot.clock import Clock, SystemClock
 from kalshibot.errors import UserInputError
@@ -138,13 +138,7 @@ def sample_cmd(
     from kalshibot.sim.sample import SampleConfig, generate_sample
     from kalshibot.store import open_store
 
-    end_ts = None
-    if end:
-        try:
-            end_ts = datetime.fromisoformat(end.replace("Z", "+00:00"))
-        except ValueError:
-            raise UserInputError(f"--end {end!r} is not an ISO date/time") from None
-        end_ts = end_ts.replace(tzinfo=UTC) if end_ts.tzinfo is None else end_ts
+    end_ts = parse_when(end, "--end")
     cfg = SampleConfig(days=days, seed=seed, series=tuple(series), end=end_ts)
     from kalshibot.sim.sample import validate
 
@@ -424,4 +418,4 @@ def _seconds(text: str | None) -> float | None:
         raise UserInputError(f"--duration {text!r}: use seconds or 30m / 6h / 2d") from None
     if not math.isfinite(value) or value <= 0:
         raise UserInputError(f"--duration {text!r} must be a positive, finite time")
-    return value
+    return positive_seconds(value, "--duration")

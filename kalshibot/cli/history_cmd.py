@@ -23,6 +23,7 @@ from kalshibot.cli.options import parse_when
 from kalshibot.cli.status_cmd import DB_HELP, SIM_HELP, _grid, open_db, resolve_db
 from kalshibot.domain.money import Count, Money, Price
 from kalshibot.errors import StoreError, UserInputError
+from kalshibot.store.connection import store_failure
 from kalshibot.store.units import ms_ts, ts_ms
 
 CSV_COLUMNS = ("ts", "fill_id", "order_id", "client_order_id", "ticker", "series", "strategy",
@@ -118,12 +119,13 @@ def history(
     s = settings()
     now = status_cmd._clock().now()
     t0, t1 = parse_when(since, "--since", now), parse_when(until, "--until", now)
-    conn = open_db(resolve_db(s, db, sim))
+    path = resolve_db(s, db, sim)
+    conn = open_db(path)
     try:
         rows = query_fills(conn, ticker=ticker, series=series, strategy=strategy, side=side,
                            since=t0, until=t1, limit=limit)
     except sqlite3.Error as exc:
-        raise StoreError(f"cannot read fills: {exc}") from exc
+        raise store_failure(exc, path) or StoreError(f"cannot read fills: {exc}") from exc
     finally:
         conn.close()
     if as_csv:

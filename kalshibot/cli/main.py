@@ -7,6 +7,7 @@ unreadable; 4 exchange/network/auth problem; 5 reconciliation mismatch; 70 inter
 
 from __future__ import annotations
 
+import errno
 import sys
 import traceback
 from pathlib import Path
@@ -28,7 +29,8 @@ from kalshibot.cli import (
     train_cmd,
 )
 from kalshibot.cli.context import STATE, err_console
-from kalshibot.errors import KalshibotError, NotBuiltError
+from kalshibot.cli.options import bounded_numbers
+from kalshibot.errors import FileSystemError, KalshibotError, NotBuiltError, UserInputError
 
 app = typer.Typer(
     name="kalshibot",
@@ -87,6 +89,57 @@ app.add_typer(positions_cmd.positions_app, name="positions")
 app.command("backtest")(backtest_cmd.backtest)
 
 
+def _bound_every_command(t: typer.Typer) -> None:
+    """No command sees an integer option beyond 64 bits or a NaN/inf float option: one
+    mechanism for all of them (``options.bounded_numbers``), present and future."""
+    for info in t.registered_commands:
+        if info.callback is not None and not hasattr(info.callback, "__wrapped__"):
+            info.callback = bounded_numbers(info.callback)
+    for group in t.registered_groups:
+        if isinstance(group.typer_instance, typer.Typer):
+            _bound_every_command(group.typer_instance)
+
+
+_bound_every_command(app)
+
+
+#: ``OSError`` numbers that mean the machine is at fault (exit 3) ...
+_MACHINE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM,
+                   errno.EIO, errno.EMFILE, errno.ENFILE, errno.EBUSY, errno.ETXTBSY}
+#: ... or the path the user gave (exit 2).
+_PATH_ERRNOS = {errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.ENAMETOOLONG, errno.ELOOP,
+                errno.EEXIST, errno.ENXIO, errno.ENODEV}
+
+
+def environment_failure(exc: BaseException) -> KalshibotError | None:
+    """The typed error for an exception that is the environment's fault, not a bug: a
+    damaged, full, read-only or locked store (``store_failure``) or a full / read-only /
+    unreadable file system -> exit 3; a path that cannot be used as given -> exit 2.
+    ``None`` for anything else: that stays an internal error (exit 70)."""
+    from kalshibot.store.connection import store_failure
+
+    known = store_failure(exc)
+    if known is not None or not isinstance(exc, OSError) or exc.errno is None:
+        return known
+    where = f" {exc.filename}" if exc.filename else ""
+    what = exc.strerror or str(exc)
+    if exc.errno in _MACHINE_ERRNOS:
+        return FileSystemError(f"cannot use{where}: {what}",
+                               hint="free disk space or fix the permissions, or point the "
+                                    "setting or option at another place")
+    if exc.errno in _PATH_ERRNOS:
+        return UserInputError(f"cannot use{where}: {what}")
+    return None
+
+
+def _report(exc: KalshibotError) -> int:
+    """Print ``exc`` as one line (traceback with --debug) and return its exit code."""
+    if STATE.debug:
+        traceback.print_exc()
+    err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+    return exc.exit_code
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI, mapping errors to exit codes and one-line messages."""
     code = run(argv)
@@ -111,11 +164,11 @@ def run(argv: list[str] | None = None) -> int:
         err_console.print("interrupted")
         return 130
     except KalshibotError as exc:
-        if STATE.debug:
-            traceback.print_exc()
-        err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
-        return exc.exit_code
+        return _report(exc)
     except Exception as exc:  # a bug: say so in one line, traceback with --debug
+        known = environment_failure(exc)
+        if known is not None:
+            return _report(known)
         if STATE.debug:
             traceback.print_exc()
         err_console.print(

@@ -9,6 +9,7 @@ it; a restarted session does not restore simulated resting orders). Both are aud
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import typer
@@ -16,7 +17,7 @@ import typer
 from kalshibot.cli import status_cmd
 from kalshibot.cli.context import console, settings
 from kalshibot.cli.render import print_json
-from kalshibot.cli.risk_cmd import ask, audit
+from kalshibot.cli.risk_cmd import ask, audit, audit_ready
 from kalshibot.cli.status_cmd import DB_HELP, SIM_HELP, _grid, open_db, resolve_db
 from kalshibot.domain.orders import OrderStatus
 from kalshibot.errors import ExchangeRejectedError, UserInputError
@@ -131,6 +132,7 @@ def cancel_cmd(
                   order_id=rec.order_id, venue=venue, outcome="declined")
             console.print("Not cancelled.")
             raise typer.Exit(1)
+        audit_ready(s)  # no cancel that cannot be audited
         now = clock.now()
         if venue == "kalshi":
             from kalshibot.kalshi.exchange import KalshiExchange
@@ -146,12 +148,12 @@ def cancel_cmd(
             note = "cancelled at the exchange by `kalshibot orders cancel`"
         else:
             note = f"cancelled locally by `kalshibot orders cancel` ({venue} venue)"
-        with atomic(conn):
+        with atomic(conn):  # the audit record is written before the change commits
             update_order(conn, rec.client_order_id, now=now, status=OrderStatus.CANCELLED,
                          last_error=note)
-        audit(s, "order_cancel", note, client_order_id=rec.client_order_id,
-              order_id=rec.order_id, ticker=rec.ticker, venue=venue, outcome="cancelled",
-              database=str(path))
+            audit(s, "order_cancel", note, client_order_id=rec.client_order_id,
+                  order_id=rec.order_id, ticker=rec.ticker, venue=venue, outcome="cancelled",
+                  database=str(path))
         console.print(f"[green]Order {rec.client_order_id} cancelled[/green] ({note}).")
     finally:
         conn.close()
@@ -186,6 +188,7 @@ def cancel_all_cmd(
             console.print(f"Preview only: run again with --yes to cancel {len(rows)} order(s).")
             return
         refused: dict[str, str] = {}
+        audit_ready(s)  # no cancel that cannot be audited
         if venue == "kalshi":
             from kalshibot.kalshi.exchange import KalshiExchange
 
@@ -194,24 +197,28 @@ def cancel_all_cmd(
                 [(r.order_id or "", r.ticker) for r in rows])
             refused = {oid: why for oid, why in answer.items() if why}
         done = failed = 0
-        for rec in rows:
-            now = clock.now()
-            if venue == "kalshi":
-                why = refused.get(rec.order_id or "")
-                if why is not None:
-                    failed += 1
-                    console.print(f"[yellow]{rec.client_order_id}: not cancelled: {why}[/yellow]",
-                                  highlight=False)
-                    continue
-                note = "cancelled at the exchange by `kalshibot orders cancel-all`"
-            else:
-                note = f"cancelled locally by `kalshibot orders cancel-all` ({venue} venue)"
-            with atomic(conn):
-                update_order(conn, rec.client_order_id, now=now, status=OrderStatus.CANCELLED,
-                             last_error=note)
-            done += 1
-        audit(s, "order_cancel", f"cancel-all: {done} cancelled, {failed} refused", venue=venue,
-              database=str(path), cancelled=done, refused=failed)
+        # Local (paper/sim) cancels and their audit record commit together: no audit, no
+        # change. Exchange cancels cannot be undone; the audit then fails the command (exit 3).
+        together = atomic(conn) if venue != "kalshi" else contextlib.nullcontext(conn)
+        with together:
+            for rec in rows:
+                now = clock.now()
+                if venue == "kalshi":
+                    why = refused.get(rec.order_id or "")
+                    if why is not None:
+                        failed += 1
+                        console.print(f"[yellow]{rec.client_order_id}: not cancelled: {why}"
+                                      "[/yellow]", highlight=False)
+                        continue
+                    note = "cancelled at the exchange by `kalshibot orders cancel-all`"
+                else:
+                    note = f"cancelled locally by `kalshibot orders cancel-all` ({venue} venue)"
+                with atomic(conn):
+                    update_order(conn, rec.client_order_id, now=now,
+                                 status=OrderStatus.CANCELLED, last_error=note)
+                done += 1
+            audit(s, "order_cancel", f"cancel-all: {done} cancelled, {failed} refused",
+                  venue=venue, database=str(path), cancelled=done, refused=failed)
         console.print(f"[green]{done} order(s) cancelled[/green]" +
                       (f", {failed} refused (see above)" if failed else ""))
         if failed:

@@ -21,7 +21,7 @@ from kalshibot.cli import status_cmd
 from kalshibot.cli.context import console, settings
 from kalshibot.cli.orders_cmd import LIVE_HELP, _venue
 from kalshibot.cli.render import print_json
-from kalshibot.cli.risk_cmd import audit
+from kalshibot.cli.risk_cmd import audit, audit_ready
 from kalshibot.cli.status_cmd import DB_HELP, SIM_HELP, _grid, open_db, resolve_db
 from kalshibot.domain.fees import FeeSchedule, order_fee
 from kalshibot.domain.money import Money
@@ -138,6 +138,7 @@ def close_all_cmd(
             console.print("Preview only: run again with --yes to sell at the best bid "
                           "(IOC: whatever does not fill at that price is cancelled).")
             return
+        audit_ready(s)  # no orders that cannot be audited
         om.resolve_unknown(clock.now())
         waiting = om.blocked_markets()
         sent = skipped = 0

@@ -1,12 +1,13 @@
 """`kalshibot risk show` / `kalshibot risk reset`: inspect and reset the circuit breaker.
 
 Both are audited: one ``risk_show`` / ``risk_reset`` event (with the OS user and the state
-before and after) goes to the JSON-lines log under ``log_dir``.
+before and after) goes to the JSON-lines log under ``log_dir`` (``kalshibot.monitor.audit``).
+A reset writes its record inside the transaction that clears the breaker: when the record
+cannot be written (read-only folder, full disk) nothing is reset and the command exits 3.
 """
 
 from __future__ import annotations
 
-import getpass
 import logging
 import sys
 from decimal import Decimal
@@ -28,25 +29,18 @@ from kalshibot.cli.status_cmd import (
 )
 from kalshibot.config import Settings
 from kalshibot.errors import UserInputError
-from kalshibot.monitor.logging import log_event, setup_logging
+from kalshibot.monitor.audit import audit_event, audit_ready
 
 risk_app = typer.Typer(name="risk", help="Inspect and reset the circuit breaker (audited in the log).",
                        no_args_is_help=True)
-audit_log = logging.getLogger("kalshibot.audit")
-
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:  # no login name (containers): still audit
-        return "unknown"
+__all__ = ["audit", "audit_ready", "ask", "risk_app"]
 
 
 def audit(s: Settings, event: str, msg: str, **fields: Any) -> None:
-    """Write one audit event to the JSON-lines log (console untouched)."""
-    setup_logging(s, console=False)
-    log_event(audit_log, event, msg, level=logging.WARNING if event.endswith("reset")
-              or event.endswith("cancel") else logging.INFO, user=_user(), **fields)
+    """Write one audit event (with the OS user) to the JSON-lines log, durably; ``ConfigError``
+    (exit 3) when it cannot be written (console untouched)."""
+    audit_event(s, event, msg, level=logging.WARNING if event.endswith("reset")
+                or event.endswith("cancel") else logging.INFO, **fields)
 
 
 def ask(question: str) -> bool:
@@ -125,14 +119,15 @@ def reset(
                   outcome="declined", breaker_reason=before.reason)
             console.print("Not reset.")
             raise typer.Exit(1)
-        with atomic(conn):
+        with atomic(conn):  # the audit record is written before the reset commits
             breaker.reset()
             if clear_block and blocked:
                 kv_delete(conn, ENTRIES_BLOCKED_KEY)
-        audit(s, "risk_reset", "circuit breaker reset", database=str(path), outcome="reset",
-              breaker_was_tripped=before.tripped, breaker_reason=before.reason,
-              breaker_at=before.at, entries_block_cleared=bool(clear_block and blocked),
-              entries_blocked_was=blocked or None)
+            audit(s, "risk_reset", "circuit breaker reset", database=str(path),
+                  outcome="reset", breaker_was_tripped=before.tripped,
+                  breaker_reason=before.reason, breaker_at=before.at,
+                  entries_block_cleared=bool(clear_block and blocked),
+                  entries_blocked_was=blocked or None)
         console.print("[green]Circuit breaker reset.[/green] Drawdown tracking restarts from "
                       "the next equity the bot sees.")
     finally:

@@ -7,6 +7,7 @@ the store, optionally asks the exchange (``--live``), renders and exits with the
 
 from __future__ import annotations
 
+import fcntl
 import os
 import sqlite3
 import tempfile
@@ -23,6 +24,7 @@ from kalshibot.config import Settings
 from kalshibot.domain.money import Count, Money
 from kalshibot.errors import ConfigError, KalshibotError, StoreError, UserInputError
 from kalshibot.monitor import health
+from kalshibot.store.connection import store_failure
 
 DB_HELP = "Database to read (default: KALSHIBOT_DB_PATH, or data/paper.sqlite / data/live.sqlite by mode)."
 SIM_HELP = "Read the state of `trade --exchange sim` (<data_dir>/sim.sqlite)."
@@ -103,7 +105,7 @@ def build_document(s: Settings, path: Path, *, now_clock: Clock, decisions: int 
                                          model_conn=model_conn if _has_models(model_conn)
                                          and not _has_models(conn) else None)
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot read {path}: {exc}") from exc
+            raise store_failure(exc, path) or StoreError(f"cannot read {path}: {exc}") from exc
     finally:
         conn.close()
         if model_conn is not None:
@@ -120,7 +122,16 @@ def _has_models(conn: sqlite3.Connection | None) -> bool:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write via a temporary file and rename (the textfile collector never sees half a file)."""
+    """Write via a temporary file and rename (the textfile collector never sees half a file).
+
+    A target that exists and is not a regular file (``/dev/stdout``, a pipe, a device) is
+    written in place, never renamed over: as root a rename would replace the device itself.
+    """
+    if path.is_dir():
+        raise UserInputError(f"--output {path} is a folder")
+    if path.exists() and not path.is_file():
+        _write_in_place(path, text)
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -130,6 +141,19 @@ def write_atomic(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _write_in_place(path: Path, text: str) -> None:
+    """Write to a pipe or device; a pipe nobody reads is an error (ENXIO), not a hang."""
+    fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+    try:
+        flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+        fcntl.fcntl(fd, fcntl.F_SETFL, flags & ~os.O_NONBLOCK)
+        data = text.encode("utf-8")
+        while data:
+            data = data[os.write(fd, data):]
+    finally:
+        os.close(fd)
 
 
 def status(

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import math
-
 import typer
 from rich.console import Group
 from rich.live import Live
 from rich.table import Table
 
 from kalshibot.cli.context import console, lock_for_writing, settings, terminal_confirm
-from kalshibot.cli.options import parse_when, split_list
+from kalshibot.cli.options import parse_when, positive_seconds, split_list
 from kalshibot.cli.render import print_json, print_table
 from kalshibot.domain.money import Count
 from kalshibot.engine import CycleReport
@@ -89,10 +87,8 @@ def trade(
     """
     if max_cycles is not None and max_cycles < 1:
         raise UserInputError("--max-cycles must be at least 1")
-    if interval is not None and not (math.isfinite(interval) and interval > 0):
-        raise UserInputError(f"--interval must be a positive number of seconds, got {interval}")
-    if duration is not None and not (math.isfinite(duration) and duration > 0):
-        raise UserInputError(f"--duration must be a positive number of seconds, got {duration}")
+    interval_s = positive_seconds(interval, "--interval")
+    duration_s = positive_seconds(duration, "--duration")
     real_orders = live or exchange == "kalshi"
     # A flag never switches live mode on: paper and sim run as paper (their own database);
     # the kalshi venue takes the mode from the configuration and the live gate checks it.
@@ -101,8 +97,8 @@ def trade(
     if real_orders:
         check_live_gate(s, venue=exchange, live_flag=live, yes=yes, confirm=terminal_confirm())
     opts = SessionOptions(exchange=exchange, strategy=strategy, series=split_list(series),
-                          tickers=split_list(tickers), interval_s=interval,
-                          max_cycles=max_cycles, duration_s=duration, live=live, fresh=fresh,
+                          tickers=split_list(tickers), interval_s=interval_s,
+                          max_cycles=max_cycles, duration_s=duration_s, live=live, fresh=fresh,
                           confirmed=real_orders, start=parse_when(start, "--start"))
     lock_for_writing(Session.state_path(s, opts))  # before --train writes the registry
     if train:

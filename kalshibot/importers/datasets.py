@@ -41,7 +41,7 @@ from pathlib import Path
 
 from kalshibot.domain.fees import FeeType
 from kalshibot.domain.market import Event, Market, MarketStatus, Result, Series, series_of
-from kalshibot.domain.money import Price, parse_decimal
+from kalshibot.domain.money import Price
 from kalshibot.domain.ticks import TickGrid
 from kalshibot.errors import DataError, UserInputError
 from kalshibot.importers.engine import Tick, _good_rows, _trades
@@ -49,6 +49,8 @@ from kalshibot.importers.layouts import (
     ImportReport,
     Issue,
     Row,
+    exact_decimal,
+    ident,
     loose_decimal,
     parse_time,
     read_rows,
@@ -136,8 +138,8 @@ _HOURLY_STRIKE = re.compile(r"-T(\d+(?:\.\d+)?)$")
 
 
 def settlement_market(row: Row) -> Market:
-    ticker = row["ticker"]
-    series = row.get("series") or series_of(ticker)
+    ticker = ident(row["ticker"])
+    series = ident(row.get("series") or series_of(ticker), "series")
     result = Result(row["result"].lower()) if row["result"].lower() in ("yes", "no") else None
     if result is None:
         raise DataError(f"result {row['result']!r} is not yes or no")
@@ -185,10 +187,10 @@ def _asset_of(ticker: str) -> str:
 def import_watkast_spot(conn: sqlite3.Connection, path: Path, *, strict: bool = False,
                         tick: Tick | None = None) -> ImportReport:
     def conv(row: Row) -> object:
-        price = parse_decimal(row["idx_spot"], "idx_spot")
+        price = exact_decimal(row["idx_spot"], "idx_spot")
         if price <= 0:
             raise DataError(f"idx_spot {price} is not positive")
-        return ("watkast_idx", _asset_of(row["ticker"]), ts_ms(parse_time(row["time"])),
+        return ("watkast_idx", _asset_of(ident(row["ticker"])), ts_ms(parse_time(row["time"])),
                 format(price, "f"), None, None, None, None)
 
     return _run(conn, path, "watkast-spot", conv, insert_spot_rows, "spot_prices",  # type: ignore[arg-type]
@@ -197,8 +199,8 @@ def import_watkast_spot(conn: sqlite3.Connection, path: Path, *, strict: bool = 
 
 def watkast_quote(row: Row) -> object:
     """A one-side top-of-book row -> a YES-terms snapshot (a 0 bid or $1 ask = empty side)."""
-    bid = parse_decimal(row["bid"], "bid")
-    ask = parse_decimal(row["ask"], "ask")
+    bid = exact_decimal(row["bid"], "bid")
+    ask = exact_decimal(row["ask"], "ask")
     if not (0 <= bid <= 1 and 0 <= ask <= 1) or (bid > ask > 0):
         raise DataError(f"bid {bid} / ask {ask} not ordered within [0, 1]")
     side = row["side"].lower()
@@ -211,7 +213,7 @@ def watkast_quote(row: Row) -> object:
     else:
         y_bid = None if ask_q is None else ONE - ask_q
         y_ask = None if bid_q is None else ONE - bid_q
-    return (row["ticker"], ts_ms(parse_time(row["time"])),
+    return (ident(row["ticker"]), ts_ms(parse_time(row["time"])),
             None if y_bid is None else price_to_units(y_bid), None,
             None if y_ask is None else price_to_units(y_ask), None, None)
 
@@ -286,7 +288,7 @@ def import_forte(conn: sqlite3.Connection, folder: Path, *, now: datetime, stric
     events: list[Event] = []
 
     def conv_event(row: Row) -> object:
-        code, kind = row["code"], row["strike_structure"]
+        code, kind = ident(row["code"], "code"), row["strike_structure"]
         if kind not in ("cumulative", "mutually_exclusive"):
             raise DataError(f"unknown strike_structure {kind!r}")
         return Event(code, series_of(code), fam_titles.get(row.get("market_code", ""), ""),
@@ -307,13 +309,13 @@ def import_forte(conn: sqlite3.Connection, folder: Path, *, now: datetime, stric
     def conv_market(row: Row) -> object:
         if row.get("is_synthetic") == "1":
             return None
-        code, ev = row["code"], row["contract_series_code"]
+        code, ev = ident(row["code"], "code"), row["contract_series_code"]
         if ev not in structure:
             raise DataError(f"event {ev} is not in contract_series.csv")
         seen = last_seen.get(code)
         if seen is None:
             raise DataError(f"{code} has no price observations (close time unknown)")
-        strike = Decimal(row["strike"]) if row.get("strike") else None
+        strike = exact_decimal(row["strike"], "strike") if row.get("strike") else None
         cum = structure[ev] == "cum"
         return Market(
             ticker=code, event_ticker=ev, series_ticker=series_of(code),
@@ -353,17 +355,17 @@ def _forte_prices(path: Path, structure: dict[str, str], strict: bool, tick: Tic
                                       int | None]:
         if row.get("is_synthetic") == "1":
             return "synthetic"
-        key = (row["contract_ticker"], row["timestamp"])
+        key = (ident(row["contract_ticker"], "contract_ticker"), row["timestamp"])
         if key in seen_keys:
             return "duplicate"
         ev = row["contract_series_code"]
         if ev not in structure:
             raise DataError(f"event {ev} is not in contract_series.csv")
         parse_time(row["timestamp"], "timestamp")
-        yp = parse_decimal(row["yes_price"], "yes_price") if row.get("yes_price") else None
-        ip = parse_decimal(row["implied_probability"], "implied_probability")
-        vol = int(parse_decimal(row["volume"], "volume") * 100) if row.get("volume") else None
-        strike = parse_decimal(row["strike"], "strike") if row.get("strike") else Decimal(0)
+        yp = exact_decimal(row["yes_price"], "yes_price") if row.get("yes_price") else None
+        ip = exact_decimal(row["implied_probability"], "implied_probability")
+        vol = int(exact_decimal(row["volume"], "volume") * 100) if row.get("volume") else None
+        strike = exact_decimal(row["strike"], "strike") if row.get("strike") else Decimal(0)
         return key, ev, strike, yp, ip, vol
 
     for line, item in _good_rows(rows, report, file, conv, strict, tick):

@@ -23,6 +23,7 @@ from kalshibot.importers.layouts import (
     Row,
     count_units,
     detect_layout,
+    ident,
     loose_decimal,
     market_from_row,
     parse_time,
@@ -111,7 +112,7 @@ def import_file(conn: sqlite3.Connection, path: Path, *, layout: str | None = No
                 lp = price_units(row["last_price"], "last_price")
                 if lp is None:
                     raise DataError("last_price is empty")
-                return (row["ticker"], ts_ms(parse_time(row["ts"], "ts")), lp,
+                return (ident(row["ticker"]), ts_ms(parse_time(row["ts"], "ts")), lp,
                         count_units(row.get("volume", ""), "volume"), src)
 
             report.add("price_points", insert_price_points(
@@ -172,6 +173,7 @@ def _spot_converter(source: str, symbol: str | None, bar_seconds: int
         sym = row.get("symbol") or symbol
         if not sym:
             raise DataError("symbol is empty (give the column or --symbol)")
+        ident(sym, "symbol")
         return (row.get("source") or source, sym, ts_ms(when),
                 format(price, "f"), opt("open"), opt("high"), opt("low"), opt("volume"))
 

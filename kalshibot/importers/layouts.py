@@ -21,12 +21,24 @@ are decimals in the quote currency.
 ``prices``   ts*, ticker*, last_price*, volume -> ``price_points`` (last-traded-price history).
 
 (* = required.) A layout is detected from the header when ``--layout`` is not given.
+
+Sane ranges (a cell outside them makes its row a bad row, reported with its line): times in
+[2000-01-01, 2100-01-01) UTC; numbers at most 40 characters (checked before they become
+``Decimal``: ``1e999999999`` would otherwise take gigabytes when written out), spot prices,
+volumes and strikes below 10^15 in magnitude, counts below 10^12 contracts; tickers, symbols
+and other identifiers 1-128 printable ASCII characters (no spaces, control bytes or NUL); NaN
+or infinite numbers (also parquet floats) are bad rows, never an empty cell. A file that cannot
+be read to its end (invalid UTF-8, a truncated ``.gz``, a damaged parquet page) aborts with one
+line naming the file and how far it got (exit 2); a CSV cell over 131,072 characters is a bad
+row.
 """
 
 from __future__ import annotations
 
 import csv
 import gzip
+import re
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -99,16 +111,33 @@ def read_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, Row]]]:
     opener: Callable[..., Any] = gzip.open if name.endswith(".gz") else open
     try:
         fh = opener(path, "rt", newline="", encoding="utf-8-sig")
-        reader = csv.reader(fh)
+    except OSError as exc:
+        raise UserInputError(f"{path}: cannot open ({_why(exc)})") from exc
+    reader = csv.reader(fh)
+    try:
         header = [h.strip().lower() for h in next(reader, [])]
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise UserInputError(f"{path}: cannot read as CSV ({exc})") from exc
+    except _READ_ERRORS as exc:
+        fh.close()
+        raise UserInputError(f"{path}: cannot read as CSV ({_why(exc)})") from exc
     if not header:
+        fh.close()
         raise UserInputError(f"{path}: empty file (no header line)")
 
     def gen() -> Iterator[tuple[int, Row]]:
+        line = 1
         with fh:
-            for line, cells in enumerate(reader, start=2):
+            while True:
+                line += 1
+                try:
+                    cells = next(reader)
+                except StopIteration:
+                    return
+                except csv.Error as exc:  # e.g. a field over the 131,072-character limit
+                    yield line, {"__error__": f"unreadable CSV row ({exc})"}
+                    continue
+                except _READ_ERRORS as exc:  # cannot go on: bad encoding, truncated .gz
+                    raise UserInputError(f"{path}: cannot read past line {line - 1} "
+                                         f"({_why(exc)})") from exc
                 if not cells or all(not c.strip() for c in cells):
                     continue
                 if len(cells) != len(header):
@@ -119,19 +148,42 @@ def read_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, Row]]]:
     return header, gen()
 
 
+#: What reading a file to its end may raise when the file (not the code) is bad.
+_READ_ERRORS = (OSError, EOFError, zlib.error, UnicodeDecodeError, csv.Error)
+
+
+def _why(exc: BaseException) -> str:
+    """A short reason for an unreadable file."""
+    if isinstance(exc, UnicodeDecodeError):
+        return f"not UTF-8 text: {exc.reason}"
+    if isinstance(exc, EOFError | zlib.error):
+        return f"compressed data is truncated or damaged: {exc}"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc) or type(exc).__name__
+
+
 def _parquet(path: Path) -> tuple[list[str], Iterator[tuple[int, Row]]]:
     import pyarrow.parquet as pq
 
     try:
         pf = pq.ParquetFile(path)
-    except Exception as exc:
+        header = [n.lower() for n in pf.schema_arrow.names]
+    except Exception as exc:  # pyarrow raises its own types (ArrowInvalid, OSError, ...)
         raise UserInputError(f"{path}: cannot read as parquet ({exc})") from exc
-    header = [n.lower() for n in pf.schema_arrow.names]
 
     def gen() -> Iterator[tuple[int, Row]]:
         line = 0
-        for batch in pf.iter_batches(batch_size=50_000):
-            cols = [batch.column(i).to_pylist() for i in range(batch.num_columns)]
+        batches = pf.iter_batches(batch_size=50_000)
+        while True:
+            try:
+                batch = next(batches, None)
+                if batch is None:
+                    return
+                cols = [batch.column(i).to_pylist() for i in range(batch.num_columns)]
+            except Exception as exc:  # a damaged page or an unconvertible value
+                raise UserInputError(f"{path}: cannot read parquet past row {line} "
+                                     f"({type(exc).__name__}: {exc})") from exc
             for values in zip(*cols, strict=True):
                 line += 1
                 yield line, {h: _cell(v) for h, v in zip(header, values, strict=True)}
@@ -145,7 +197,7 @@ def _cell(v: object) -> str:
     if isinstance(v, datetime):
         return (v if v.tzinfo else v.replace(tzinfo=UTC)).isoformat()
     if isinstance(v, float):
-        return repr(v) if v == v else ""
+        return repr(v)  # nan / inf stay visible: the row is then a bad row, not an empty cell
     return str(v)
 
 
@@ -160,61 +212,115 @@ def detect_layout(header: list[str]) -> str | None:
 
 
 # --- cell parsers (raise DataError with a readable message) --------------------------------
+MIN_TIME = datetime(2000, 1, 1, tzinfo=UTC)
+MAX_TIME = datetime(2100, 1, 1, tzinfo=UTC)
+MAX_NUMBER_CHARS = 40
+MAX_MAGNITUDE = Decimal(10) ** 15  # spot prices, volumes, strikes
+MAX_COUNT = Decimal(10) ** 12  # contracts
+MAX_IDENT_CHARS = 128
+_LOOSE = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d{1,3})?")
+_EPOCH_NUMBER = re.compile(r"\d{1,15}(?:\.\d{1,9})?")
+_IDENT = re.compile(rf"[!-~]{{1,{MAX_IDENT_CHARS}}}")  # printable ASCII, no space
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def ident(text: str, what: str = "ticker") -> str:
+    """A ticker, symbol or code: 1-128 printable ASCII characters (no space, control or NUL)."""
+    if not text:
+        raise DataError(f"{what} is empty")
+    if not _IDENT.fullmatch(text):
+        shown = text if len(text) <= 40 else text[:40] + "..."
+        raise DataError(f"{what} {shown!r} is not 1-{MAX_IDENT_CHARS} printable ASCII "
+                        "characters")
+    return text
+
+
+def _short(text: str, what: str) -> str:
+    """``text`` stripped, if short enough to be a number (checked before any parsing)."""
+    t = text.strip()
+    if len(t) > MAX_NUMBER_CHARS:
+        raise DataError(f"{what}: a number of {len(t):,} characters (at most "
+                        f"{MAX_NUMBER_CHARS})")
+    return t
+
+
+def _in_time_range(d: datetime, text: str, what: str) -> datetime:
+    if not MIN_TIME <= d < MAX_TIME:
+        raise DataError(f"{what} {text!r} is outside {MIN_TIME:%Y-%m-%d} .. "
+                        f"{MAX_TIME:%Y-%m-%d}")
+    return d
+
+
 def parse_time(text: str, what: str = "time") -> datetime:
+    """ISO-8601 (naive = UTC) or epoch seconds / milliseconds, within the sane range."""
     if not text:
         raise DataError(f"{what} is empty")
     t = text.strip()
-    if t.replace(".", "", 1).isdigit():
+    if len(t) > MAX_NUMBER_CHARS:
+        raise DataError(f"{what}: cannot read a {len(t):,}-character value as a time")
+    if _EPOCH_NUMBER.fullmatch(t):
         x = Decimal(t)
         secs = x / 1000 if x > 10**11 else x
-        return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(seconds=float(secs))
+        if secs >= int((MAX_TIME - _EPOCH).total_seconds()):
+            raise DataError(f"{what} {text!r} is outside {MIN_TIME:%Y-%m-%d} .. "
+                            f"{MAX_TIME:%Y-%m-%d}")
+        return _in_time_range(_EPOCH + timedelta(seconds=float(secs)), text, what)
     try:
         d = datetime.fromisoformat(t.replace("Z", "+00:00").replace(" ", "T", 1))
-    except ValueError:
+        d = d.replace(tzinfo=UTC) if d.tzinfo is None else d.astimezone(UTC)
+    except (ValueError, OverflowError):
         raise DataError(f"{what}: cannot read {text!r} as a time") from None
-    return d.replace(tzinfo=UTC) if d.tzinfo is None else d.astimezone(UTC)
+    return _in_time_range(d, text, what)
 
 
 def loose_decimal(text: str, what: str) -> Decimal:
     """A decimal that may use exponent notation (``5.4e-05``): for spot prices and volumes,
-    never for Kalshi money."""
-    try:
-        v = Decimal(text.strip())
-    except ArithmeticError:
-        raise DataError(f"{what}: malformed number {text!r}") from None
-    if not v.is_finite():
-        raise DataError(f"{what}: not a finite number {text!r}")
+    never for Kalshi money. At most 40 characters and below 10^15 in magnitude."""
+    t = _short(text, what)
+    if not _LOOSE.fullmatch(t):
+        raise DataError(f"{what}: malformed number {text!r}")
+    v = Decimal(t)  # the exponent has at most 3 digits: cheap, and bounded below
+    if abs(v) >= MAX_MAGNITUDE:
+        raise DataError(f"{what}: {text!r} is out of range (at most 10^15)")
+    return v
+
+
+def exact_decimal(text: str, what: str) -> Decimal:
+    """An exact decimal (no exponent) of at most 40 characters, below 10^15 in magnitude."""
+    v = parse_decimal(_short(text, what), what)
+    if abs(v) >= MAX_MAGNITUDE:
+        raise DataError(f"{what}: {text!r} is out of range (at most 10^15)")
     return v
 
 
 def opt_dec(row: Row, col: str) -> Decimal | None:
     v = row.get(col, "")
-    return None if v == "" else parse_decimal(v, col)
+    return None if v == "" else exact_decimal(v, col)
 
 
 def price_units(text: str, what: str) -> int | None:
     if text == "":
         return None
-    p = Price.from_dollars(text, what)
+    p = Price.from_dollars(_short(text, what), what)
     return price_to_units(p)
 
 
 def count_units(text: str, what: str) -> int | None:
     if text == "":
         return None
-    v = parse_decimal(text, what)
+    v = parse_decimal(_short(text, what), what)
     if v < 0:
         raise DataError(f"{what} {text} is negative")
+    if v >= MAX_COUNT:
+        raise DataError(f"{what} {text} is out of range (at most 10^12 contracts)")
     return count_to_units(v)
 
 
 # --- row converters ------------------------------------------------------------------------
 def market_from_row(row: Row, *, now: datetime) -> tuple[Market, Event]:
-    ticker = row["ticker"]
-    if not ticker:
-        raise DataError("ticker is empty")
-    event = row.get("event_ticker") or ticker.rsplit("-", 1)[0]
-    series = row.get("series_ticker") or series_of(ticker)
+    ticker = ident(row["ticker"])
+    event = ident(row.get("event_ticker") or ticker.rsplit("-", 1)[0], "event_ticker")
+    series = ident(row.get("series_ticker") or series_of(ticker), "series_ticker")
     result_text = row.get("result", "").lower()
     try:
         result = Result(result_text)
@@ -246,7 +352,7 @@ def quote_row(row: Row) -> tuple[str, int, int | None, int | None, int | None, i
     ask = price_units(row.get("yes_ask", ""), "yes_ask")
     if bid is not None and ask is not None and bid > ask:
         raise DataError(f"yes_bid {row['yes_bid']} is above yes_ask {row['yes_ask']}")
-    return (row["ticker"], ts_ms(parse_time(row["ts"], "ts")), bid,
+    return (ident(row["ticker"]), ts_ms(parse_time(row["ts"], "ts")), bid,
             count_units(row.get("yes_bid_size", ""), "yes_bid_size"), ask,
             count_units(row.get("yes_ask_size", ""), "yes_ask_size"), None)
 
@@ -259,7 +365,7 @@ def trade_fields(row: Row) -> tuple[str, int, int, int, str]:
     count = count_units(row["count"], "count")
     if price is None or count is None:
         raise DataError("yes_price and count are required")
-    return row["ticker"], ts_ms(parse_time(row["ts"], "ts")), price, count, side
+    return ident(row["ticker"]), ts_ms(parse_time(row["ts"], "ts")), price, count, side
 
 
 def series_rows(markets: list[Market]) -> list[Series]:

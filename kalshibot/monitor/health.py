@@ -5,8 +5,11 @@ the store and returns one JSON-ready ``dict`` with a stable field order (documen
 ``status.schema.json`` beside this module); ``exit_code(doc)`` is its health code:
 
 - **0 healthy**: none of the below.
-- **1 degraded**: no run recorded or the bot is not running; heartbeat older than
-  ``heartbeat_stale_s`` seconds; new entries blocked (reconciliation mismatch); at least
+- **1 degraded**: no run recorded or the bot is not running (also: its last ``trade`` failed
+  at start); heartbeat older than ``heartbeat_stale_s`` seconds; new entries blocked
+  (reconciliation mismatch); orders whose outcome is unknown (their markets take no new orders
+  until the exchange is asked; a ``pending_submit`` row counts once it is older than
+  ``PENDING_GRACE``, so an order being sent right now does not); at least
   ``status_error_threshold`` errors in the last ``status_error_window_s`` seconds; the current
   model older than ``retrain_interval_hours``; (with an exchange view) balance/positions differ
   from the exchange or the exchange could not be read.
@@ -54,6 +57,8 @@ STARTING_CASH_KEY = "account.starting_cash"
 SIM_CLOCK_KEY = "sim.clock"
 NOT_TERMINAL = (OrderStatus.RESTING, OrderStatus.PARTIALLY_FILLED, OrderStatus.PENDING_SUBMIT,
                 OrderStatus.OUTCOME_UNKNOWN)
+#: A ``pending_submit`` order older than this was left by a process that died while sending.
+PENDING_GRACE = timedelta(seconds=60)
 
 
 @dataclass(frozen=True)
@@ -240,6 +245,8 @@ def collect_status(
             "strategy": o.strategy, "created_at": _iso(o.created), "last_error": o.last_error,
         })
 
+    _unresolved_reason(orders, ref, reasons)
+
     # --- exchange comparison ----------------------------------------------------------------
     if exchange is not None:
         account["exchange"] = _exchange_section(exchange, open_pos, reasons)
@@ -300,6 +307,19 @@ def collect_status(
         "model": model_doc,
         "errors": errors_doc,
     }
+
+
+def _unresolved_reason(orders: Sequence[Any], ref: datetime,
+                       reasons: list[tuple[int, str]]) -> None:
+    """Degraded while orders have an unknown outcome: their markets take no new orders."""
+    unknown = [o for o in orders if o.status is OrderStatus.OUTCOME_UNKNOWN
+               or (o.status is OrderStatus.PENDING_SUBMIT and ref - o.updated >= PENDING_GRACE)]
+    if not unknown:
+        return
+    markets = sorted({o.ticker for o in unknown})
+    shown = ", ".join(markets[:5]) + (f" and {len(markets) - 5} more" if len(markets) > 5 else "")
+    reasons.append((DEGRADED, f"{len(unknown)} order(s) with an unknown outcome: no new orders "
+                    f"in {shown} until the exchange is asked (`kalshibot trade` resolves them)"))
 
 
 def _run_section(run: Run | None, hb: Any, ref: datetime, s: Settings, simulated: bool,

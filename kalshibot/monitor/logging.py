@@ -12,15 +12,23 @@
   base64 blobs of signature length (64+ characters with ``+``, ``/`` or ``=``), bearer tokens
   and webhook/bot tokens in URLs are replaced by ``[REDACTED]`` in messages, structured fields
   and tracebacks. The JSON formatter redacts its finished line once more.
+- ``LogFileHandler``: the rotating JSON-lines handler. When the disk is full or the file
+  cannot be written, trading goes on: one warning line on stderr (not Python's
+  "--- Logging error ---" traceback per record), lost lines counted in ``dropped``, and one
+  line again when writing works once more. ``write_strict(record)`` is the audited path: it
+  writes, flushes and fsyncs, and raises ``OSError`` instead (``kalshibot.monitor.audit``).
 - Heartbeat helpers: ``heartbeat_age_s`` (seconds, from an injected ``now``) and
   ``heartbeat_fields`` (a heartbeat as log fields).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
 import re
+import sys
 import traceback
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -199,6 +207,82 @@ class JsonLinesFormatter(logging.Formatter):
         return self.redactor.redact(json.dumps(doc, ensure_ascii=False, default=str))
 
 
+class LogFileHandler(RotatingFileHandler):
+    """Size-rotating file handler that degrades to one warning when it cannot write."""
+
+    def __init__(self, path: Path, *, max_bytes: int, backups: int) -> None:
+        super().__init__(path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8")
+        self.dropped = 0  # records lost since the last successful write
+        self._failed_this_emit = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self._failed_this_emit = False
+        super().emit(record)
+        if not self._failed_this_emit and self.dropped:
+            _warn(f"kalshibot: writing the log {self.baseFilename} again "
+                  f"({self.dropped} line(s) were lost)")
+            self.dropped = 0
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 (logging's name)
+        self._failed_this_emit = True
+        if self.dropped == 0:
+            exc = sys.exc_info()[1]
+            why = (exc.strerror if isinstance(exc, OSError) and exc.strerror
+                   else f"{type(exc).__name__}: {exc}")
+            _warn(f"kalshibot: warning: cannot write the log {self.baseFilename} ({why}); "
+                  "going on without it, further log errors are not shown")
+        self.dropped += 1
+
+    def write_strict(self, record: logging.LogRecord) -> None:
+        """Write ``record`` now, flushed and fsynced; raise ``OSError`` when that fails (the
+        unwritten text is dropped, not left in the buffer for a later write)."""
+        self.acquire()
+        try:
+            if not self.filter(record):
+                return
+            if self.shouldRollover(record):
+                self.doRollover()
+            if self.stream is None:
+                self.stream = self._open()
+            try:
+                self.stream.write(self.format(record) + self.terminator)
+                self.stream.flush()
+                if os.path.isfile(self.baseFilename):
+                    os.fsync(self.stream.fileno())
+            except OSError:
+                self._drop_stream()
+                raise
+        finally:
+            self.release()
+
+    def _drop_stream(self) -> None:
+        stream, self.stream = self.stream, None
+        if stream is not None:
+            with contextlib.suppress(OSError):
+                stream.close()
+
+    def close(self) -> None:
+        """Close; text that cannot be flushed any more (full disk) is dropped silently."""
+        try:
+            super().close()
+        except OSError:
+            self.stream = None
+
+
+def _warn(line: str) -> None:
+    """One line on stderr, never an exception (the log itself is what failed)."""
+    with contextlib.suppress(Exception):  # stderr gone too: nothing left to tell
+        print(line, file=sys.stderr, flush=True)
+
+
+def file_handler(logger: logging.Logger | None = None) -> LogFileHandler | None:
+    """The JSON-lines handler ``setup_logging`` installed (None before)."""
+    for h in (logger or logging.getLogger(ROOT_LOGGER)).handlers:
+        if isinstance(h, LogFileHandler) and getattr(h, _OURS, False):
+            return h
+    return None
+
+
 def log_event(logger: logging.Logger, event: str, msg: str = "", *, level: int = logging.INFO,
               **fields: Any) -> None:
     """Write one structured event (``event`` names its kind; ``fields`` its data)."""
@@ -228,8 +312,8 @@ def setup_logging(settings: Settings, *, console: bool = True,
     logger = logging.getLogger(ROOT_LOGGER)
     _remove_ours(logger)
     logger.setLevel(min(level, console_level) if console else level)
-    fh = RotatingFileHandler(path, maxBytes=settings.log_max_bytes,
-                             backupCount=settings.log_backup_count, encoding="utf-8")
+    fh = LogFileHandler(path, max_bytes=settings.log_max_bytes,
+                        backups=settings.log_backup_count)
     fh.setLevel(level)
     fh.addFilter(RedactionFilter())
     fh.setFormatter(JsonLinesFormatter())

@@ -125,6 +125,11 @@ def _dec(x: float, places: int) -> Decimal:
     return Decimal(f"{x:.{places}f}")
 
 
+#: The span sample data may cover (``--end`` outside it is refused before any date arithmetic).
+SANE_START = datetime(2000, 3, 1, tzinfo=UTC)  # leaves room for --days 60 before it
+SANE_END = datetime(2100, 1, 1, tzinfo=UTC)
+
+
 def validate(cfg: SampleConfig) -> None:
     if not 0 < cfg.days <= 60:
         raise UserInputError(f"--days must be in (0, 60], got {cfg.days}")
@@ -136,6 +141,11 @@ def validate(cfg: SampleConfig) -> None:
         raise UserInputError("no series to generate")
     if cfg.snapshot_s <= 0 or 900 % cfg.snapshot_s:
         raise UserInputError("--snapshot-seconds must divide 900")
+    if cfg.seed < 0:
+        raise UserInputError(f"--seed must be 0 or more, got {cfg.seed}")
+    if cfg.end is not None and not SANE_START <= cfg.end.astimezone(UTC) < SANE_END:
+        raise UserInputError(f"--end {cfg.end.isoformat()} is outside "
+                             f"{SANE_START:%Y-%m-%d} .. {SANE_END:%Y-%m-%d}")
 
 
 def generate_sample(conn: sqlite3.Connection, cfg: SampleConfig, *,

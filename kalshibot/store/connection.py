@@ -17,16 +17,24 @@ live sessions write each order this way before sending it.
 committed, this connection wrote behind the cache's back, or ``atomic`` rolled back.
 
 Times are stored as INTEGER epoch milliseconds UTC (``ts_ms``); see ``kalshibot.store.units``.
+
+A damaged file must read as damaged, never as a bug: connections are ``StoreConnection``s,
+which turn the ``UnicodeDecodeError`` Python raises for an SQLite message holding bytes from a
+corrupt page into ``sqlite3.DatabaseError``; ``store_failure(exc)`` tells which SQLite errors
+are the file's or the machine's fault (corrupt, not a database, disk full, I/O, read-only,
+locked) and gives the one-line ``StoreError`` (exit 3) the CLI prints for them.
 """
 
 from __future__ import annotations
 
+import functools
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from itertools import islice
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from kalshibot.errors import StoreError
 
@@ -34,6 +42,96 @@ BUSY_TIMEOUT_MS = 10_000
 T = TypeVar("T")
 #: Transactions ``atomic`` rolled back in this process, on any connection (``StoreWatch``).
 _rollbacks = 0
+
+
+_UNREADABLE_HINT = ("run `sqlite3 FILE 'PRAGMA integrity_check'` on the database, or "
+                    "restore it from a backup")
+#: SQLite primary result codes that are the file's or the machine's fault, with a hint.
+_ENVIRONMENT_CODES = {
+    3: "check the file's permissions",  # SQLITE_PERM
+    5: "another process holds the database; try again",  # SQLITE_BUSY
+    6: "another process holds the database; try again",  # SQLITE_LOCKED
+    7: "the machine is out of memory",  # SQLITE_NOMEM
+    8: "the database file or its folder is read-only",  # SQLITE_READONLY
+    10: "a disk I/O error: check the disk",  # SQLITE_IOERR
+    13: "the disk is full: free space",  # SQLITE_FULL
+    14: "check that the file and its folder exist and are readable",  # SQLITE_CANTOPEN
+}
+_CORRUPT_CODES = (11, 26)  # SQLITE_CORRUPT, SQLITE_NOTADB
+_CORRUPT_WORDS = ("malformed", "not a database", "corrupt", "could not decode", "undecodable")
+_ENVIRONMENT_WORDS = {"locked": 5, "readonly": 8, "read-only": 8, "disk i/o": 10,
+                      "disk is full": 13, "unable to open": 14, "out of memory": 7}
+
+
+def store_failure(exc: BaseException, where: str | Path | None = None) -> StoreError | None:
+    """The one-line ``StoreError`` (exit 3) for an SQLite error that is not a bug: a damaged
+    file ("store unreadable", with the integrity-check / restore hint), or a full, read-only,
+    locked or failing disk. ``None`` for anything else (a programming error stays a bug).
+    ``where`` (the database path) is named in the message when given."""
+    if isinstance(exc, StoreError):
+        return exc
+    if not isinstance(exc, sqlite3.DatabaseError):
+        return None
+    at = f"{where}: " if where is not None else ""
+    code = getattr(exc, "sqlite_errorcode", None)
+    primary = code & 0xFF if isinstance(code, int) else None
+    text = str(exc).lower()
+    if primary in _CORRUPT_CODES or any(w in text for w in _CORRUPT_WORDS):
+        return StoreError(f"store unreadable: {at}{exc}", hint=_UNREADABLE_HINT)
+    if primary is None:
+        primary = next((c for w, c in _ENVIRONMENT_WORDS.items() if w in text), None)
+    if primary in _ENVIRONMENT_CODES:
+        return StoreError(f"store error: {at}{exc}", hint=_ENVIRONMENT_CODES[primary])
+    return None
+
+
+def _undecodable(exc: UnicodeDecodeError) -> sqlite3.DatabaseError:
+    return sqlite3.DatabaseError(f"database disk image is malformed (undecodable bytes in an "
+                                 f"SQLite message: {exc.reason} at byte {exc.start})")
+
+
+def _readable(method: Callable[..., Any]) -> Callable[..., Any]:
+    """``method`` with an undecodable SQLite message turned into ``DatabaseError``."""
+
+    @functools.wraps(method)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(*args, **kwargs)
+        except UnicodeDecodeError as exc:
+            raise _undecodable(exc) from exc
+
+    return call
+
+
+class StoreCursor(sqlite3.Cursor):
+    """A cursor whose undecodable SQLite messages (a corrupt page) are ``DatabaseError``."""
+
+    execute = _readable(sqlite3.Cursor.execute)
+    executemany = _readable(sqlite3.Cursor.executemany)
+    fetchone = _readable(sqlite3.Cursor.fetchone)
+    fetchmany = _readable(sqlite3.Cursor.fetchmany)
+    fetchall = _readable(sqlite3.Cursor.fetchall)
+
+    def __next__(self) -> Any:  # per row: no generic wrapper on this path
+        try:
+            return super().__next__()
+        except UnicodeDecodeError as exc:
+            raise _undecodable(exc) from exc
+
+
+class StoreConnection(sqlite3.Connection):
+    """The store's connection: every cursor is a ``StoreCursor``."""
+
+    def cursor(self, factory: Any = StoreCursor) -> Any:
+        return super().cursor(factory)
+
+    def execute(self, sql: str, parameters: Any = (), /) -> Any:
+        return self.cursor().execute(sql, parameters)
+
+    def executemany(self, sql: str, parameters: Any, /) -> Any:
+        return self.cursor().executemany(sql, parameters)
+
+    executescript = _readable(sqlite3.Connection.executescript)
 
 
 def connect(path: str | Path, *, migrate: bool = True, read_only: bool = False
@@ -51,6 +149,8 @@ def connect(path: str | Path, *, migrate: bool = True, read_only: bool = False
         if read_only and not p.exists():
             raise StoreError(f"database {p} does not exist",
                              hint="run `kalshibot data sample` or `kalshibot data import` first")
+        if p.exists() and not p.is_file():  # a folder, a device, a pipe: never open those
+            raise StoreError(f"{p} is not a database file (it is a folder or a device)")
         try:
             p.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -58,28 +158,49 @@ def connect(path: str | Path, *, migrate: bool = True, read_only: bool = False
     try:
         if read_only and target != ":memory:":
             conn = sqlite3.connect(f"file:{target}?mode=ro", uri=True, isolation_level=None,
-                                   timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+                                   timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False,
+                                   factory=StoreConnection)
         else:
             conn = sqlite3.connect(target, isolation_level=None,
-                                   timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+                                   timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False,
+                                   factory=StoreConnection)
     except sqlite3.Error as exc:
         raise StoreError(f"cannot open database {target}: {exc}") from exc
     try:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA foreign_keys = ON")
         if not read_only:
-            conn.execute("PRAGMA journal_mode = WAL")
+            _enable_wal(conn)
             conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA temp_store = MEMORY")
         if migrate:
             run_migrations(conn, read_only=read_only)
     except sqlite3.DatabaseError as exc:
         conn.close()
-        raise StoreError(f"{target} is not a usable kalshibot database: {exc}") from exc
+        raise store_failure(exc, target) or StoreError(
+            f"{target} is not a usable kalshibot database: {exc}") from exc
     except StoreError:
         conn.close()
         raise
     return conn
+
+
+def _enable_wal(conn: sqlite3.Connection) -> None:
+    """Switch to WAL unless already in it. Switching needs the file to itself and SQLite
+    answers "database is locked" at once (no busy wait) while another process opens or
+    switches the same new file, so retry until ``BUSY_TIMEOUT_MS``."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+            if str(mode).lower() in ("wal", "memory"):
+                return
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01)
 
 
 #: Alias: the name most callers use.

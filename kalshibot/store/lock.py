@@ -89,8 +89,10 @@ def acquire_writer_lock(db_path: Path, command: str, *, now: datetime | None = N
         lock_path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
     except OSError as exc:
-        raise StoreError(f"cannot create the lock file {lock_path}: {exc.strerror}",
-                         hint="the database folder must be writable") from exc
+        raise StoreError(f"store error: {db_path}: cannot create its lock file {lock_path}: "
+                         f"{exc.strerror}",
+                         hint="the database folder must be on a writable disk with free space"
+                         ) from exc
     since = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
     holder = Holder(os.getpid(), command, since)
     if fcntl is not None:

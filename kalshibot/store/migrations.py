@@ -267,29 +267,30 @@ def schema_version(conn: sqlite3.Connection) -> int:
 
 
 def migrate(conn: sqlite3.Connection, *, read_only: bool = False) -> int:
-    """Bring ``conn`` to ``CURRENT_VERSION``; return the number of steps applied."""
-    version = schema_version(conn)
-    if version > CURRENT_VERSION:
-        raise StoreError(
-            f"the database is at schema version {version}, newer than this kalshibot "
-            f"understands ({CURRENT_VERSION})",
-            hint="upgrade kalshibot, or point KALSHIBOT_DB_PATH at another file",
-        )
+    """Bring ``conn`` to ``CURRENT_VERSION``; return the number of steps applied.
+
+    Safe when several processes open the same new file at once: each step runs under the
+    write lock (``BEGIN IMMEDIATE``) and re-reads ``user_version`` there, so a step another
+    process applied meanwhile is skipped instead of run twice.
+    """
+    version = _check(schema_version(conn))
     if version == CURRENT_VERSION:
         return 0
     if read_only:
         raise StoreError(f"the database is at schema version {version}; version "
                          f"{CURRENT_VERSION} is needed and the file is opened read-only")
-    if version == 0 and _has_user_tables(conn):
-        raise StoreError("the file holds tables but no kalshibot schema version",
-                         hint="is this a kalshibot database?")
     applied = 0
     for step in MIGRATIONS:
-        if step.version <= version:
-            continue
         # executescript() commits first; run the step's statements inside one transaction.
         conn.execute("BEGIN IMMEDIATE")
         try:
+            version = _check(schema_version(conn))
+            if step.version <= version:
+                conn.execute("COMMIT")
+                continue
+            if version == 0 and _has_user_tables(conn):
+                raise StoreError("the file holds tables but no kalshibot schema version",
+                                 hint="is this a kalshibot database?")
             for statement in _statements(step.sql):
                 conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {step.version}")
@@ -299,6 +300,17 @@ def migrate(conn: sqlite3.Connection, *, read_only: bool = False) -> int:
         conn.execute("COMMIT")
         applied += 1
     return applied
+
+
+def _check(version: int) -> int:
+    """``version`` when this code can open it; ``StoreError`` for a newer kalshibot's file."""
+    if version > CURRENT_VERSION:
+        raise StoreError(
+            f"the database is at schema version {version}, newer than this kalshibot "
+            f"understands ({CURRENT_VERSION})",
+            hint="upgrade kalshibot, or point KALSHIBOT_DB_PATH at another file",
+        )
+    return version
 
 
 def _statements(sql: str) -> list[str]:

@@ -31,6 +31,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from kalshibot.clock import Clock
 from kalshibot.config import Settings
@@ -43,7 +44,7 @@ from kalshibot.errors import KalshibotError
 from kalshibot.exchange import Exchange, MarketData
 from kalshibot.kalshi.auth import Signer
 from kalshibot.ws.channels import INDEX_FOR_SYMBOL, FillSink, UserOrderSink
-from kalshibot.ws.client import WS_URLS
+from kalshibot.ws.client import WS_PATH, WS_URLS
 from kalshibot.ws.feed import WsFeed
 
 log = logging.getLogger(__name__)
@@ -276,7 +277,17 @@ class WsExchange:
 
 
 def ws_url(settings: Settings) -> str:
-    return WS_URLS[settings.environment]
+    """The WebSocket URL: the environment's, or derived from ``KALSHIBOT_API_BASE_URL`` when
+    that is set, so one setting moves REST and the socket together (a test set-up pointing
+    REST at a fake never leaves the socket on real Kalshi). ``http(s)://host[:port][/prefix]
+    /trade-api/v2`` -> ``ws(s)://host[:port][/prefix]/trade-api/ws/v2``."""
+    base = settings.api_base_url
+    if not base:
+        return WS_URLS[settings.environment]
+    parts = urlsplit(base.rstrip("/"))
+    scheme = {"https": "wss", "http": "ws"}.get(parts.scheme.lower(), parts.scheme)
+    prefix = parts.path.removesuffix("/trade-api/v2")
+    return urlunsplit((scheme, parts.netloc, prefix + WS_PATH, "", ""))
 
 
 def build_market_data(

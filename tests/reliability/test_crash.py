@@ -113,6 +113,7 @@ def test_sigkill_subset(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1500)  # alone ~3 min; far longer on a loaded 2-core machine
 def test_sigkill_60_runs(tmp_path: Path) -> None:
     c = kill_loop(tmp_path, 60, SEED + 1)
     _report(c)

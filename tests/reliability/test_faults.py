@@ -85,6 +85,7 @@ def test_faults_subset(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1500)  # alone ~3 min; far longer on a loaded 2-core machine
 def test_faults_long(tmp_path: Path) -> None:
     c, faults = run_faults(tmp_path, 11, 200)
     _report(c, faults)
