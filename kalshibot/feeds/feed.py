@@ -96,6 +96,11 @@ class SpotFeed:
         }
 
     # -- introspection -----------------------------------------------------------------------
+    @property
+    def clock(self) -> Clock:
+        """The clock the feed evaluates freshness at."""
+        return self._clock
+
     def symbols(self) -> tuple[str, ...]:
         """Symbols this feed serves."""
         return self._symbols

@@ -208,6 +208,18 @@ class IndexTape:
                 for k in sorted(self._avg, key=lambda k: k[1])[:256]:
                     del self._avg[k]
 
+    def load(self, index_id: str, ts_s: Sequence[float], values: Sequence[float]) -> int:
+        """Replace ``index_id``'s ticks by stored ones (epoch s, USD; received = ts), sorted,
+        de-duplicated by time, non-positive values dropped. Returns how many were kept."""
+        rows = sorted((float(t), float(v)) for t, v in zip(ts_s, values, strict=True) if v > 0)
+        s = _Series(self._cap)
+        for t, v in rows:
+            if not s.ts or t > s.ts[-1]:
+                s.append(t, t, v)
+        with self._lock:
+            self._s[index_id] = s
+        return len(s.ts)
+
     def extend(self, ticks: Iterable[IndexTick]) -> int:
         """Add many ticks (e.g. stored rows); returns how many were new."""
         return sum(self.add(t.index_id, t.ts, t.value, t.received) for t in ticks)

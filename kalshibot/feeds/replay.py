@@ -118,6 +118,11 @@ class ReplaySpotFeed:
             raise DataError(f"spot frame: missing 'ts' in row {int(parsed.isna().argmax())}")
         return [ensure_utc(t.to_pydatetime()) for t in parsed]
 
+    @property
+    def clock(self) -> Clock:
+        """The clock the feed evaluates freshness at."""
+        return self._clock
+
     def symbols(self) -> tuple[str, ...]:
         """Symbols present in the frame."""
         return tuple(sorted(self._series))
