@@ -18,6 +18,7 @@ from kalshibot.cli import (
     backtest_cmd,
     config_cmd,
     data_cmd,
+    eval_cmd,
     history_cmd,
     markets_cmd,
     orders_cmd,
@@ -85,6 +86,7 @@ app.add_typer(positions_cmd.positions_app, name="positions")
 
 
 app.command("backtest")(backtest_cmd.backtest)
+app.add_typer(eval_cmd.eval_app, name="eval")
 
 
 def main(argv: list[str] | None = None) -> None:
