@@ -98,6 +98,7 @@ class CryptoVolStrategy:
         if symbols:
             self.feed.refresh(tuple(dict.fromkeys(symbols.values())))
         refs: dict[tuple[str, datetime], Reference | str] = {}
+        sigmas: dict[str, float | None] = {}
         rows: list[tuple[int, Reference, float, float]] = []
         for i, sym in symbols.items():
             v = views[i]
@@ -115,7 +116,9 @@ class CryptoVolStrategy:
             if isinstance(ref, str):
                 out[i] = FairValue(None, ref)
                 continue
-            sig, _ = self.sigma(sym, v.now)
+            if sym not in sigmas:
+                sigmas[sym] = self.sigma(sym, v.now)[0]
+            sig = sigmas[sym]
             if sig is None:
                 out[i] = FairValue(None, "not enough reference history for volatility")
                 continue
@@ -133,21 +136,22 @@ class CryptoVolStrategy:
         tau = np.array([t for _, _, _, t in rows])
         obs = np.array([r.observed_avg for _, r, _, _ in rows])
         extra = np.array([r.extra_sd ** 2 + s * s * r.age_s for _, r, s, _ in rows])
-        p = digital_prob(spot, strike, sigma, tau, observed_avg=obs, extra_var=extra)
+        p = np.clip(digital_prob(spot, strike, sigma, tau, observed_avg=obs, extra_var=extra),
+                    self.p_clip, 1 - self.p_clip).tolist()
+        described: dict[int, str] = {}  # one description per reference (shared by markets)
         for k, (i, ref, sig, t) in enumerate(rows):
             m = views[i].market
             self.last_refs[m.ticker] = ref
-            pk = float(p[k])
+            d = described.get(id(ref))
+            if d is None:
+                d = described[id(ref)] = f"ref {ref.describe()} level {ref.price:.6g}"
+            pk = p[k]
             if pk != pk:
-                out[i] = FairValue(None, f"pricer returned NaN ({ref.describe()})")
+                out[i] = FairValue(None, f"pricer returned NaN ({d})")
                 continue
-            pk = min(max(pk, self.p_clip), 1 - self.p_clip)
             out[i] = FairValue(
-                pk,
-                f"digital p={pk:.3f} ref {ref.describe()} level {ref.price:.6g} strike "
-                f"{m.floor_strike} sigma {sig:.2e}/sqrt(s) tau {t:.0f}s",
-                allow_entry=t >= self.no_entry_last_s,
-            )
+                pk, f"digital p={pk:.3f} {d} strike {m.floor_strike} sigma {sig:.2e}/sqrt(s) "
+                    f"tau {t:.0f}s", allow_entry=t >= self.no_entry_last_s)
         if len(self.last_refs) > 4096:  # keep the newest markets only
             for tk in list(self.last_refs)[:2048]:
                 del self.last_refs[tk]
