@@ -2,7 +2,7 @@
 
 **Reference path** (``load_reference``): one (symbol, source) of ``spot_prices``. For coin
 ``BTC`` the preference is the settlement index itself (source ``cfbenchmarks``, recorded by
-``data record --indices``), else the longest stored series among the symbols ``BTC``,
+``data record --ws``), else the longest stored series among the symbols ``BTC``,
 ``BTCUSD``, ``BTCUSDT``, ``BTCUSDC`` (ties in that order; e.g. Binance.US bars from
 ``data import``: **not** the index Kalshi settles on). ``RefPath.is_index`` says which.
 
@@ -104,7 +104,7 @@ def choose_series(conn: sqlite3.Connection, coin: str, symbol: str | None = None
     raise UserInputError(f"no spot prices stored for {coin} (looked for "
                          f"{', '.join(_candidates(coin))})",
                          hint="import some with `kalshibot data import` or record the index "
-                              "with `kalshibot data record --indices`")
+                              "with `kalshibot data record --ws --series KXBTC15M`")
 
 
 def load_reference(conn: sqlite3.Connection, symbol: str, source: str,
