@@ -225,3 +225,22 @@ def test_shared_btc_weeks(tmp_path: Path, capsys: pytest.CaptureFixture[str],
     assert doc["test_samples"] == 3 * 1055
     ten = models(doc, 10)["pricer"]["vs_ewma"]
     assert ten["diff"] < 0 and ten["ci95"][1] < 0
+
+
+def test_recorded_index_is_preferred_and_second_data_is_used(tmp_path: Path) -> None:
+    """A day of per-second index ticks (source cfbenchmarks) beside longer exchange bars: the
+    index is the reference (it is what settles the markets), averaged per second."""
+    db = store(tmp_path, days=3.0)  # binanceus/BTCUSD, longer
+    conn = connect(db)
+    rng = np.random.default_rng(8)
+    t0 = START.timestamp() + 86400
+    p = 30_000 * np.exp(np.cumsum(rng.normal(0, 1e-4, 86400)))
+    insert_spot_rows(conn, [("cfbenchmarks", "BTC", int((t0 + i) * 1000), f"{v:.2f}", None,
+                             None, None, None) for i, v in enumerate(p)])
+    conn.commit()
+    r = evaluate(conn, EvalConfig(n_boot=50))
+    assert r["reference"]["source"] == "cfbenchmarks" and r["reference"]["is_settlement_index"]
+    assert r["reference"]["median_spacing_s"] == 1.0
+    # opens from 01:00 (an hour of volatility warm-up) to 23:30: closes 01:15 .. 23:45
+    assert r["windows"]["count"] == 91
+    assert models(r, 5)["pricer"]["log_loss"] < math.log(2)
