@@ -112,7 +112,7 @@ class Settings(BaseSettings):
     crypto_basis_halflife_s: float = 900.0  # online log(index/spot) estimate half-life
     crypto_basis_sd_floor_bps: float = 1.0  # least basis uncertainty on fallback, bps
     crypto_basis_unknown_sd_bps: float = 10.0  # basis uncertainty with no recent index
-    crypto_vol_model: str = "robust"  # ewma | robust (see README "Crypto pricer evaluation")
+    crypto_vol_model: str = "robust"  # ewma | robust (README: the 15-minute crypto pricer)
     crypto_vol_halflife_s: float = 1800.0
 
     @classmethod
