@@ -120,6 +120,17 @@ class Settings(BaseSettings):
     # When the daily loss limit and the circuit breaker's peak start over: "HH:MM [IANA zone]".
     day_boundary: str = "00:00 UTC"
 
+    # issue 17: the 15-minute crypto pricer (kalshibot.feeds.reference, features.volatility)
+    crypto_use_index: bool = True  # price on the CF Benchmarks index (needs API keys for WS)
+    crypto_index_5hz: bool = False  # also stream cfbenchmarks_value_5hz (BTC/ETH/SOL/XRP/DOGE)
+    crypto_index_stale_s: float = 5.0  # an index tick older than this: fall back to spot
+    crypto_spot_stale_s: float = 5.0  # exchange spot older than this: no price at all
+    crypto_basis_halflife_s: float = 900.0  # online log(index/spot) estimate half-life
+    crypto_basis_sd_floor_bps: float = 1.0  # least basis uncertainty on fallback, bps
+    crypto_basis_unknown_sd_bps: float = 10.0  # basis uncertainty with no recent index
+    crypto_vol_model: str = "robust"  # ewma | robust (README: the 15-minute crypto pricer)
+    crypto_vol_halflife_s: float = 1800.0
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -478,6 +489,7 @@ def check_settings(s: Settings) -> list[Problem]:
     ):
         add("db_path", "live mode must not use the paper database", "live")
     p += _check_money_path(s)
+    p += _check_crypto(s)
     return p
 
 
@@ -495,6 +507,34 @@ def _check_money_path(s: Settings) -> list[Problem]:
         DayBoundary.parse(s.day_boundary)
     except ValueError as exc:
         p.append(Problem(_env_name("day_boundary"), str(exc)))
+    return p
+
+
+def _check_crypto(s: Settings) -> list[Problem]:
+    """issue 17: ranges of the crypto pricer settings."""
+    from kalshibot.features.volatility import KINDS
+
+    p: list[Problem] = []
+
+    def add(field: str, message: str) -> None:
+        p.append(Problem(_env_name(field), message))
+
+    for name in ("crypto_index_stale_s", "crypto_spot_stale_s"):
+        v = getattr(s, name)
+        if not 0 < v <= 300:
+            add(name, f"must be in (0, 300] seconds, got {v}")
+    for name in ("crypto_basis_halflife_s", "crypto_vol_halflife_s"):
+        v = getattr(s, name)
+        if not 0 < v <= 7 * 86_400:
+            add(name, f"must be in (0, 604800] seconds, got {v}")
+    if not 0 <= s.crypto_basis_sd_floor_bps <= 1000:
+        add("crypto_basis_sd_floor_bps", f"must be in [0, 1000] bps, got "
+            f"{s.crypto_basis_sd_floor_bps}")
+    if not s.crypto_basis_sd_floor_bps <= s.crypto_basis_unknown_sd_bps <= 1000:
+        add("crypto_basis_unknown_sd_bps", "must be >= KALSHIBOT_CRYPTO_BASIS_SD_FLOOR_BPS and "
+            f"<= 1000 bps, got {s.crypto_basis_unknown_sd_bps}")
+    if s.crypto_vol_model not in KINDS:
+        add("crypto_vol_model", f"must be one of {', '.join(KINDS)}, got {s.crypto_vol_model!r}")
     return p
 
 

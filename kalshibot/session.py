@@ -149,11 +149,14 @@ def close_orphaned_orders(conn: sqlite3.Connection, now: datetime, venue: str) -
 def build_strategy(name: str, *, feed: Any = None, settings: Settings,
                    history: sqlite3.Connection | None = None) -> Strategy:
     if name == "crypto":
+        from kalshibot.feeds.reference import ReferenceConfig
         from kalshibot.strategy.crypto import CryptoVolStrategy
 
         if feed is None:
             raise ConfigError("the crypto strategy needs a spot feed")
-        return CryptoVolStrategy(feed)
+        return CryptoVolStrategy(feed, vol_model=settings.crypto_vol_model,
+                                 vol_halflife_s=settings.crypto_vol_halflife_s,
+                                 reference=ReferenceConfig.from_settings(settings))
     if name == "meanrev":
         from kalshibot.strategy.meanrev import MeanReversionStrategy
 
@@ -163,6 +166,33 @@ def build_strategy(name: str, *, feed: Any = None, settings: Settings,
 
         return ModelEdgeStrategy.from_settings(settings, history=history, feed=feed)
     raise UserInputError(f"unknown strategy {name!r} (choose from {', '.join(STRATEGIES)})")
+
+
+def _live_reference(settings: Settings, opts: SessionOptions, clock: Clock, spot: Any,
+                    md: Any) -> Any:
+    """issue 17: the crypto reference for paper/live: the CF Benchmarks index of each traded
+    coin from the WebSocket (when it is up: API keys configured) first, exchange spot polled
+    each cycle as the fallback."""
+    from functools import partial
+
+    from kalshibot.feeds.index import CF_5HZ_INDEX_IDS, IndexTape, index_for_series
+    from kalshibot.feeds.reference import ReferenceConfig, ReferenceFeed
+
+    tape = IndexTape()
+    ws = getattr(md, "feed", None)
+    if settings.crypto_use_index and ws is not None:
+        from kalshibot.ws.channels import record_on_tape
+
+        ids: list[str] = []
+        for name in (*opts.series, *opts.tickers):
+            with contextlib.suppress(KalshibotError):
+                ids.append(index_for_series(name).index_id)
+        ids = list(dict.fromkeys(ids))
+        ws.on_cf.append(partial(record_on_tape, tape))
+        ws.watch_indices(ids)
+        if settings.crypto_index_5hz:
+            ws.watch_indices([i for i in ids if i in CF_5HZ_INDEX_IDS], hz5=True)
+    return ReferenceFeed(spot, tape, clock, ReferenceConfig.from_settings(settings), poll=True)
 
 
 @dataclass
@@ -313,13 +343,17 @@ class Session:
         ex.restore(fills_repo.list_fills(conn), settlements_repo.list_settlements(conn), [],
                    _stored_starting_cash(conn, starting))
         close_orphaned_orders(conn, clock.now(), "sim")
-        feed = None
+        feed: Any = None
         if strategy_name in ("crypto", "edge"):
             from kalshibot.feeds import ReplaySpotFeed
+            from kalshibot.feeds.reference import ReferenceConfig, replay_reference
             from kalshibot.store.history import load_spot
 
-            feed = ReplaySpotFeed(load_spot(data, since=start - timedelta(hours=6),
-                                            until=span[1] + timedelta(hours=1)), clock)
+            frame = load_spot(data, since=start - timedelta(hours=6),
+                              until=span[1] + timedelta(hours=1))
+            # crypto: recorded index rows are the index, the rest exchange spot (issue 17)
+            feed = (replay_reference(frame, clock, ReferenceConfig.from_settings(settings))
+                    if strategy_name == "crypto" else ReplaySpotFeed(frame, clock))
         strategy = build_strategy(strategy_name, feed=feed, settings=settings, history=data)
         engine = cls._engine(settings, opts, conn, ex, strategy, run_id, starting, clock,
                              record_books=False)
@@ -377,7 +411,7 @@ class Session:
             paper.restore(fills_repo.list_fills(conn), settlements_repo.list_settlements(conn),
                           _stored_starting_cash(conn, paper_cash))
             close_orphaned_orders(conn, clock.now(), "paper")
-        feed = None
+        feed: Any = None
         if strategy_name in ("crypto", "edge"):
             import requests
 
@@ -386,6 +420,8 @@ class Session:
             http = requests.Session()
             feed = SpotFeed([CoinbaseSpotSource(http, clock), KrakenSpotSource(http, clock)],
                             clock)
+            if strategy_name == "crypto":
+                feed = _live_reference(settings, opts, clock, feed, md)
         strategy = build_strategy(strategy_name, feed=feed, settings=settings, history=conn)
         engine = cls._engine(settings, opts, conn, ex, strategy, run_id, starting, clock,
                              record_books=True)

@@ -74,13 +74,13 @@ def _meanrev(ctx: StrategyContext, params: Mapping[str, str]) -> Strategy:
 
 
 def _crypto(ctx: StrategyContext, params: Mapping[str, str]) -> Strategy:
-    from kalshibot.feeds import ReplaySpotFeed
+    from kalshibot.feeds.reference import replay_reference
     from kalshibot.store.history import load_spot
     from kalshibot.strategy.crypto import CryptoVolStrategy
 
     spot = load_spot(ctx.data, since=ctx.span[0] - timedelta(hours=6),
                      until=ctx.span[1] + timedelta(hours=1))
-    feed = ReplaySpotFeed(spot, ctx.clock)
+    feed = replay_reference(spot, ctx.clock)  # recorded index rows first, then exchange spot
     return CryptoVolStrategy(feed, **kwargs_for(CryptoVolStrategy, params, "crypto"))
 
 

@@ -19,6 +19,7 @@ from kalshibot.cli import (
     backtest_cmd,
     config_cmd,
     data_cmd,
+    eval_cmd,
     history_cmd,
     markets_cmd,
     orders_cmd,
@@ -87,6 +88,7 @@ app.add_typer(positions_cmd.positions_app, name="positions")
 
 
 app.command("backtest")(backtest_cmd.backtest)
+app.add_typer(eval_cmd.eval_app, name="eval")
 
 
 def _bound_every_command(t: typer.Typer) -> None:

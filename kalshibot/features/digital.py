@@ -86,6 +86,7 @@ def digital_prob(
     tau: npt.ArrayLike,
     *,
     observed_avg: npt.ArrayLike | None = None,
+    extra_var: npt.ArrayLike = 0.0,
     window: float = SETTLE_WINDOW_S,
     n_ticks: int = SETTLE_TICKS,
 ) -> FloatArray:
@@ -94,7 +95,10 @@ def digital_prob(
     ``spot``: reference price now; ``strike``: floor_strike; ``sigma``: volatility of the log
     price per sqrt(second) (e.g. ``sqrt(ewma_variance_rate)``); ``tau``: seconds to close;
     ``observed_avg``: average of the samples already inside the settlement window (only used
-    when ``tau < window``; NaN or None means "use spot"). NaN inputs give NaN.
+    when ``tau < window``; NaN or None means "use spot"); ``extra_var``: log-variance of an
+    error common to the whole average (e.g. the basis of exchange spot to the index, or the
+    move since a stale quote), added as ``(n K / (m K*))**2 * extra_var`` (its effect on the
+    comparison ``F >= K*``, to first order). NaN inputs give NaN.
     """
     s = np.asarray(spot, dtype=np.float64)
     k = np.asarray(strike, dtype=np.float64)
@@ -107,7 +111,8 @@ def digital_prob(
     v = averaging_variance_factor(t, window=window, n_ticks=n_ticks)
     with np.errstate(invalid="ignore", divide="ignore"):
         k_star = np.where(m > 0, (n * k - (n - m) * obs) / np.where(m > 0, m, 1.0), k)
-        sd = sig * np.sqrt(v)
+        lev = n * k / (np.where(m > 0, m, 1.0) * np.where(k_star > 0, k_star, 1.0))
+        sd = np.sqrt(sig * sig * v + np.asarray(extra_var, dtype=np.float64) * lev * lev)
         d = (np.log(s / np.where(k_star > 0, k_star, 1.0)) - 0.5 * sd * sd) / sd
         p_diff = ndtr(d)
         p_step = np.where(s >= k_star, 1.0, 0.0)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import bisect
+import math
 import statistics
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from kalshibot.clock import Clock, ensure_utc
@@ -43,11 +45,25 @@ def status_to_price(status: SpotStatus) -> SpotPrice:
     )
 
 
-def mean_close(symbol: str, bars: list[SpotBar], start: datetime, end: datetime) -> Decimal:
-    """Mean of bar closes (USD per coin); no bars is ``SpotUnavailableError``."""
-    if not bars:
-        raise SpotUnavailableError(symbol, f"no 1-second history in [{start}, {end})")
-    return sum((b.close for b in bars), Decimal(0)) / len(bars)
+def window_average(symbol: str, bars: list[SpotBar], start: datetime, end: datetime) -> Decimal:
+    """Kalshi-style window mean (USD per coin) of 1-second ``bars`` (oldest first).
+
+    One sample per whole second ``s`` in ``(start, end]`` (``(T - 60 s, T]`` for a settlement):
+    the close of the latest bar starting at or before ``s``, so a price polled every 5 s still
+    gives one sample per second. Seconds before the first bar are left out; no sample at all is
+    ``SpotUnavailableError``."""
+    lo = math.floor(ensure_utc(start).timestamp()) + 1
+    hi = math.floor(ensure_utc(end).timestamp())
+    starts = [b.start.timestamp() for b in bars]
+    total, n = Decimal(0), 0
+    for sec in range(lo, hi + 1):
+        i = bisect.bisect_right(starts, sec) - 1
+        if i >= 0:
+            total += bars[i].close
+            n += 1
+    if n == 0:
+        raise SpotUnavailableError(symbol, f"no 1-second history in ({start}, {end}]")
+    return total / n
 
 
 class SpotFeed:
@@ -80,6 +96,11 @@ class SpotFeed:
         }
 
     # -- introspection -----------------------------------------------------------------------
+    @property
+    def clock(self) -> Clock:
+        """The clock the feed evaluates freshness at."""
+        return self._clock
+
     def symbols(self) -> tuple[str, ...]:
         """Symbols this feed serves."""
         return self._symbols
@@ -194,10 +215,8 @@ class SpotFeed:
         return self._hist[_resolution(resolution)][sym].bars(since, until)
 
     def average(self, symbol: str, start: datetime, end: datetime) -> Decimal:
-        """Mean of 1-second closes with open time in ``[start, end)`` (USD per coin).
-
-        An estimate of a settlement-style window average (e.g. the 60 s before close).
-        """
+        """Settlement-style mean over ``(start, end]`` of the per-second level (USD per coin);
+        see ``window_average``."""
         start, end = ensure_utc(start), ensure_utc(end)
-        bars = [b for b in self.history(symbol, Resolution.SECOND, start) if b.start < end]
-        return mean_close(normalize_symbol(symbol), bars, start, end)
+        bars = self.history(symbol, Resolution.SECOND, start - timedelta(minutes=5), end)
+        return window_average(normalize_symbol(symbol), bars, start, end)

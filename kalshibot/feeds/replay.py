@@ -11,7 +11,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -20,7 +20,7 @@ import pandas as pd
 from kalshibot.clock import Clock, ensure_utc
 from kalshibot.errors import DataError
 from kalshibot.feeds.combine import SpotFeedConfig, combine
-from kalshibot.feeds.feed import _resolution, mean_close, status_to_price
+from kalshibot.feeds.feed import _resolution, status_to_price, window_average
 from kalshibot.feeds.history import bars_from_observations
 from kalshibot.feeds.symbols import normalize_symbol
 from kalshibot.feeds.types import (
@@ -117,6 +117,11 @@ class ReplaySpotFeed:
         if parsed.isna().any():
             raise DataError(f"spot frame: missing 'ts' in row {int(parsed.isna().argmax())}")
         return [ensure_utc(t.to_pydatetime()) for t in parsed]
+
+    @property
+    def clock(self) -> Clock:
+        """The clock the feed evaluates freshness at."""
+        return self._clock
 
     def symbols(self) -> tuple[str, ...]:
         """Symbols present in the frame."""
@@ -218,10 +223,11 @@ class ReplaySpotFeed:
         return bars
 
     def average(self, symbol: str, start: datetime, end: datetime) -> Decimal:
-        """Mean of 1-second closes with open time in ``[start, end)`` (USD per coin)."""
+        """Settlement-style mean over ``(start, end]`` of the per-second level (USD per coin),
+        as ``SpotFeed.average``; nothing after the clock's time is seen."""
         start, end = ensure_utc(start), ensure_utc(end)
-        bars = [b for b in self.history(symbol, Resolution.SECOND, start) if b.start < end]
-        return mean_close(normalize_symbol(symbol), bars, start, end)
+        bars = self.history(symbol, Resolution.SECOND, start - timedelta(minutes=5), end)
+        return window_average(normalize_symbol(symbol), bars, start, end)
 
 
 class StaticSpotFeed(ReplaySpotFeed):

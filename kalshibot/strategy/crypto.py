@@ -1,10 +1,19 @@
 """Crypto volatility strategy for the 15-minute series (KXBTC15M, KXETH15M, KXSOL15M, ...).
 
-Fair value = P(60-second settlement average >= floor_strike) from the digital pricer
-(``kalshibot.features.digital``) on the live spot feed, with sigma from an EWMA of 1-minute spot
-returns (1-second bars over the last ``fast_lookback`` with a short half-life when the feed has
-them, else 1-minute bars). Refuses to trade (no fair value) when the feed is stale, diverging or
-thin.
+Fair value = P(settlement average over ``(T - 60 s, T]`` >= floor_strike) from the digital pricer
+(``kalshibot.features.digital``), priced on what settles the market: the coin's CF Benchmarks
+index, or exchange spot with its basis to the index while the index is stale
+(``kalshibot.feeds.reference``). The ticks already inside the settlement window enter as their
+observed average; on fallback the basis uncertainty widens the distribution, and the age of the
+level adds ``sigma**2 * age`` of variance. Volatility: ``kalshibot.features.volatility`` on a
+one-minute grid of the reference (``vol_model`` ``robust`` by default; ``ewma`` is the
+baseline), recomputed at most every ``sigma_refresh_s`` seconds of session time.
+
+No fair value (with the reason) when the reference refuses (index and spot both stale), the
+market has no strike, or the history is too short for a volatility. Each fair value's reason
+names the source that priced it and its age (``index BRTI 0.4s`` or ``spot fallback
+coinbase+kraken 1.2s basis +2.1bp ±1.4bp``); ``last_refs`` keeps the ``Reference`` per market
+for display.
 """
 
 from __future__ import annotations
@@ -14,11 +23,13 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import numpy as np
-import pandas as pd
 
-from kalshibot.errors import KalshibotError
-from kalshibot.features.digital import SETTLE_WINDOW_S, digital_prob, ewma_variance_rate
-from kalshibot.feeds import Resolution, SpotFeedLike, series_to_symbol
+from kalshibot.clock import Clock
+from kalshibot.errors import ConfigError, KalshibotError
+from kalshibot.features.digital import digital_prob
+from kalshibot.features.volatility import VolSpec, sigma_at
+from kalshibot.feeds import SpotFeedLike, series_to_symbol
+from kalshibot.feeds.reference import Reference, ReferenceConfig, ReferenceFeed
 from kalshibot.strategy.base import FairValue, MarketView
 
 
@@ -27,105 +38,121 @@ class CryptoVolStrategy:
 
     def __init__(
         self,
-        feed: SpotFeedLike,
+        feed: ReferenceFeed | SpotFeedLike,
         *,
-        halflife_s: float = 1800.0,
-        lookback: timedelta = timedelta(hours=3),
-        fast_halflife_s: float = 300.0,
-        fast_lookback: timedelta = timedelta(minutes=30),
-        min_fast_bars: int = 60,
-        min_bars: int = 10,
+        vol_model: str = "robust",
+        vol_halflife_s: float = 1800.0,
+        lookback: timedelta = timedelta(hours=6),
+        min_returns: int = 10,
         no_entry_last_s: float = 20.0,
         p_clip: float = 0.005,
         sigma_refresh_s: float = 60.0,
+        reference: ReferenceConfig | None = None,
+        clock: Clock | None = None,
     ) -> None:
+        if not isinstance(feed, ReferenceFeed):  # exchange spot only: always the fallback
+            clock = clock or getattr(feed, "clock", None)
+            if clock is None:
+                raise ConfigError("the crypto strategy needs a clock with a plain spot feed")
+            feed = ReferenceFeed(feed, None, clock, reference, poll=True)
         self.feed = feed
-        self.halflife_s = halflife_s
+        self.vol = VolSpec(vol_model, vol_halflife_s, min_returns)
         self.lookback = lookback
-        self.fast_halflife_s = fast_halflife_s
-        self.fast_lookback = fast_lookback
-        self.min_fast_bars = min_fast_bars
-        self.min_bars = min_bars
         self.no_entry_last_s = no_entry_last_s
         self.p_clip = p_clip
         self.sigma_refresh_s = sigma_refresh_s
-        self._sigma_cache: dict[str, tuple[datetime, float | None]] = {}
+        self._sigma_cache: dict[str, tuple[datetime, float | None, str]] = {}
+        self._symbols: dict[str, str | KalshibotError] = {}
+        self.last_refs: dict[str, Reference] = {}
 
-    def _sigma(self, symbol: str, view: MarketView) -> float | None:
-        """Volatility of the log price per sqrt(second), or None when history is too thin.
+    def _symbol(self, series: str) -> str:
+        got = self._symbols.get(series)
+        if got is None:
+            try:
+                got = series_to_symbol(series)
+            except KalshibotError as exc:
+                got = exc
+            self._symbols[series] = got
+        if isinstance(got, KalshibotError):
+            raise got
+        return got
 
-        Recomputed at most every ``sigma_refresh_s`` seconds of session time (an EWMA with a
-        5-minute half-life barely moves in a few seconds)."""
+    def sigma(self, symbol: str, now: datetime) -> tuple[float | None, str]:
+        """Volatility of the log level per sqrt(second) and the history's source (cached)."""
         hit = self._sigma_cache.get(symbol)
-        if hit is not None and 0 <= (view.now - hit[0]).total_seconds() < self.sigma_refresh_s:
-            return hit[1]
-        sigma = self._compute_sigma(symbol, view)
-        self._sigma_cache[symbol] = (view.now, sigma)
-        return sigma
-
-    def _compute_sigma(self, symbol: str, view: MarketView) -> float | None:
-        bars = self.feed.history(symbol, Resolution.SECOND, since=view.now - self.fast_lookback,
-                                 until=view.now)
-        halflife = self.fast_halflife_s
-        if len(bars) < self.min_fast_bars:
-            bars = self.feed.history(symbol, Resolution.MINUTE, since=view.now - self.lookback,
-                                     until=view.now)
-            halflife = self.halflife_s
-            if len(bars) < self.min_bars:
-                return None
-        ts = pd.DatetimeIndex([b.start for b in bars])
-        px = np.array([b.close_float for b in bars])
-        rate = ewma_variance_rate(ts, px, halflife_s=halflife)
-        last = float(rate[-1]) if len(rate) else math.nan
-        return math.sqrt(last) if last == last and last > 0 else None
+        if hit is not None and 0 <= (now - hit[0]).total_seconds() < self.sigma_refresh_s:
+            return hit[1], hit[2]
+        ts, vals, src = self.feed.path(symbol, now - self.lookback, now)
+        sig = sigma_at(ts, vals, now.timestamp(), self.vol, self.lookback.total_seconds())
+        self._sigma_cache[symbol] = (now, sig, src)
+        return sig, src
 
     def fair_values(self, views: Sequence[MarketView]) -> list[FairValue]:
-        sigmas: dict[str, float | None] = {}
-        out: list[FairValue] = []
-        for v in views:
-            m = v.market
+        out: list[FairValue | None] = [None] * len(views)
+        symbols: dict[int, str] = {}
+        for i, v in enumerate(views):
             try:
-                symbol = series_to_symbol(m.series_ticker)
-                status = self.feed.status(symbol)
+                symbols[i] = self._symbol(v.market.series_ticker)
             except KalshibotError as exc:
-                out.append(FairValue(None, f"no spot feed: {exc}"))
-                continue
-            if not status.ok or status.price is None:
-                out.append(FairValue(None, f"spot feed refused: {status.reason}"))
-                continue
+                out[i] = FairValue(None, f"no reference: {exc}")
+        if symbols:
+            self.feed.refresh(tuple(dict.fromkeys(symbols.values())))
+        refs: dict[tuple[str, datetime], Reference | str] = {}
+        sigmas: dict[str, float | None] = {}
+        rows: list[tuple[int, Reference, float, float]] = []
+        for i, sym in symbols.items():
+            v = views[i]
+            m = v.market
             if m.floor_strike is None:
-                out.append(FairValue(None, "market has no strike yet"))
+                out[i] = FairValue(None, "market has no strike yet")
                 continue
-            if symbol not in sigmas:
-                sigmas[symbol] = self._sigma(symbol, v)
-            sigma = sigmas[symbol]
-            if sigma is None:
-                out.append(FairValue(None, "not enough spot history for volatility"))
-                continue
-            tau = m.seconds_to_close(v.now)
-            obs = math.nan
-            if 0 < tau < SETTLE_WINDOW_S:
+            key = (sym, m.close_time)
+            if key not in refs:
                 try:
-                    avg = self.feed.average(symbol, m.close_time - timedelta(seconds=60), v.now)
-                    obs = float(avg)
-                except KalshibotError:
-                    obs = math.nan
-            p = float(
-                digital_prob(
-                    float(status.price), float(m.floor_strike), sigma, tau, observed_avg=obs
-                )
-            )
-            if p != p:
-                out.append(FairValue(None, "pricer returned NaN"))
+                    refs[key] = self.feed.reference(sym, m.close_time)
+                except KalshibotError as exc:
+                    refs[key] = f"reference refused: {exc}"
+            ref = refs[key]
+            if isinstance(ref, str):
+                out[i] = FairValue(None, ref)
                 continue
-            p = min(max(p, self.p_clip), 1 - self.p_clip)
-            allow = tau >= self.no_entry_last_s
-            out.append(
-                FairValue(
-                    p,
-                    f"digital p={p:.3f} spot {status.price} strike "
-                    f"{m.floor_strike} sigma {sigma:.2e}/sqrt(s) tau {tau:.0f}s",
-                    allow_entry=allow,
-                )
-            )
-        return out
+            if sym not in sigmas:
+                sigmas[sym] = self.sigma(sym, v.now)[0]
+            sig = sigmas[sym]
+            if sig is None:
+                out[i] = FairValue(None, "not enough reference history for volatility")
+                continue
+            rows.append((i, ref, sig, m.seconds_to_close(v.now)))
+        if rows:
+            self._price(views, rows, out)
+        return [fv if fv is not None else FairValue(None, "no fair value") for fv in out]
+
+    def _price(self, views: Sequence[MarketView], rows: list[tuple[int, Reference, float, float]],
+               out: list[FairValue | None]) -> None:
+        spot = np.array([r.price for _, r, _, _ in rows])
+        strike = np.array([float(views[i].market.floor_strike or math.nan)
+                           for i, _, _, _ in rows])
+        sigma = np.array([s for _, _, s, _ in rows])
+        tau = np.array([t for _, _, _, t in rows])
+        obs = np.array([r.observed_avg for _, r, _, _ in rows])
+        extra = np.array([r.extra_sd ** 2 + s * s * r.age_s for _, r, s, _ in rows])
+        p = np.clip(digital_prob(spot, strike, sigma, tau, observed_avg=obs, extra_var=extra),
+                    self.p_clip, 1 - self.p_clip).tolist()
+        described: dict[int, str] = {}  # one description per reference (shared by markets)
+        for k, (i, ref, sig, t) in enumerate(rows):
+            m = views[i].market
+            self.last_refs[m.ticker] = ref
+            d = described.get(id(ref))
+            if d is None:
+                d = described[id(ref)] = f"ref {ref.describe()} level {ref.price:.6g}"
+            pk = p[k]
+            if pk != pk:
+                out[i] = FairValue(None, f"pricer returned NaN ({d})")
+                continue
+            out[i] = FairValue(
+                pk, f"digital p={pk:.3f} {d} strike {m.floor_strike} sigma {sig:.2e}/sqrt(s) "
+                    f"tau {t:.0f}s", allow_entry=t >= self.no_entry_last_s)
+        if len(self.last_refs) > 4096:  # keep the newest markets only
+            for tk in list(self.last_refs)[:2048]:
+                del self.last_refs[tk]
+

@@ -15,9 +15,10 @@
   ``price_level_structure_updated`` (and ``created``) events: ``price_ranges`` when sent, else
   the structure name; a grid this version cannot build makes the market untradeable
   (``grid_change``).
-- ``cfbenchmarks_value``: ``CfValue`` (index values and 60-second averages as exact
-  ``Decimal`` in USD); ``CfBenchmarks`` keeps the latest per index and the final settlement
-  average (``last_60s_windowed_average_15min`` with ``window_size`` 60 at the quarter close).
+- ``cfbenchmarks_value`` / ``cfbenchmarks_value_5hz``: ``CfValue`` (index values and 60-second
+  averages as exact ``Decimal`` in USD); ``CfBenchmarks`` keeps the latest per index and the
+  final settlement average (``last_60s_windowed_average_15min`` with ``window_size`` 60 at the
+  quarter close); ``record_on_tape`` feeds the pricer's ``IndexTape``.
 
 Prices only from ``*_dollars`` strings, counts only from ``*_fp``; a missing required field is a
 ``DataError``. Times: ``ts_ms`` (epoch ms) -> aware UTC ``datetime``.
@@ -39,6 +40,7 @@ from kalshibot.domain.money import Count, Price, parse_decimal
 from kalshibot.domain.orders import Fill, Order, Side, Trade
 from kalshibot.domain.ticks import TickGrid
 from kalshibot.errors import DataError, KalshibotError
+from kalshibot.feeds.index import CF_INDEX_IDS, FIVE_HZ, IndexTape, RunningAverage
 from kalshibot.kalshi import parsing as p
 from kalshibot.kalshi import schemas as w
 
@@ -265,10 +267,9 @@ class MarketStates:
 
 
 # --- CF Benchmarks ----------------------------------------------------------------------
-#: Kalshi 15-minute crypto underlyings -> CF Benchmarks index ids (BRTI and ETHUSD_RTI are
-#: documented; the others follow the community naming, ``kalshi-api.md`` section 12).
-INDEX_FOR_SYMBOL = {"BTC": "BRTI", "ETH": "ETHUSD_RTI", "SOL": "SOLUSD_RTI",
-                    "XRP": "XRPUSD_RTI", "DOGE": "DOGEUSD_RTI"}
+#: Kalshi crypto coins -> CF Benchmarks index ids (the AsyncAPI 3.34 table; see
+#: ``kalshibot.feeds.index``, which also reads a series' own metadata).
+INDEX_FOR_SYMBOL: Mapping[str, str] = CF_INDEX_IDS
 #: Ticks in a complete settlement window (one per second over the final 60 s).
 SETTLEMENT_TICKS = 60
 
@@ -285,13 +286,14 @@ class CfAverage:
 
 @dataclass(frozen=True, slots=True)
 class CfValue:
-    """One ``cfbenchmarks_value`` tick. ``value`` is the index level (USD, exact) at ``ts``."""
+    """One ``cfbenchmarks_value`` (or ``_5hz``) tick. ``value`` is the index level (USD, exact)
+    at ``ts``; the 5 Hz channel carries no averages (``avg_60s`` None)."""
 
     index_id: str
     value: Decimal | None
     ts: datetime | None
     received: datetime
-    avg_60s: CfAverage
+    avg_60s: CfAverage | None
     settlement_avg: CfAverage | None  # present only in the final minute before :00/15/30/45
 
     @property
@@ -334,8 +336,39 @@ def parse_cfbenchmarks(msg: Mapping[str, Any]) -> CfValue:
                    None if s is None else _avg(s, f"{what} last_60s_windowed_average_15min"))
 
 
+def parse_cfbenchmarks_5hz(msg: Mapping[str, Any]) -> CfValue:
+    """``cfbenchmarks_value_5hz``: ``value_usd`` at ``source_ts_ms`` (no averages)."""
+    b = _body(msg, "cfbenchmarks_value_5hz")
+    idx = str(_req(b, "index_id", "cfbenchmarks_value_5hz"))
+    what = f"cfbenchmarks_value_5hz {idx}"
+    return CfValue(idx, parse_decimal(_req(b, "value_usd", what), f"{what} value_usd"),
+                   _ms(_req(b, "source_ts_ms", what), what),
+                   _ms(_req(b, "received_at", what), what), None, None)
+
+
+def settlement_close(avg: CfAverage) -> datetime:
+    """The quarter-hour close a ``last_60s_windowed_average_15min`` belongs to: the first
+    :00/:15/:30/:45 strictly after the window start (robust to how ``window_end`` is stamped)."""
+    start_ms = int(avg.start.timestamp() * 1000)
+    q = 900_000
+    return datetime.fromtimestamp((start_ms // q + 1) * q / 1000, UTC)
+
+
+def record_on_tape(tape: IndexTape, v: CfValue) -> None:
+    """Put one socket value on an ``IndexTape``: the tick (index time, else receipt time) and
+    Kalshi's running settlement average when present. Use as a ``WsFeed.on_cf`` listener."""
+    if v.value is not None and v.value > 0:
+        # 5 Hz ticks go on their own line: the settlement samples the per-second values
+        key = v.index_id if v.avg_60s is not None else v.index_id + FIVE_HZ
+        tape.add(key, v.ts or v.received, float(v.value), v.received)
+    s = v.settlement_avg
+    if s is not None:
+        tape.add_running(v.index_id, RunningAverage(float(s.value), s.window_size,
+                                                    settlement_close(s), v.received))
+
+
 class CfBenchmarks:
-    """Latest CF Benchmarks values per index, and the settlement averages by window end.
+    """Latest CF Benchmarks values per index, and the settlement averages by quarter close.
 
     ``settlement_average(index, close)`` is the exact 60-second average Kalshi settles a
     15-minute crypto market closing at ``close`` on, once all 60 ticks are in (else None);
@@ -353,9 +386,10 @@ class CfBenchmarks:
             self._latest[v.index_id] = v
             s = v.settlement_avg
             if s is not None:
-                self._running[(v.index_id, s.end)] = s
+                close = settlement_close(s)
+                self._running[(v.index_id, close)] = s
                 if s.window_size >= SETTLEMENT_TICKS:
-                    self._final[(v.index_id, s.end)] = s
+                    self._final[(v.index_id, close)] = s
                 if len(self._running) > 1000:
                     for k in sorted(self._running, key=lambda k: k[1])[:500]:
                         self._running.pop(k, None)

@@ -59,6 +59,7 @@ class WsFeed:
         self._ticker_sub: Subscription | None = None
         self._trade_sub: Subscription | None = None
         self._cf_sub: Subscription | None = None
+        self._cf5_sub: Subscription | None = None
         self._account: list[Subscription] = []
         self.client = KalshiWsClient(url, signer, clock=clock, on_message=self._route,
                                      on_connect=self._on_connect, **client_kw)
@@ -116,15 +117,22 @@ class WsFeed:
                 self.client.update_subscription(sub, "delete_markets", market_tickers=gone)
         self.books.drop(gone)
 
-    def watch_indices(self, index_ids: Iterable[str]) -> None:
-        """Subscribe to ``cfbenchmarks_value`` for these index ids (e.g. ``["BRTI"]``)."""
+    def watch_indices(self, index_ids: Iterable[str], *, hz5: bool = False) -> None:
+        """Subscribe to ``cfbenchmarks_value`` (``hz5``: ``cfbenchmarks_value_5hz``, BTC, ETH,
+        SOL, XRP and DOGE only) for these index ids (e.g. ``["BRTI"]``)."""
         ids = list(dict.fromkeys(index_ids))
         if not ids:
             return
-        if self._cf_sub is None:
-            self._cf_sub = self.client.subscribe("cfbenchmarks_value", index_ids=ids)
+        channel = "cfbenchmarks_value_5hz" if hz5 else "cfbenchmarks_value"
+        sub = self._cf5_sub if hz5 else self._cf_sub
+        if sub is None:
+            sub = self.client.subscribe(channel, index_ids=ids)
+            if hz5:
+                self._cf5_sub = sub
+            else:
+                self._cf_sub = sub
         else:
-            self.client.update_subscription(self._cf_sub, "subscribe_indices", index_ids=ids)
+            self.client.update_subscription(sub, "subscribe_indices", index_ids=ids)
 
     def subscribe_account(self, *, fills: bool = True, orders: bool = True) -> None:
         """Our own fills and order updates (all markets; needs an authenticated connection)."""
@@ -182,8 +190,9 @@ class WsFeed:
                     ocb(o)
             elif kind == "market_lifecycle_v2":
                 self.states.apply(ch.parse_lifecycle(msg))
-            elif kind == "cfbenchmarks_value":
-                v = ch.parse_cfbenchmarks(msg)
+            elif kind in ("cfbenchmarks_value", "cfbenchmarks_value_5hz"):
+                v = (ch.parse_cfbenchmarks(msg) if kind == "cfbenchmarks_value"
+                     else ch.parse_cfbenchmarks_5hz(msg))
                 self.cf.apply(v)
                 for vcb in self.on_cf:
                     vcb(v)

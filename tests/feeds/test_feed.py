@@ -163,10 +163,14 @@ def test_history_resolutions_and_ring_bound(clock: SimClock) -> None:
     assert feed.history("BTC", "1s", since)[0].start == since.replace(microsecond=0)
     with pytest.raises(ConfigError):
         feed.history("BTC", "5m")
-    # 60-second average of the 1-second closes before 00:18:00
+    # settlement window (T-60, T] before 00:18:00, one sample per whole second: the close of
+    # the second starting there (f6e3055 averaged [T-60, T) instead: one second early)
     end = datetime(2026, 10, 1, 0, 18, tzinfo=UTC)
     avg = feed.average("BTC", end - timedelta(seconds=60), end)
-    assert avg == sum(Decimal(281 + 2 * i + 1) for i in range(60)) / 60
+    assert end == start + timedelta(seconds=150)
+    # the second starting at offset o (s after ``start``) closes at poll 2o+2, price 102 + 2o;
+    # offsets 91..149, and 150 (no poll yet) holds 149's close, 400
+    assert avg == (sum(Decimal(102 + 2 * o) for o in range(91, 150)) + 400) / 60
 
 
 def test_unknown_symbol_and_bad_setup(session: requests.Session, clock: SimClock) -> None:

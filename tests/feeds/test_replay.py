@@ -77,7 +77,9 @@ def test_history_since_and_average() -> None:
     assert [b.start for b in bars] == [S + timedelta(seconds=s) for s in range(100, 105)]
     end = S + timedelta(seconds=120)
     avg = feed.average("BTC", end - timedelta(seconds=60), end)
-    assert avg == sum(Decimal(64001 + i) for i in range(60, 120)) / 60
+    # Kalshi's window (T-60, T]: seconds 61..120; second 120 has no row and holds 119's level
+    # (on f6e3055 the window was [T-60, T): seconds 60..119)
+    assert avg == (sum(Decimal(64001 + i) for i in range(61, 120)) + 64001 + 119) / 60
 
 
 def test_frame_validation() -> None:

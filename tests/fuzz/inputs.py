@@ -369,12 +369,18 @@ COMMANDS: dict[str, tuple[list[str], list[Opt]]] = {
     "orders list": (["orders", "list"], [("--status", WD), ("--ticker", TK),
                                          ("--json", None), DB, ("--sim", None)]),
     "orders cancel": (["orders", "cancel"], [("@arg", TK), ("--yes", None), DB,
-                                             ("--sim", None)]),
+                                             ("--sim", None), ("--live", None)]),
     "orders cancel-all": (["orders", "cancel-all"], [("--ticker", TK), ("--yes", None), DB,
-                                                     ("--sim", None)]),
+                                                     ("--sim", None), ("--live", None)]),
     "positions list": (["positions", "list"], [DB, ("--sim", None), ("--json", None)]),
     "positions close-all": (["positions", "close-all"], [("--yes", None), DB,
-                                                         ("--sim", None)]),
+                                                         ("--sim", None), ("--live", None)]),
+    "eval crypto": (["eval", "crypto"], [("--series", TK), ("--horizons", WD),
+                                         ("--windows", WD), ("--symbol", TK), ("--source", WD),
+                                         ("--since", WH), ("--until", WH),
+                                         ("--min-train-days", FL), ("--boot", IN),
+                                         ("--seed", IN), ("--no-research", None), DB,
+                                         ("--json", None), ("--plot", _p)]),
 }
 #: Options that keep a run short whatever else is drawn (a fuzz run must not trade for ever).
 BOUNDS: dict[str, list[str]] = {
@@ -382,7 +388,8 @@ BOUNDS: dict[str, list[str]] = {
     "data record": ["--max-polls", "1", "--interval", "0.05"],
 }
 #: Commands whose valid runs cost seconds: fewer examples in the default run.
-EXPENSIVE = {"train", "backtest", "data sync", "data record", "positions close-all"}
+EXPENSIVE = {"train", "backtest", "data sync", "data record", "positions close-all",
+             "eval crypto"}
 
 
 @dataclass
