@@ -136,3 +136,36 @@ def test_lock_is_per_process_and_names_its_holder(tmp_path: Path) -> None:
     assert acquire_writer_lock(db, "again") is lock  # re-entrant within a process
     release_all()
     assert holder_of(db) is None
+
+
+WRITERS = [
+    ["risk", "reset", "--yes"],
+    ["orders", "cancel-all", "--yes"],
+    ["positions", "close-all", "--yes"],
+    ["data", "sample", "--days", "0.1", "--series", "KXBTC15M", "--end", "2026-11-20T00:00Z"],
+    ["train"],
+]
+READERS = [["status", "--json"], ["markets", "--json"], ["orders", "list"], ["history"]]
+
+
+def test_every_writer_is_refused_and_readers_are_not(sample: Path) -> None:
+    """The README names the commands that take the writer lock: each is refused (exit 1,
+    naming the holder) while another process writes the paper database; the read-only
+    commands run as usual."""
+    db = sample / "data" / "paper.sqlite"
+    code = ("import sys,time; from kalshibot.store.lock import acquire_writer_lock as a; "
+            "from pathlib import Path; a(Path(sys.argv[1]), 'kalshibot trade'); "
+            "print('held', flush=True); time.sleep(120)")
+    p = subprocess.Popen([sys.executable, "-c", code, str(db)], text=True,
+                         stdout=subprocess.PIPE, env=_env(sample))
+    try:
+        assert p.stdout is not None and p.stdout.readline().strip() == "held"
+        for args in WRITERS:
+            _second_is_refused(sample, db, p, *args, "--db", str(db))
+        for args in READERS:
+            res = subprocess.run(_kalshibot(sample, *args, "--db", str(db)), cwd=sample,
+                                 env=_env(sample), text=True, capture_output=True, timeout=60)
+            assert "in use by another kalshibot" not in res.stderr, (args, res.stderr)
+            assert res.returncode in (0, 1, 2), (args, res.stderr)  # status: degraded/halted
+    finally:
+        _kill9(p)
