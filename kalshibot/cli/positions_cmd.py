@@ -12,6 +12,7 @@ markets' results there.
 
 from __future__ import annotations
 
+import sqlite3
 from decimal import Decimal
 from pathlib import Path
 
@@ -68,6 +69,15 @@ def list_cmd(
     console.print(_grid("Open positions", COLUMNS, [_row(p) for p in pos], "none"))
 
 
+def _schedule(conn: sqlite3.Connection, ticker: str) -> FeeSchedule:
+    """The stored market's fee schedule (series fee type and multiplier, event overrides, fee
+    waiver); Kalshi's default quadratic taker schedule for a market never stored."""
+    from kalshibot.store.markets import get_market
+
+    m = get_market(conn, ticker)
+    return FeeSchedule() if m is None else m.fee_schedule
+
+
 @positions_app.command("close-all")
 def close_all_cmd(
     yes: bool = typer.Option(False, "--yes", "-y", help="Act; without it only the preview is shown."),
@@ -119,8 +129,9 @@ def close_all_cmd(
         for p in positions:
             assert p.side is not None
             bid = books[p.ticker].best_bid(p.side) if p.ticker in books else None
-            fee = (order_fee(p.contracts, bid.price, is_taker=True, schedule=FeeSchedule(),
-                             direct_member=s.direct_member) if bid is not None else None)
+            fee = (order_fee(p.contracts, bid.price, is_taker=True, schedule=_schedule(conn, p.ticker),
+                             direct_member=s.direct_member, at=clock.now())
+                   if bid is not None else None)
             plan.append((p, bid, fee))
         console.print(_grid(f"Close-all preview ({venue} venue, {path})",
                             ["market", "side", "contracts", "best bid", "size at bid",

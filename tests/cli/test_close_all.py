@@ -143,3 +143,30 @@ def test_close_all_waits_for_an_order_whose_outcome_is_unknown(
     assert "outcome is still unknown" in out and "not sold" in out
     assert len(list_fills(conn)) == 1  # nothing sold
     assert [o for o in list_orders(conn) if o.strategy == "close-all"] == []
+
+
+@responses.activate
+def test_close_all_preview_charges_the_stored_markets_fee_schedule(
+        paper_db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The preview's taker fee comes from the market's own schedule: a stored market whose fee
+    waiver runs shows no fee, where the default schedule would show $0.18 (10 at $0.45)."""
+    from dataclasses import replace
+    from datetime import timedelta
+
+    from kalshibot.store.markets import upsert_markets
+    from tests.engine.helpers import market
+
+    book = {"yes_dollars": [["0.4500", "20.00"]], "no_dollars": [["0.5300", "50.00"]]}
+    responses.get(f"{BASE}/markets/orderbooks",
+                  json={"orderbooks": [{"ticker": TICKER, "orderbook_fp": book}]})
+    now = datetime.now(UTC)
+    assert run(["positions", "close-all"]) == 0
+    assert "0.18" in capsys.readouterr().out  # no stored market: the default schedule
+    conn = connect(paper_db)
+    waived = replace(market(TICKER, now=now), fee_waiver_until=now + timedelta(days=1))
+    with atomic(conn):
+        upsert_markets(conn, [waived], now=now)
+    conn.close()
+    assert run(["positions", "close-all"]) == 0
+    out = capsys.readouterr().out
+    assert "0.18" not in out and "Preview only" in out
