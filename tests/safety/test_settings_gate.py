@@ -121,3 +121,14 @@ def test_unreadable_config_files_are_one_line_exit_3(folder: Path, content: byte
 @pytest.mark.parametrize("value", ["nan", "inf", "0", "-5"])
 def test_trade_numbers_must_be_finite_and_positive(folder: Path, flag: str, value: str) -> None:
     assert run(["trade", "--exchange", "sim", flag, value]) == 2
+
+
+def test_key_problems_stop_only_commands_that_reach_the_exchange(tmp_path: Path) -> None:
+    """A missing key file blocks what talks to Kalshi (exit 3 before any request), not the
+    offline commands (README: "Key and URL problems stop only the commands that reach the
+    exchange")."""
+    env = {"KALSHIBOT_PRIVATE_KEY_PATH": str(tmp_path / "missing.pem"),
+           "KALSHIBOT_API_KEY_ID": "key-id"}
+    validated_settings(env=env, dotenv_file=None)  # offline: no raise
+    with pytest.raises(ConfigError, match="missing.pem"):
+        validated_settings(env=env, dotenv_file=None, uses=("exchange",))
