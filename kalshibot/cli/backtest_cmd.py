@@ -37,6 +37,11 @@ def _dec(text: str | None, option: str) -> Decimal | None:
     return v
 
 
+def _env_scheduler(backend: str | None, configured: str) -> str | None:
+    """KALSHIBOT_DASK_SCHEDULER applies to ``--backend dask`` only (loky stays local)."""
+    return configured or None if (backend or "").strip().lower() == "dask" else None
+
+
 def backtest(
     strategy: list[str] = typer.Option(None, "--strategy", help="Strategies to compare side by side (comma-separated or repeated): meanrev, crypto, model. Default: meanrev."),
     series: list[str] = typer.Option(None, "--series", "-s", help="Series tickers (comma-separated or repeated)."),
@@ -61,7 +66,8 @@ def backtest(
     sweep: list[str] = typer.Option(None, "--sweep", help="Parameter grid name=v1,v2,... (repeatable)."),
     rank_by: str = typer.Option("sharpe", "--rank-by", help="Sweep ranking metric: net_pnl, sharpe, sortino, return_on_capital, win_rate, max_drawdown, ..."),
     jobs: int = typer.Option(1, "--jobs", help="Sweep: parallel jobs."),
-    backend: str = typer.Option(None, "--backend", help="Sweep: joblib backend (loky, threading, dask, ray)."),
+    backend: str = typer.Option(None, "--backend", help="Sweep: loky (default, local processes), threading, or dask (needs the [dask] extra; a local cluster of --jobs workers unless --scheduler)."),
+    scheduler: str = typer.Option(None, "--scheduler", help="Sweep: Dask scheduler address, e.g. tcp://10.0.0.5:8786 (implies --backend dask; with --backend dask the default is KALSHIBOT_DASK_SCHEDULER, else a local cluster)."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
     export: Path = typer.Option(None, "--export", help="Write trades.csv and decisions.csv into this folder."),
     plot: Path = typer.Option(None, "--plot", help="Write equity, drawdown and reliability charts to this PNG (needs matplotlib)."),
@@ -104,7 +110,8 @@ def backtest(
         from kalshibot.backtest.sweep import run_sweep
 
         rows, warning = run_sweep(cfg, list(sweep), metric=rank_by, n_jobs=jobs,
-                                  backend=backend)
+                                  backend=backend,
+                                  scheduler=scheduler or _env_scheduler(backend, s.dask_scheduler))
         if as_json:
             print_json({"metric": rank_by, "warning": warning,
                         "rows": [{"strategy": r.strategy, "params": r.params, "score": r.score,
