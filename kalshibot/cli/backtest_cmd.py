@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -42,6 +44,27 @@ def _env_scheduler(backend: str | None, configured: str) -> str | None:
     return configured or None if (backend or "").strip().lower() == "dask" else None
 
 
+def _with_breakdown(doc: dict[str, Any], run: Any, period: str | None) -> dict[str, Any]:
+    if period is not None:
+        from kalshibot.backtest.breakdown import breakdown
+
+        doc["breakdown"] = {"period": period,
+                            "rows": [r.as_dict() for r in breakdown(run, period)]}
+    return doc
+
+
+def _print_breakdown(reports: Sequence[Any], period: str) -> None:
+    from kalshibot.backtest.breakdown import breakdown
+
+    for rep in reports:
+        print_table(f"{rep.run.strategy} by {period} (UTC)",
+                    [period, "open $", "close $", "P&L $", "return %", "fees $", "fills",
+                     "contracts", "max DD $"],
+                    [(r.period, r.start_equity, r.end_equity, r.pnl, f"{r.return_pct:.2f}",
+                      r.fees, r.fills, r.contracts, r.max_drawdown)
+                     for r in breakdown(rep.run, period)])
+
+
 def backtest(
     strategy: list[str] = typer.Option(None, "--strategy", help="Strategies to compare side by side (comma-separated or repeated): meanrev, crypto, model. Default: meanrev."),
     series: list[str] = typer.Option(None, "--series", "-s", help="Series tickers (comma-separated or repeated)."),
@@ -68,6 +91,7 @@ def backtest(
     jobs: int = typer.Option(1, "--jobs", help="Sweep: parallel jobs."),
     backend: str = typer.Option(None, "--backend", help="Sweep: loky (default, local processes), threading, or dask (needs the [dask] extra; a local cluster of --jobs workers unless --scheduler)."),
     scheduler: str = typer.Option(None, "--scheduler", help="Sweep: Dask scheduler address, e.g. tcp://10.0.0.5:8786 (implies --backend dask; with --backend dask the default is KALSHIBOT_DASK_SCHEDULER, else a local cluster)."),
+    breakdown: str = typer.Option(None, "--breakdown", help="Also report P&L, return, fees, fills and drawdown per UTC day, ISO week or month: day | week | month."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
     export: Path = typer.Option(None, "--export", help="Write trades.csv and decisions.csv into this folder."),
     plot: Path = typer.Option(None, "--plot", help="Write equity, drawdown and reliability charts to this PNG (needs matplotlib)."),
@@ -106,6 +130,14 @@ def backtest(
         params=_params(param), model=model, model_dir=model_dir or s.model_dir,
         retrain_every_h=retrain_every, fast=not full, direct_member=s.direct_member)
     cfg.validate()
+    if breakdown is not None:
+        from kalshibot.backtest.breakdown import PERIODS
+
+        breakdown = breakdown.strip().lower()
+        if breakdown not in PERIODS:
+            raise UserInputError(f"--breakdown {breakdown!r}: choose from {', '.join(PERIODS)}")
+        if sweep:
+            raise UserInputError("--breakdown does not apply to --sweep")
     if sweep:
         from kalshibot.backtest.sweep import run_sweep
 
@@ -145,11 +177,13 @@ def backtest(
                                "interval_s": cfg.interval_s, "latency_s": cfg.latency_s,
                                "fills": fm.name, "starting_cash": format(cfg.starting_cash, "f"),
                                "fast": cfg.fast},
-                    "runs": [r.as_dict() for r in reports]})
+                    "runs": [_with_breakdown(r.as_dict(), r.run, breakdown) for r in reports]})
     else:
         from kalshibot.backtest.report import render
 
         render(reports, console)
+        if breakdown is not None:
+            _print_breakdown(reports, breakdown)
     if check_lookahead and any(r.lookahead is not None and not r.lookahead.ok for r in reports):
         err_console.print("[red]lookahead check failed:[/red] a decision changed when the "
                           "future was removed from the data")
