@@ -91,6 +91,11 @@ def backtest(
     jobs: int = typer.Option(1, "--jobs", help="Sweep: parallel jobs."),
     backend: str = typer.Option(None, "--backend", help="Sweep: loky (default, local processes), threading, or dask (needs the [dask] extra; a local cluster of --jobs workers unless --scheduler)."),
     scheduler: str = typer.Option(None, "--scheduler", help="Sweep: Dask scheduler address, e.g. tcp://10.0.0.5:8786 (implies --backend dask; with --backend dask the default is KALSHIBOT_DASK_SCHEDULER, else a local cluster)."),
+    search: bool = typer.Option(False, "--search", help="Optuna search over --param-range instead of a grid (needs optuna); ranked like --sweep."),
+    param_range: list[str] = typer.Option(None, "--param-range", help="Search range name=low:high (repeatable), e.g. z_entry=1.0:3.0."),
+    loss: str = typer.Option("sharpe", "--loss", help="Search objective (maximised): net_pnl, sharpe, sortino, calmar, pnl_over_dd."),
+    trials: int = typer.Option(20, "--trials", help="Search: trials per strategy (the budget)."),
+    seed: int = typer.Option(0, "--seed", help="Search: sampler seed (same seed, same trials)."),
     breakdown: str = typer.Option(None, "--breakdown", help="Also report P&L, return, fees, fills and drawdown per UTC day, ISO week or month: day | week | month."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
     export: Path = typer.Option(None, "--export", help="Write trades.csv and decisions.csv into this folder."),
@@ -136,14 +141,22 @@ def backtest(
         breakdown = breakdown.strip().lower()
         if breakdown not in PERIODS:
             raise UserInputError(f"--breakdown {breakdown!r}: choose from {', '.join(PERIODS)}")
-        if sweep:
-            raise UserInputError("--breakdown does not apply to --sweep")
-    if sweep:
+        if sweep or search:
+            raise UserInputError("--breakdown does not apply to --sweep or --search")
+    if sweep and search:
+        raise UserInputError("--sweep and --search are alternatives: choose one")
+    if sweep or search:
+        from kalshibot.backtest.search import run_search
         from kalshibot.backtest.sweep import run_sweep
 
-        rows, warning = run_sweep(cfg, list(sweep), metric=rank_by, n_jobs=jobs,
-                                  backend=backend,
-                                  scheduler=scheduler or _env_scheduler(backend, s.dask_scheduler))
+        where = scheduler or _env_scheduler(backend, s.dask_scheduler)
+        if search:
+            rank_by = loss
+            rows, warning = run_search(cfg, list(param_range or []), loss=loss, trials=trials,
+                                       seed=seed, n_jobs=jobs, backend=backend, scheduler=where)
+        else:
+            rows, warning = run_sweep(cfg, list(sweep), metric=rank_by, n_jobs=jobs,
+                                      backend=backend, scheduler=where)
         if as_json:
             print_json({"metric": rank_by, "warning": warning,
                         "rows": [{"strategy": r.strategy, "params": r.params, "score": r.score,
