@@ -123,3 +123,41 @@ def run_search(cfg: BacktestConfig, ranges: Sequence[str], *, loss: str = "sharp
             cluster.close()
     rows.sort(key=lambda r: (r.score is None, -(r.score or 0.0)))
     return rows, multiple_testing_warning(len(rows))
+
+
+def windows_of(cfg: BacktestConfig, n: int) -> list[BacktestConfig]:
+    """``n`` consecutive equal windows of ``[cfg.start, cfg.end)`` (markets by close time)."""
+    if cfg.start is None or cfg.end is None:
+        raise UserInputError("--walk-forward needs --from and --to (the span it splits)")
+    if n < 2:
+        raise UserInputError(f"--walk-forward needs at least 2 windows, got {n}")
+    step = (cfg.end - cfg.start) / n
+    edges = [cfg.start + step * i for i in range(n)] + [cfg.end]
+    return [replace(cfg, start=edges[i], end=edges[i + 1]) for i in range(n)]
+
+
+def walk_forward(cfg: BacktestConfig, ranges: Sequence[str], *, windows: int,
+                 loss: str = "sharpe", trials: int = 20, seed: int = 0, n_jobs: int = 1,
+                 backend: str | None = None, scheduler: str | None = None
+                 ) -> tuple[list[dict[str, Any]], str | None]:
+    """Walk-forward optimisation: search on window k, test the best parameters on window k+1.
+
+    Returns one row per out-of-sample window and strategy (``window`` = [from, to) of the test,
+    ``params`` fitted on the window before, ``in_sample`` its search score, ``out_of_sample``
+    the loss figure on the test window, ``stats`` its statistics), plus the multiple-testing
+    warning for the trials of one fit."""
+    parts = windows_of(cfg, windows)
+    rows: list[dict[str, Any]] = []
+    warning = None
+    for k in range(len(parts) - 1):
+        for strategy in cfg.strategies:
+            fit = replace(parts[k], strategies=(strategy,))
+            ranked, warning = run_search(fit, ranges, loss=loss, trials=trials, seed=seed,
+                                         n_jobs=n_jobs, backend=backend, scheduler=scheduler)
+            best = ranked[0]
+            test = replace(parts[k + 1], strategies=(strategy,), state_dir=None)
+            st = run_one(test, strategy, best.params)
+            rows.append({"window": [test.start, test.end], "strategy": strategy,
+                         "params": best.params, "in_sample": best.score,
+                         "out_of_sample": score(st, loss), "stats": st})
+    return rows, warning

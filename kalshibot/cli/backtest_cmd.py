@@ -65,6 +65,28 @@ def _print_breakdown(reports: Sequence[Any], period: str) -> None:
                      for r in breakdown(rep.run, period)])
 
 
+def _print_walk_forward(cfg: Any, ranges: list[str], windows: int, loss: str, trials: int,
+                        seed: int, jobs: int, backend: str | None, where: str | None,
+                        as_json: bool) -> None:
+    from kalshibot.backtest.search import walk_forward
+
+    rows, warning = walk_forward(cfg, ranges, windows=windows, loss=loss, trials=trials,
+                                 seed=seed, n_jobs=jobs, backend=backend, scheduler=where)
+    if as_json:
+        print_json({"loss": loss, "warning": warning, "windows": rows})
+        return
+    print_table(f"walk-forward, out-of-sample windows only ({loss})",
+                ["test window", "strategy", "params (fitted before)", "in-sample", "out-of-sample",
+                 "net P&L $", "max DD $"],
+                [(f"{r['window'][0]:%Y-%m-%d %H:%M} .. {r['window'][1]:%Y-%m-%d %H:%M}",
+                  r["strategy"], " ".join(f"{k}={v}" for k, v in r["params"].items()),
+                  "-" if r["in_sample"] is None else f"{r['in_sample']:.4f}",
+                  "-" if r["out_of_sample"] is None else f"{r['out_of_sample']:.4f}",
+                  r["stats"]["net_pnl"], r["stats"]["max_drawdown"]) for r in rows])
+    if warning:
+        err_console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+
+
 def backtest(
     strategy: list[str] = typer.Option(None, "--strategy", help="Strategies to compare side by side (comma-separated or repeated): meanrev, crypto, model. Default: meanrev."),
     series: list[str] = typer.Option(None, "--series", "-s", help="Series tickers (comma-separated or repeated)."),
@@ -95,6 +117,7 @@ def backtest(
     param_range: list[str] = typer.Option(None, "--param-range", help="Search range name=low:high (repeatable), e.g. z_entry=1.0:3.0."),
     loss: str = typer.Option("sharpe", "--loss", help="Search objective (maximised): net_pnl, sharpe, sortino, calmar, pnl_over_dd."),
     trials: int = typer.Option(20, "--trials", help="Search: trials per strategy (the budget)."),
+    walk_forward: int = typer.Option(0, "--walk-forward", help="Search: split --from..--to into N windows, fit on each, report the next window out of sample only."),
     seed: int = typer.Option(0, "--seed", help="Search: sampler seed (same seed, same trials)."),
     breakdown: str = typer.Option(None, "--breakdown", help="Also report P&L, return, fees, fills and drawdown per UTC day, ISO week or month: day | week | month."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
@@ -150,6 +173,12 @@ def backtest(
         from kalshibot.backtest.sweep import run_sweep
 
         where = scheduler or _env_scheduler(backend, s.dask_scheduler)
+        if walk_forward:
+            if not search:
+                raise UserInputError("--walk-forward applies to --search")
+            _print_walk_forward(cfg, list(param_range or []), walk_forward, loss, trials, seed,
+                                jobs, backend, where, as_json)
+            return
         if search:
             rank_by = loss
             rows, warning = run_search(cfg, list(param_range or []), loss=loss, trials=trials,

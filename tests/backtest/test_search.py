@@ -60,3 +60,30 @@ def test_cli_search_and_its_user_errors(capsys: pytest.CaptureFixture[str]) -> N
                 "--trials", "0"]) == 2
     assert cli(["backtest", "--db", str(DB), "--search", "--sweep", "z_entry=2,3"]) == 2
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_walk_forward_reports_only_out_of_sample_windows(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("optuna")
+    from dataclasses import replace
+    from datetime import UTC, datetime
+
+    from kalshibot.backtest.search import walk_forward, windows_of
+
+    cfg = replace(config(), start=datetime(2026, 9, 1, 0, 0, tzinfo=UTC),
+                  end=datetime(2026, 9, 1, 6, 0, tzinfo=UTC))
+    parts = windows_of(cfg, 3)
+    assert [(p.start.hour, p.end.hour) for p in parts if p.start and p.end] == [
+        (0, 2), (2, 4), (4, 6)]
+    rows, _ = walk_forward(cfg, ["z_entry=2:3"], windows=3, loss="net_pnl", trials=2,
+                           backend="threading")
+    assert [r["window"] for r in rows] == [[p.start, p.end] for p in parts[1:]]
+    for k, r in enumerate(rows):
+        fit, _ = run_search(parts[k], ["z_entry=2:3"], loss="net_pnl", trials=2,
+                            backend="threading")
+        assert r["params"] == fit[0].params and r["in_sample"] == fit[0].score
+        assert r["stats"] == run_one(parts[k + 1], "meanrev", r["params"])
+        assert r["out_of_sample"] == float(r["stats"]["net_pnl"])
+    assert cli(["backtest", "--db", str(DB), "--search", "--param-range", "z_entry=2:3",
+                "--walk-forward", "3"]) == 2  # no --from/--to to split
+    assert "--walk-forward needs --from and --to" in capsys.readouterr().err
