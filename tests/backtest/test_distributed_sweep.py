@@ -89,3 +89,17 @@ def test_run_sweep_with_the_dask_backend_ranks_like_threading() -> None:
     local, _ = run_sweep(config(), GRID, metric="net_pnl", backend="threading")
     dask, _ = run_sweep(config(), GRID, metric="net_pnl", backend="dask", n_jobs=1)
     assert [(r.params, r.stats) for r in dask] == [(r.params, r.stats) for r in local]
+
+
+def test_configured_scheduler_applies_to_the_dask_backend_only(
+        clean_env: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("KALSHIBOT_DASK_SCHEDULER", "tcp://127.0.0.1:1")
+    # loky stays local: the configured scheduler is not consulted
+    assert cli(["backtest", "--db", str(DB), "--sweep", "z_entry=2,3",
+                "--backend", "threading", "--json"]) == 0
+    capsys.readouterr()
+    from kalshibot.cli.backtest_cmd import _env_scheduler
+
+    assert _env_scheduler("dask", "tcp://127.0.0.1:1") == "tcp://127.0.0.1:1"
+    assert _env_scheduler("DASK", "") is None and _env_scheduler(None, "tcp://x:1") is None
