@@ -131,6 +131,10 @@ class Settings(BaseSettings):
     crypto_vol_model: str = "robust"  # ewma | robust (README: the 15-minute crypto pricer)
     crypto_vol_halflife_s: float = 1800.0
 
+    # --- issue 18: sweeps on a Dask cluster ---
+    # Scheduler address for `backtest --sweep --backend dask` ("" = start a local cluster).
+    dask_scheduler: str = ""
+
     @classmethod
     def settings_customise_sources(
         cls,

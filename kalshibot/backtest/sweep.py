@@ -1,8 +1,9 @@
 """Parameter sweeps: every combination of ``--sweep name=v1,v2,...`` as its own backtest.
 
-The grid runs through ``joblib.Parallel`` (``backend``: "loky" by default, "threading", or a
-cluster backend such as "dask"/"ray" registered with joblib), each task opening the market data
-itself (read-only) with a fresh state store. Results are ranked by a metric of
+The grid runs through ``joblib.Parallel`` (``backend``: "loky" by default or "threading"), each
+task opening the market data itself (read-only) with a fresh state store, or on a Dask cluster
+(``backend="dask"``, see ``kalshibot.backtest.distributed``) where tasks get a snapshot of the
+data instead of its path. Results are ranked by a metric of
 ``stats.Stats`` (higher is better, except ``max_drawdown``/``max_drawdown_pct``/``fees``).
 Large grids get a multiple-testing warning: the best of N noisy backtests looks good by chance.
 """
@@ -21,6 +22,7 @@ LOWER_IS_BETTER = {"max_drawdown", "max_drawdown_pct", "fees", "brier_model"}
 METRICS = ("net_pnl", "sharpe", "sortino", "return_on_capital", "win_rate", "max_drawdown",
            "max_drawdown_pct", "fees", "avg_edge_realised", "brier_model")
 WARN_GRID = 20
+BACKENDS = ("loky", "threading", "dask")
 
 
 def parse_grid(specs: list[str]) -> dict[str, list[str]]:
@@ -49,7 +51,7 @@ class SweepRow:
     score: float | None
 
 
-def _one(cfg: BacktestConfig, strategy: str, params: dict[str, str]) -> dict[str, Any]:
+def run_one(cfg: BacktestConfig, strategy: str, params: dict[str, str]) -> dict[str, Any]:
     from kalshibot.backtest.analysis import run_stats
     from kalshibot.backtest.runner import open_data, run_strategy
 
@@ -72,18 +74,42 @@ def multiple_testing_warning(n: int) -> str | None:
             "out of sample (--from/--to on later data) before trusting it.")
 
 
+def check_backend(backend: str | None, scheduler: str | None = None) -> str:
+    """The backend to use; unknown or uninstalled ones are a one-line ``UserInputError``."""
+    name = (backend or ("dask" if scheduler else "loky")).strip().lower()
+    if name not in BACKENDS:
+        raise UserInputError(f"--backend {backend!r}: choose from {', '.join(BACKENDS)}")
+    if scheduler and name != "dask":
+        raise UserInputError(f"--scheduler needs --backend dask, not {name!r}")
+    if name == "dask":
+        from kalshibot.backtest.distributed import require_distributed
+
+        require_distributed()
+    return name
+
+
 def run_sweep(cfg: BacktestConfig, specs: list[str], *, metric: str = "sharpe",
-              n_jobs: int = 1, backend: str | None = None) -> tuple[list[SweepRow], str | None]:
-    """Run the grid for every strategy of ``cfg``; rows best first, plus the warning."""
+              n_jobs: int = 1, backend: str | None = None,
+              scheduler: str | None = None) -> tuple[list[SweepRow], str | None]:
+    """Run the grid for every strategy of ``cfg``; rows best first, plus the warning.
+
+    ``scheduler`` (a Dask scheduler address) implies ``backend="dask"``; with the dask backend
+    and no scheduler a local cluster of ``n_jobs`` worker processes is started."""
     if metric not in METRICS:
         raise UserInputError(f"--rank-by {metric!r}: choose from {', '.join(METRICS)}")
+    backend = check_backend(backend, scheduler)
     combos = combinations(parse_grid(specs))
-    from joblib import Parallel, delayed, parallel_config
-
     tasks = [(s, c) for s in cfg.strategies for c in combos]
     cfg = replace(cfg, state_dir=None)
-    with parallel_config(backend=backend or "loky", n_jobs=n_jobs):
-        results = Parallel()(delayed(_one)(cfg, s, c) for s, c in tasks)
+    if backend == "dask":
+        from kalshibot.backtest.distributed import run_dask
+
+        results = run_dask(cfg, tasks, scheduler=scheduler, n_workers=n_jobs)
+    else:
+        from joblib import Parallel, delayed, parallel_config
+
+        with parallel_config(backend=backend, n_jobs=n_jobs):
+            results = Parallel()(delayed(run_one)(cfg, s, c) for s, c in tasks)
     rows = []
     for (s, c), st in zip(tasks, results, strict=True):
         v = st.get(metric)

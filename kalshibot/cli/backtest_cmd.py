@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -37,6 +39,54 @@ def _dec(text: str | None, option: str) -> Decimal | None:
     return v
 
 
+def _env_scheduler(backend: str | None, configured: str) -> str | None:
+    """KALSHIBOT_DASK_SCHEDULER applies to ``--backend dask`` only (loky stays local)."""
+    return configured or None if (backend or "").strip().lower() == "dask" else None
+
+
+def _with_breakdown(doc: dict[str, Any], run: Any, period: str | None) -> dict[str, Any]:
+    if period is not None:
+        from kalshibot.backtest.breakdown import breakdown
+
+        doc["breakdown"] = {"period": period,
+                            "rows": [r.as_dict() for r in breakdown(run, period)]}
+    return doc
+
+
+def _print_breakdown(reports: Sequence[Any], period: str) -> None:
+    from kalshibot.backtest.breakdown import breakdown
+
+    for rep in reports:
+        print_table(f"{rep.run.strategy} by {period} (UTC)",
+                    [period, "open $", "close $", "P&L $", "return %", "fees $", "fills",
+                     "contracts", "max DD $"],
+                    [(r.period, r.start_equity, r.end_equity, r.pnl, f"{r.return_pct:.2f}",
+                      r.fees, r.fills, r.contracts, r.max_drawdown)
+                     for r in breakdown(rep.run, period)])
+
+
+def _print_walk_forward(cfg: Any, ranges: list[str], windows: int, loss: str, trials: int,
+                        seed: int, jobs: int, backend: str | None, where: str | None,
+                        as_json: bool) -> None:
+    from kalshibot.backtest.search import walk_forward
+
+    rows, warning = walk_forward(cfg, ranges, windows=windows, loss=loss, trials=trials,
+                                 seed=seed, n_jobs=jobs, backend=backend, scheduler=where)
+    if as_json:
+        print_json({"loss": loss, "warning": warning, "windows": rows})
+        return
+    print_table(f"walk-forward, out-of-sample windows only ({loss})",
+                ["test window", "strategy", "params (fitted before)", "in-sample", "out-of-sample",
+                 "net P&L $", "max DD $"],
+                [(f"{r['window'][0]:%Y-%m-%d %H:%M} .. {r['window'][1]:%Y-%m-%d %H:%M}",
+                  r["strategy"], " ".join(f"{k}={v}" for k, v in r["params"].items()),
+                  "-" if r["in_sample"] is None else f"{r['in_sample']:.4f}",
+                  "-" if r["out_of_sample"] is None else f"{r['out_of_sample']:.4f}",
+                  r["stats"]["net_pnl"], r["stats"]["max_drawdown"]) for r in rows])
+    if warning:
+        err_console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+
+
 def backtest(
     strategy: list[str] = typer.Option(None, "--strategy", help="Strategies to compare side by side (comma-separated or repeated): meanrev, crypto, model. Default: meanrev."),
     series: list[str] = typer.Option(None, "--series", "-s", help="Series tickers (comma-separated or repeated)."),
@@ -61,7 +111,15 @@ def backtest(
     sweep: list[str] = typer.Option(None, "--sweep", help="Parameter grid name=v1,v2,... (repeatable)."),
     rank_by: str = typer.Option("sharpe", "--rank-by", help="Sweep ranking metric: net_pnl, sharpe, sortino, return_on_capital, win_rate, max_drawdown, ..."),
     jobs: int = typer.Option(1, "--jobs", help="Sweep: parallel jobs."),
-    backend: str = typer.Option(None, "--backend", help="Sweep: joblib backend (loky, threading, dask, ray)."),
+    backend: str = typer.Option(None, "--backend", help="Sweep: loky (default, local processes), threading, or dask (needs the [dask] extra; a local cluster of --jobs workers unless --scheduler)."),
+    scheduler: str = typer.Option(None, "--scheduler", help="Sweep: Dask scheduler address, e.g. tcp://10.0.0.5:8786 (implies --backend dask; with --backend dask the default is KALSHIBOT_DASK_SCHEDULER, else a local cluster)."),
+    search: bool = typer.Option(False, "--search", help="Optuna search over --param-range instead of a grid (needs optuna); ranked like --sweep."),
+    param_range: list[str] = typer.Option(None, "--param-range", help="Search range name=low:high (repeatable), e.g. z_entry=1.0:3.0."),
+    loss: str = typer.Option("sharpe", "--loss", help="Search objective (maximised): net_pnl, sharpe, sortino, calmar, pnl_over_dd."),
+    trials: int = typer.Option(20, "--trials", help="Search: trials per strategy (the budget)."),
+    walk_forward: int = typer.Option(0, "--walk-forward", help="Search: split --from..--to into N windows, fit on each, report the next window out of sample only."),
+    seed: int = typer.Option(0, "--seed", help="Search: sampler seed (same seed, same trials)."),
+    breakdown: str = typer.Option(None, "--breakdown", help="Also report P&L, return, fees, fills and drawdown per UTC day, ISO week or month: day | week | month."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
     export: Path = typer.Option(None, "--export", help="Write trades.csv and decisions.csv into this folder."),
     plot: Path = typer.Option(None, "--plot", help="Write equity, drawdown and reliability charts to this PNG (needs matplotlib)."),
@@ -100,11 +158,34 @@ def backtest(
         params=_params(param), model=model, model_dir=model_dir or s.model_dir,
         retrain_every_h=retrain_every, fast=not full, direct_member=s.direct_member)
     cfg.validate()
-    if sweep:
+    if breakdown is not None:
+        from kalshibot.backtest.breakdown import PERIODS
+
+        breakdown = breakdown.strip().lower()
+        if breakdown not in PERIODS:
+            raise UserInputError(f"--breakdown {breakdown!r}: choose from {', '.join(PERIODS)}")
+        if sweep or search:
+            raise UserInputError("--breakdown does not apply to --sweep or --search")
+    if sweep and search:
+        raise UserInputError("--sweep and --search are alternatives: choose one")
+    if sweep or search:
+        from kalshibot.backtest.search import run_search
         from kalshibot.backtest.sweep import run_sweep
 
-        rows, warning = run_sweep(cfg, list(sweep), metric=rank_by, n_jobs=jobs,
-                                  backend=backend)
+        where = scheduler or _env_scheduler(backend, s.dask_scheduler)
+        if walk_forward:
+            if not search:
+                raise UserInputError("--walk-forward applies to --search")
+            _print_walk_forward(cfg, list(param_range or []), walk_forward, loss, trials, seed,
+                                jobs, backend, where, as_json)
+            return
+        if search:
+            rank_by = loss
+            rows, warning = run_search(cfg, list(param_range or []), loss=loss, trials=trials,
+                                       seed=seed, n_jobs=jobs, backend=backend, scheduler=where)
+        else:
+            rows, warning = run_sweep(cfg, list(sweep), metric=rank_by, n_jobs=jobs,
+                                      backend=backend, scheduler=where)
         if as_json:
             print_json({"metric": rank_by, "warning": warning,
                         "rows": [{"strategy": r.strategy, "params": r.params, "score": r.score,
@@ -138,11 +219,13 @@ def backtest(
                                "interval_s": cfg.interval_s, "latency_s": cfg.latency_s,
                                "fills": fm.name, "starting_cash": format(cfg.starting_cash, "f"),
                                "fast": cfg.fast},
-                    "runs": [r.as_dict() for r in reports]})
+                    "runs": [_with_breakdown(r.as_dict(), r.run, breakdown) for r in reports]})
     else:
         from kalshibot.backtest.report import render
 
         render(reports, console)
+        if breakdown is not None:
+            _print_breakdown(reports, breakdown)
     if check_lookahead and any(r.lookahead is not None and not r.lookahead.ok for r in reports):
         err_console.print("[red]lookahead check failed:[/red] a decision changed when the "
                           "future was removed from the data")
