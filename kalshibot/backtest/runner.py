@@ -38,7 +38,7 @@ from kalshibot.engine import Engine, EngineConfig
 from kalshibot.errors import UserInputError
 from kalshibot.risk import RiskLimits, RiskManager
 from kalshibot.sim.account import SimAccount
-from kalshibot.sim.exchange import SimExchange
+from kalshibot.sim.exchange import open_sim_venue
 from kalshibot.store import fills as fills_repo
 from kalshibot.store import settlements as settlements_repo
 from kalshibot.store.books import book_at
@@ -201,18 +201,14 @@ def run_strategy(cfg: BacktestConfig, name: str, data: sqlite3.Connection, *,
     account = SimAccount(Money(cfg.starting_cash), prefix=run_id, trade_through=fm.trade_through,
                          queue_front=fm.queue_front, taker_fee_always=fm.taker_fee_always,
                          direct_member=cfg.direct_member)
-    probe = SimClock(datetime(2000, 1, 1).astimezone())
     settle = timedelta(seconds=cfg.settle_delay_s)
-    ex = SimExchange(data, probe, account, series=cfg.series, tickers=cfg.tickers,
-                     settle_delay=settle,
-                     latency=timedelta(seconds=cfg.latency_s),
-                     unknown_size=None if fm.unknown_size is None else Count(fm.unknown_size),
-                     since=cfg.start, until=cfg.end)
-    span = ex.data_span()
-    if span is None:
-        raise UserInputError("no stored markets match the selection",
-                             hint="check --series/--tickers/--from/--to")
-    markets = list(ex._all.values())
+    ex, span = open_sim_venue(
+        data, account, series=cfg.series, tickers=cfg.tickers,
+        hint="check --series/--tickers/--from/--to", settle_delay=settle,
+        latency=timedelta(seconds=cfg.latency_s),
+        unknown_size=None if fm.unknown_size is None else Count(fm.unknown_size),
+        since=cfg.start, until=cfg.end)
+    markets = ex.selected_markets()
     max_age = book_age_limit(cfg, data, [m.ticker for m in markets])
     ex.max_book_age = max_age
     t0 = span[0]

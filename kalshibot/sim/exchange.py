@@ -21,10 +21,11 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
-from kalshibot.clock import Clock
+from kalshibot.clock import Clock, SimClock
 from kalshibot.domain.book import Level, OrderBook
 from kalshibot.domain.fees import FeeSchedule
 from kalshibot.domain.market import (
@@ -44,7 +45,7 @@ from kalshibot.domain.orders import (
     OrderStatus,
     Side,
 )
-from kalshibot.errors import ExchangeRejectedError
+from kalshibot.errors import ExchangeRejectedError, UserInputError
 from kalshibot.sim.account import SimAccount
 from kalshibot.sim.venue import SimulatedAccountVenue
 from kalshibot.store.books import SnapshotRow, row_to_book
@@ -127,6 +128,10 @@ class SimExchange(SimulatedAccountVenue):
 
     def _fee_of(self, ticker: str) -> FeeSchedule:
         return self._fees.get(ticker) or FeeSchedule()
+
+    def selected_markets(self) -> list[Market]:
+        """The stored markets this venue replays (the selection), in store order."""
+        return list(self._all.values())
 
     # --- time span of the data ----------------------------------------------------------
     def data_span(self) -> tuple[datetime, datetime] | None:
@@ -467,3 +472,19 @@ class SimExchange(SimulatedAccountVenue):
         acct._n_orders = max([_num(o) for o in acct.orders] + [_num(f.order_id) for f in fills]
                              + [0])
         acct._n_fills = max([_num(f.fill_id) for f in fills] + [0])
+
+
+def open_sim_venue(data: sqlite3.Connection, account: SimAccount, *,
+                   series: Sequence[str] = (), tickers: Sequence[str] = (),
+                   hint: str = "check --series/--tickers", **kw: Any,
+                   ) -> tuple[SimExchange, tuple[datetime, datetime]]:
+    """The simulated venue over stored history for ``trade --exchange sim`` and ``backtest``,
+    and the span (first open, last close; UTC) of its selected markets. Its clock is a
+    placeholder until the caller sets ``venue.clock`` (the start depends on the span).
+    No selected market is a ``UserInputError`` with ``hint``."""
+    probe = SimClock(datetime(2000, 1, 1, tzinfo=UTC))
+    ex = SimExchange(data, probe, account, series=series, tickers=tickers, **kw)
+    span = ex.data_span()
+    if span is None:
+        raise UserInputError("no stored markets match the selection", hint=hint)
+    return ex, span
