@@ -252,27 +252,18 @@ class SimExchange(SimulatedAccountVenue):
         not touched: for them a venue poll only moves the trade cursor, which ``place_order``
         resets anyway."""
         acct = self.account
-        live = [s for s in acct._live() if s.order.status.is_open]
+        live = acct.open_sim_orders()
         if not live:
             return True
         tickers = sorted({s.order.ticker for s in live}, key=lambda t: self._order.get(t, 0))
-        saved = [(s, s.order, s.queue_ahead) for s in live]
-        last = {t: acct._last_book.get(t) for t in tickers}
+        cp = acct.checkpoint(tickers)
         seen = {t: self._trades_seen.get(t) for t in tickers}
-        n_fills, n_ids, pf = len(acct.fills), acct._n_fills, acct.portfolio
         self._books_and_feed(tickers, now)
-        if len(acct.fills) == n_fills:
+        if len(acct.fills) == cp.n_fills:
             return True
-        del acct.fills[n_fills:]
-        acct._n_fills, acct.portfolio = n_ids, pf
-        for so, order, queue in saved:
-            so.order, so.queue_ahead = order, queue
+        acct.rollback(cp)
         for t in tickers:
-            b, ts = last[t], seen[t]
-            if b is None:
-                acct._last_book.pop(t, None)
-            else:
-                acct._last_book[t] = b
+            ts = seen[t]
             if ts is None:
                 self._trades_seen.pop(t, None)
             else:
