@@ -18,7 +18,7 @@ import sqlite3
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from types import FrameType
@@ -302,7 +302,7 @@ class Session:
     @classmethod
     def _create_sim(cls, settings: Settings, opts: SessionOptions, run_id: str,
                     strategy_name: str) -> Session:
-        from kalshibot.sim.exchange import SimExchange
+        from kalshibot.sim.exchange import open_sim_venue
 
         data_path = settings.database_path
         if not data_path.exists():
@@ -316,13 +316,14 @@ class Session:
             _remove_db(state_path)
         conn = connect(state_path)
         start_raw = kv_get(conn, SIM_CLOCK_KEY)
-        probe_clock = SimClock(datetime(2000, 1, 1, tzinfo=UTC))
-        probe = SimExchange(data, probe_clock, SimAccount(Money(0)), series=opts.series,
-                            tickers=opts.tickers)
-        span = probe.data_span()
-        if span is None:
-            raise UserInputError("no stored markets match the selection",
-                                 hint="check --series / --tickers or run `kalshibot data sample`")
+        starting = Money(settings.paper_starting_balance)
+        account = SimAccount(starting, prefix=f"sim{run_id[-6:]}",
+                             direct_member=settings.direct_member)
+        # Orders reach the simulated venue 1 s after the decision, as in `backtest`.
+        ex, span = open_sim_venue(
+            data, account, series=opts.series, tickers=opts.tickers,
+            hint="check --series / --tickers or run `kalshibot data sample`",
+            latency=timedelta(seconds=1))
         if opts.start is not None:
             start = opts.start
         elif start_raw:
@@ -334,12 +335,7 @@ class Session:
                                  f"stored data ({span[1]:%Y-%m-%d %H:%M}Z)",
                                  hint="use --fresh to start over, or --start")
         clock = SimClock(start)
-        starting = Money(settings.paper_starting_balance)
-        account = SimAccount(starting, prefix=f"sim{run_id[-6:]}",
-                             direct_member=settings.direct_member)
-        # Orders reach the simulated venue 1 s after the decision, as in `backtest`.
-        ex = SimExchange(data, clock, account, series=opts.series, tickers=opts.tickers,
-                         latency=timedelta(seconds=1))
+        ex.clock = clock
         ex.restore(fills_repo.list_fills(conn), settlements_repo.list_settlements(conn), [],
                    _stored_starting_cash(conn, starting))
         close_orphaned_orders(conn, clock.now(), "sim")

@@ -3,8 +3,8 @@
 - ``run_stats``: links fills to the decisions that sent them (edge at entry, model p, market
   mid) and calls ``stats.compute``.
 - ``unfilled_summary``: orders that did not (fully) fill, by reason.
-- ``book_warnings``: orders sent while the recorded book was missing, stale (> 5 min) or had no
-  recorded sizes at the decision time.
+- ``book_warnings``: orders sent while the recorded book was missing, stale (older than the
+  run's book-age limit) or had no recorded sizes at the decision time.
 - ``check_lookahead``: re-runs the backtest on a copy of the data truncated at each entry time
   (later snapshots/trades/spot deleted, results of markets not yet settled erased) and reports
   every decision up to that time that differs from the full run.
@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from kalshibot.backtest.config import BacktestConfig
-from kalshibot.backtest.runner import MAX_BOOK_AGE, StrategyRun, run_strategy
+from kalshibot.backtest.runner import StrategyRun, run_strategy
 from kalshibot.backtest.stats import Stats, compute
 from kalshibot.domain.orders import Action, OrderStatus, TimeInForce
 from kalshibot.store.books import book_at
@@ -109,9 +109,9 @@ def book_warnings(run: StrategyRun, data: sqlite3.Connection) -> list[str]:
         if row is None:
             out.append(f"{o.ticker} traded at {o.created:%Y-%m-%d %H:%M:%S}Z with no recorded "
                        "book")
-        elif ts_ms(o.created) - row[0] > MAX_BOOK_AGE.total_seconds() * 1000:
+        elif ts_ms(o.created) - row[0] > run.max_book_age.total_seconds() * 1000:
             out.append(f"{o.ticker} traded at {o.created:%Y-%m-%d %H:%M:%S}Z on a book older "
-                       "than 5 minutes")
+                       f"than {run.max_book_age.total_seconds():g} s")
         elif row[3] is None and (row[1] is None or row[2] is None):
             out.append(f"{o.ticker} traded at {o.created:%Y-%m-%d %H:%M:%S}Z on a book without "
                        "recorded sizes (size assumed by --unknown-size)")

@@ -78,6 +78,10 @@ class BacktestConfig:
     state_dir: Path | None = None  # None: in-memory state stores
     limits: Mapping[str, str] = field(default_factory=dict)  # RiskLimits overrides
     direct_member: bool = False  # fees cost $0.0001-rounded, not whole cents per order
+    # issue 22: a fill needs a book recorded at most this many seconds before the order
+    # arrives (None: twice the data's median recording interval, see runner.book_age_limit)
+    max_book_age_s: float | None = None
+    allow_in_sample: bool = False  # issue 22: allow --model spans overlapping its training
 
     def with_params(self, **params: str) -> BacktestConfig:
         return replace(self, params={**self.params, **params})
@@ -91,5 +95,7 @@ class BacktestConfig:
             raise UserInputError("say which --strategy to backtest")
         if self.start is not None and self.end is not None and self.start >= self.end:
             raise UserInputError("--from must be before --to")
+        if self.max_book_age_s is not None and not self.max_book_age_s > 0:
+            raise UserInputError("--max-book-age must be positive (seconds)")
         if self.starting_cash <= 0:
             raise UserInputError("--cash must be positive")

@@ -28,8 +28,28 @@ from kalshibot.errors import UserInputError
 from kalshibot.strategy.base import FairValue, MarketView
 
 
+def in_sample_overlap(meta: dict[str, Any], span: tuple[datetime, datetime],
+                      model_id: str) -> str | None:
+    """Why a backtest over ``span`` (UTC) is in-sample for a model with metadata ``meta``
+    (None: the spans do not overlap). A model without a recorded training window is treated
+    as in-sample: nothing shows it is not."""
+    w = meta.get("training_window") or {}
+    if not w.get("start") or not w.get("end"):
+        return f"model {model_id} records no training window"
+    start = pd.Timestamp(w["start"])
+    end = pd.Timestamp(w["end"])
+    start = start.tz_localize("UTC") if start.tzinfo is None else start
+    end = end.tz_localize("UTC") if end.tzinfo is None else end
+    if pd.Timestamp(span[0]) <= end and start <= pd.Timestamp(span[1]):
+        return (f"model {model_id} was trained on {start:%Y-%m-%d %H:%M} to "
+                f"{end:%Y-%m-%d %H:%M} UTC, overlapping the backtest span "
+                f"{span[0]:%Y-%m-%d %H:%M} to {span[1]:%Y-%m-%d %H:%M} UTC")
+    return None
+
+
 class ModelStrategy:
     name = "model"
+    in_sample: str | None = None  # why this run is in-sample (None: out of sample)
 
     def __init__(self, frame: pd.DataFrame, *, model: Any = None,
                  retrain_every: timedelta | None = None,
@@ -51,7 +71,8 @@ class ModelStrategy:
         from kalshibot.models.training import Selection, load_history
 
         cfg = ctx.config
-        which = cfg.model or "current"  # like `trade --strategy edge`: the registry's current
+        # out of sample by default: retrain walk-forward unless a model is named (issue 22)
+        which = cfg.model or "walk-forward"
         hist = load_history(ctx.data, Selection(tickers=list(ctx.tickers)))
         frame = FeatureBuilder().batch(hist)
         settle = timedelta(seconds=cfg.settle_delay_s)
@@ -66,7 +87,13 @@ class ModelStrategy:
             model = load_current_model(Path(cfg.model_dir))
         else:
             model = load_model(Path(which))
-        return cls(frame, model=model, settle_delay=settle)
+        out = cls(frame, model=model, settle_delay=settle)
+        out.in_sample = in_sample_overlap(model.meta, ctx.span, model.model_id)
+        if out.in_sample is not None and not cfg.allow_in_sample:
+            raise UserInputError(f"{out.in_sample}: the backtest would be in-sample",
+                                 hint="backtest a later span, omit --model (walk-forward), "
+                                      "or pass --allow-in-sample")
+        return out
 
     def _row(self, ticker: str, now: datetime) -> int | None:
         hit = self._index.get(ticker)

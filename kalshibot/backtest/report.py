@@ -50,6 +50,9 @@ class RunReport:
                            "mark": None if u.mark is None else u.mark.to_str(),
                            "value": format(u.value.amount, "f")} for u in r.unsettled],
             "warnings": self.warnings(),
+            "max_book_age_s": r.max_book_age.total_seconds(),
+            "no_current_book": r.no_current_book,
+            "in_sample": r.in_sample,
         }
         if self.lookahead is not None:
             doc["lookahead"] = {"ok": self.lookahead.ok, "checked": self.lookahead.checked,
@@ -94,6 +97,8 @@ def render(reports: Sequence[RunReport], console: Console) -> None:
                                  for r in reports]),
         ("cycles run / skipped", [f"{r.run.cycles_run} / {r.run.cycles_skipped}"
                                   for r in reports]),
+        ("no current book (skips)", [str(r.run.no_current_book) for r in reports]),
+        ("book age limit s", [f"{r.run.max_book_age.total_seconds():g}" for r in reports]),
         ("snapshots/s", [f"{r.run.snapshots / r.run.seconds:,.0f}" if r.run.seconds else "-"
                          for r in reports]),
     ]
@@ -104,6 +109,10 @@ def render(reports: Sequence[RunReport], console: Console) -> None:
             + f" ({r.lookahead.checked} cuts)" for r in reports]))
     for name, vals in rows:
         t.add_row(name, *vals)
+    for r in reports:
+        if r.run.in_sample:
+            console.print(f"[bold red]IN-SAMPLE ({r.run.strategy}):[/bold red] {r.run.in_sample}",
+                          highlight=False)
     console.print(t)
     for rep in reports:
         s = Table(title=f"{rep.run.strategy}: per series", title_justify="left",
@@ -145,7 +154,7 @@ def export(reports: Sequence[RunReport], folder: Path) -> list[Path]:
     with trades.open("w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["strategy", "fill_id", "order_id", "ts", "ticker", "series", "side", "action",
-                    "price", "count", "fee", "is_taker", "result"])
+                    "price", "count", "fee", "is_taker", "result", "book_age_s"])
         for rep in reports:
             for f in sorted(rep.run.fills, key=lambda f: (f.ts, f.fill_id)):
                 m = rep.run.markets.get(f.ticker)
@@ -153,7 +162,8 @@ def export(reports: Sequence[RunReport], folder: Path) -> list[Path]:
                             m.series if m else "", f.side.value, f.action.value,
                             f.price.to_str(), format(f.count.value, "f"),
                             format(f.fee.amount, "f"), int(f.is_taker),
-                            m.result.value if m else ""])
+                            m.result.value if m else "",
+                            rep.run.fill_book_age.get(f.fill_id, "")])
     with decisions.open("w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["strategy", "cycle", "ts", "ticker", "verdict", "model_p", "market_price",
@@ -201,7 +211,7 @@ def plot(reports: Sequence[RunReport], path: Path) -> Path:
         pts = rep.run.equity
         xs = [p.ts for p in pts]
         eq = [float(p.equity.amount) for p in pts]  # float for drawing only
-        a1.plot(xs, eq, label=rep.run.strategy)
+        a1.plot(xs, eq, label=rep.run.strategy + (" (IN-SAMPLE)" if rep.run.in_sample else ""))
         peak, dd = float("-inf"), []
         for e in eq:
             peak = max(peak, e)
@@ -212,6 +222,8 @@ def plot(reports: Sequence[RunReport], path: Path) -> Path:
             a3.plot([p for p, _, _ in rp], [y for _, y, _ in rp], marker="o",
                     label=rep.run.strategy)
     a1.set_title("equity ($)")
+    if any(r.run.in_sample for r in reports):
+        fig.suptitle("IN-SAMPLE: the model was trained on this span", color="red")
     a2.set_title("drawdown from peak ($)")
     a3.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfect calibration")
     a3.set_title("reliability: model P(YES) vs observed YES rate (first forecast per market)")

@@ -38,7 +38,7 @@ from kalshibot.engine import Engine, EngineConfig
 from kalshibot.errors import UserInputError
 from kalshibot.risk import RiskLimits, RiskManager
 from kalshibot.sim.account import SimAccount
-from kalshibot.sim.exchange import SimExchange
+from kalshibot.sim.exchange import open_sim_venue
 from kalshibot.store import fills as fills_repo
 from kalshibot.store import settlements as settlements_repo
 from kalshibot.store.books import book_at
@@ -50,7 +50,32 @@ from kalshibot.store.runs import start_run
 from kalshibot.strategy.base import StrategyParams
 
 NO_KILL = Path("/nonexistent/kalshibot-backtest/KILL")
-MAX_BOOK_AGE = timedelta(minutes=5)
+MAX_BOOK_AGE = timedelta(minutes=5)  # fallback when the data has too few snapshots to measure
+NO_CURRENT_BOOK = "no current order book"  # the engine's decision reason (engine.py)
+
+
+def median_interval(data: sqlite3.Connection, tickers: list[str]) -> timedelta | None:
+    """The median time between consecutive recorded snapshots of the same market (None:
+    fewer than two snapshots of any market)."""
+    gaps: list[int] = []
+    for t in tickers:
+        rows = data.execute("SELECT ts FROM book_snapshots WHERE ticker = ? ORDER BY ts",
+                            (t,)).fetchall()
+        gaps += [b[0] - a[0] for a, b in zip(rows, rows[1:], strict=False) if b[0] > a[0]]
+    if not gaps:
+        return None
+    gaps.sort()
+    return timedelta(milliseconds=gaps[len(gaps) // 2])
+
+
+def book_age_limit(cfg: BacktestConfig, data: sqlite3.Connection,
+                   tickers: list[str]) -> timedelta:
+    """How old a recorded book may be when an order arrives and still be traded against:
+    ``cfg.max_book_age_s`` seconds, else twice the data's median recording interval."""
+    if cfg.max_book_age_s is not None:
+        return timedelta(seconds=cfg.max_book_age_s)
+    med = median_interval(data, tickers)
+    return MAX_BOOK_AGE if med is None else 2 * med
 
 
 @dataclass
@@ -95,6 +120,14 @@ class StrategyRun:
     errors: list[str] = field(default_factory=list)
     params: dict[str, str] = field(default_factory=dict)
     span: tuple[datetime, datetime] | None = None  # simulated clock: first and last cycle
+    max_book_age: timedelta = MAX_BOOK_AGE  # the limit used (see book_age_limit)
+    fill_book_age: dict[str, float] = field(default_factory=dict)  # fill id -> book age, s
+    in_sample: str | None = None  # why the run is in-sample (None: out of sample)
+
+    @property
+    def no_current_book(self) -> int:
+        """Decisions skipped because no book recorded within the age limit existed."""
+        return sum(1 for d in self.decisions if d.reason == NO_CURRENT_BOOK)
 
 
 def _limits(cfg: BacktestConfig) -> RiskLimits:
@@ -168,18 +201,16 @@ def run_strategy(cfg: BacktestConfig, name: str, data: sqlite3.Connection, *,
     account = SimAccount(Money(cfg.starting_cash), prefix=run_id, trade_through=fm.trade_through,
                          queue_front=fm.queue_front, taker_fee_always=fm.taker_fee_always,
                          direct_member=cfg.direct_member)
-    probe = SimClock(datetime(2000, 1, 1).astimezone())
     settle = timedelta(seconds=cfg.settle_delay_s)
-    ex = SimExchange(data, probe, account, series=cfg.series, tickers=cfg.tickers,
-                     settle_delay=settle, max_book_age=MAX_BOOK_AGE,
-                     latency=timedelta(seconds=cfg.latency_s),
-                     unknown_size=None if fm.unknown_size is None else Count(fm.unknown_size),
-                     since=cfg.start, until=cfg.end)
-    span = ex.data_span()
-    if span is None:
-        raise UserInputError("no stored markets match the selection",
-                             hint="check --series/--tickers/--from/--to")
-    markets = list(ex._all.values())
+    ex, span = open_sim_venue(
+        data, account, series=cfg.series, tickers=cfg.tickers,
+        hint="check --series/--tickers/--from/--to", settle_delay=settle,
+        latency=timedelta(seconds=cfg.latency_s),
+        unknown_size=None if fm.unknown_size is None else Count(fm.unknown_size),
+        since=cfg.start, until=cfg.end)
+    markets = ex.selected_markets()
+    max_age = book_age_limit(cfg, data, [m.ticker for m in markets])
+    ex.max_book_age = max_age
     t0 = span[0]
     clock = SimClock(t0)
     ex.clock = clock
@@ -212,7 +243,7 @@ def run_strategy(cfg: BacktestConfig, name: str, data: sqlite3.Connection, *,
     screen = None
     if cfg.fast:
         screen = screen_for(strategy, params, data, markets, t0, interval, n_cycles,
-                            max_book_age=MAX_BOOK_AGE, unknown_size=fm.unknown_size is not None)
+                            max_book_age=max_age, unknown_size=fm.unknown_size is not None)
     by_ticker = {m.ticker: m for m in markets}
 
     def stuck(ticker: str, now: datetime) -> bool:
@@ -410,6 +441,8 @@ def run_strategy(cfg: BacktestConfig, name: str, data: sqlite3.Connection, *,
         clock.set(end)
     snapshots = screen.snapshots if screen is not None else _count_snapshots(data, markets)
     out = _collect(cfg, name, run_id, conn, data, engine, markets, end)
+    out.max_book_age = max_age
+    out.in_sample = getattr(strategy, "in_sample", None)
     out.cycles_run, out.cycles_skipped, out.snapshots = run, skipped, snapshots
     out.errors = errors
     out.params = dict(cfg.params)
@@ -460,8 +493,14 @@ def _collect(cfg: BacktestConfig, name: str, run_id: str, conn: sqlite3.Connecti
     if unsettled:
         warnings.append(f"{len(unsettled)} position(s) not settled by the end of the data: "
                         "marked at the last recorded mid (see 'unsettled')")
+    ages: dict[str, float] = {}
+    for f in fills:
+        row = data.execute("SELECT max(ts) FROM book_snapshots WHERE ticker = ? AND ts <= ?",
+                           (f.ticker, int(f.ts.timestamp() * 1000))).fetchone()
+        if row is not None and row[0] is not None:
+            ages[f.fill_id] = (int(f.ts.timestamp() * 1000) - row[0]) / 1000
     return StrategyRun(name, run_id, Money(cfg.starting_cash), fills, orders, decisions, equity,
-                       setts, info, unsettled, value, warnings=warnings)
+                       setts, info, unsettled, value, warnings=warnings, fill_book_age=ages)
 
 
 @dataclass

@@ -104,6 +104,8 @@ def backtest(
     param: list[str] = typer.Option(None, "--param", help="Strategy parameter name=value (repeatable), e.g. z_entry=2.5."),
     model: str = typer.Option(None, "--model", help="For --strategy edge (alias model): a registry artefact folder, 'current' (default) or 'walk-forward'."),
     model_dir: Path = typer.Option(None, "--model-dir", help="Model registry folder (default: KALSHIBOT_MODEL_DIR)."),
+    allow_in_sample: bool = typer.Option(False, "--allow-in-sample", help="With --model: allow a span overlapping the model's training window (the report is stamped IN-SAMPLE)."),
+    max_book_age: float = typer.Option(None, "--max-book-age", help="Seconds: a fill needs a book recorded at most this long before the order arrives (default: twice the data's median recording interval)."),
     retrain_every: float = typer.Option(24.0, "--retrain-every", help="Hours between walk-forward retrainings."),
     full: bool = typer.Option(False, "--full", help="Run the engine on every cycle (no fast path)."),
     check_lookahead: bool = typer.Option(False, "--check-lookahead", help="Re-run truncated at each entry; fail if any decision changes."),
@@ -156,7 +158,8 @@ def backtest(
         kelly_fraction=kelly_d if kelly_d is not None else Decimal(str(s.kelly_fraction)),
         adverse_selection=Decimal(str(s.adverse_selection)),
         params=_params(param), model=model, model_dir=model_dir or s.model_dir,
-        retrain_every_h=retrain_every, fast=not full, direct_member=s.direct_member)
+        retrain_every_h=retrain_every, fast=not full, direct_member=s.direct_member,
+        max_book_age_s=max_book_age, allow_in_sample=allow_in_sample)
     cfg.validate()
     if breakdown is not None:
         from kalshibot.backtest.breakdown import PERIODS
@@ -218,7 +221,8 @@ def backtest(
                                "tickers": list(cfg.tickers), "from": cfg.start, "to": cfg.end,
                                "interval_s": cfg.interval_s, "latency_s": cfg.latency_s,
                                "fills": fm.name, "starting_cash": format(cfg.starting_cash, "f"),
-                               "fast": cfg.fast},
+                               "fast": cfg.fast, "max_book_age_s": cfg.max_book_age_s,
+                               "allow_in_sample": cfg.allow_in_sample},
                     "runs": [_with_breakdown(r.as_dict(), r.run, breakdown) for r in reports]})
     else:
         from kalshibot.backtest.report import render

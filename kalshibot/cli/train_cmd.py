@@ -50,8 +50,10 @@ def train(
     jobs: int = typer.Option(2, "--jobs", help="Parallel fit tasks (joblib)."),
     min_edge: float | None = typer.Option(None, "--min-edge", help="Edge after fees to trade "
                                           "in the P&L simulation (default: the min_edge setting)."),
-    require_edge: bool = typer.Option(False, "--require-edge", help="Mark the new model current "
-                                      "only if it beats the market out of sample."),
+    require_edge: bool = typer.Option(False, "--require-edge", hidden=True,
+                                      help="Kept for scripts: this is now the default."),
+    force: bool = typer.Option(False, "--force", help="Mark the new model current even when it "
+                               "does not beat the market out of sample."),
     db: Path | None = typer.Option(None, "--db", help="SQLite store (default from settings)."),
     model_dir: Path | None = typer.Option(None, "--model-dir", help="Model registry folder."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
@@ -85,19 +87,30 @@ def train(
             prog.update(tasks[stage], completed=done, total=total)
 
         result, saved = run_training(s.database_path, s.model_dir, sel, cfg, cb,
-                                     require_beats_market=require_edge)
+                                     require_beats_market=not force)
     report = result.report
     if as_json:
         print_json(jsonable({"model_id": saved.model_id, "path": str(saved.path),
-                             "current": saved.meta.get("current"), "rows": result.rows,
+                             "current": saved.meta.get("current"),
+                             "beats_market": saved.meta.get("beats_market"),
+                             "forced": force, "rows": result.rows,
                              "training_window": [str(result.window[0]), str(result.window[1])],
                              "seconds": result.seconds, "report": report}))
         return
     render_report(report)
     console.print(f"rows {result.rows:,} | window {result.window[0]:%Y-%m-%d %H:%M} to "
                   f"{result.window[1]:%Y-%m-%d %H:%M} UTC | {result.seconds['total']:.1f} s")
-    state = "marked current" if saved.meta.get("current") else "NOT marked current"
-    console.print(f"saved model {saved.model_id} ({state}): {saved.path / 'model.joblib'}")
+    beats = bool(saved.meta.get("beats_market"))
+    if not saved.meta.get("current"):
+        state = ("NOT marked current: it does not beat the market out of sample "
+                 "(the previous current model stays; --force to use it anyway)" if not beats
+                 else "NOT marked current")
+    elif not beats:
+        state = "marked current by --force although it does NOT beat the market out of sample"
+    else:
+        state = "marked current: it beats the market out of sample"
+    console.print(f"saved model {saved.model_id} ({state}): {saved.path / 'model.joblib'}",
+                  highlight=False)
 
 
 def render_report(report: dict[str, Any]) -> None:

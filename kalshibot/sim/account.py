@@ -59,6 +59,19 @@ class SimOrder:
     fees: OrderFeeAccumulator | None = None  # what the order's fills were charged so far
 
 
+@dataclass(frozen=True)
+class AccountCheckpoint:
+    """What ``SimAccount.checkpoint`` saves: enough to undo feeding books and trades to the
+    open orders of some markets (fills, fill numbering, portfolio, those orders' states and
+    queue estimates, the last book seen per market)."""
+
+    n_fills: int  # len(fills)
+    fill_ids: int  # the fill-id counter
+    portfolio: Portfolio
+    orders: tuple[tuple[SimOrder, Order, Decimal], ...]
+    last_books: tuple[tuple[str, OrderBook | None], ...]
+
+
 class SimAccount:
     """Cash, positions, orders and fills of a simulated account."""
 
@@ -124,6 +137,33 @@ class SimAccount:
         for oid in [o for o, s in self._maybe_open.items() if not s.order.status.is_open]:
             del self._maybe_open[oid]
         return list(self._maybe_open.values())
+
+    def open_sim_orders(self) -> list[SimOrder]:
+        """The open orders with their queue estimates, oldest first."""
+        return [s for s in self._live() if s.order.status.is_open]
+
+    def checkpoint(self, tickers: Iterable[str]) -> AccountCheckpoint:
+        """Save the state that feeding ``tickers``' books and trades may change (see
+        ``AccountCheckpoint``); ``rollback`` returns to it."""
+        ts = set(tickers)
+        return AccountCheckpoint(
+            len(self.fills), self._n_fills, self.portfolio,
+            tuple((s, s.order, s.queue_ahead) for s in self.open_sim_orders()
+                  if s.order.ticker in ts),
+            tuple((t, self._last_book.get(t)) for t in sorted(ts)))
+
+    def rollback(self, cp: AccountCheckpoint) -> None:
+        """Undo everything since ``checkpoint`` for its markets (orders placed since are not
+        undone: the caller feeds books and trades only)."""
+        del self.fills[cp.n_fills:]
+        self._n_fills, self.portfolio = cp.fill_ids, cp.portfolio
+        for so, order, queue in cp.orders:
+            so.order, so.queue_ahead = order, queue
+        for t, b in cp.last_books:
+            if b is None:
+                self._last_book.pop(t, None)
+            else:
+                self._last_book[t] = b
 
     def forget_closed(self, before: datetime) -> int:
         """Drop orders closed (filled or cancelled) before ``before`` from the lookups, so a

@@ -21,10 +21,11 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
-from kalshibot.clock import Clock
+from kalshibot.clock import Clock, SimClock
 from kalshibot.domain.book import Level, OrderBook
 from kalshibot.domain.fees import FeeSchedule
 from kalshibot.domain.market import (
@@ -44,7 +45,7 @@ from kalshibot.domain.orders import (
     OrderStatus,
     Side,
 )
-from kalshibot.errors import ExchangeRejectedError
+from kalshibot.errors import ExchangeRejectedError, UserInputError
 from kalshibot.sim.account import SimAccount
 from kalshibot.sim.venue import SimulatedAccountVenue
 from kalshibot.store.books import SnapshotRow, row_to_book
@@ -127,6 +128,10 @@ class SimExchange(SimulatedAccountVenue):
 
     def _fee_of(self, ticker: str) -> FeeSchedule:
         return self._fees.get(ticker) or FeeSchedule()
+
+    def selected_markets(self) -> list[Market]:
+        """The stored markets this venue replays (the selection), in store order."""
+        return list(self._all.values())
 
     # --- time span of the data ----------------------------------------------------------
     def data_span(self) -> tuple[datetime, datetime] | None:
@@ -247,27 +252,18 @@ class SimExchange(SimulatedAccountVenue):
         not touched: for them a venue poll only moves the trade cursor, which ``place_order``
         resets anyway."""
         acct = self.account
-        live = [s for s in acct._live() if s.order.status.is_open]
+        live = acct.open_sim_orders()
         if not live:
             return True
         tickers = sorted({s.order.ticker for s in live}, key=lambda t: self._order.get(t, 0))
-        saved = [(s, s.order, s.queue_ahead) for s in live]
-        last = {t: acct._last_book.get(t) for t in tickers}
+        cp = acct.checkpoint(tickers)
         seen = {t: self._trades_seen.get(t) for t in tickers}
-        n_fills, n_ids, pf = len(acct.fills), acct._n_fills, acct.portfolio
         self._books_and_feed(tickers, now)
-        if len(acct.fills) == n_fills:
+        if len(acct.fills) == cp.n_fills:
             return True
-        del acct.fills[n_fills:]
-        acct._n_fills, acct.portfolio = n_ids, pf
-        for so, order, queue in saved:
-            so.order, so.queue_ahead = order, queue
+        acct.rollback(cp)
         for t in tickers:
-            b, ts = last[t], seen[t]
-            if b is None:
-                acct._last_book.pop(t, None)
-            else:
-                acct._last_book[t] = b
+            ts = seen[t]
             if ts is None:
                 self._trades_seen.pop(t, None)
             else:
@@ -467,3 +463,19 @@ class SimExchange(SimulatedAccountVenue):
         acct._n_orders = max([_num(o) for o in acct.orders] + [_num(f.order_id) for f in fills]
                              + [0])
         acct._n_fills = max([_num(f.fill_id) for f in fills] + [0])
+
+
+def open_sim_venue(data: sqlite3.Connection, account: SimAccount, *,
+                   series: Sequence[str] = (), tickers: Sequence[str] = (),
+                   hint: str = "check --series/--tickers", **kw: Any,
+                   ) -> tuple[SimExchange, tuple[datetime, datetime]]:
+    """The simulated venue over stored history for ``trade --exchange sim`` and ``backtest``,
+    and the span (first open, last close; UTC) of its selected markets. Its clock is a
+    placeholder until the caller sets ``venue.clock`` (the start depends on the span).
+    No selected market is a ``UserInputError`` with ``hint``."""
+    probe = SimClock(datetime(2000, 1, 1, tzinfo=UTC))
+    ex = SimExchange(data, probe, account, series=series, tickers=tickers, **kw)
+    span = ex.data_span()
+    if span is None:
+        raise UserInputError("no stored markets match the selection", hint=hint)
+    return ex, span

@@ -104,7 +104,8 @@ def test_cli_smoke(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-d
     rows = json.loads(capsys.readouterr().out)["rows"]
     assert len(rows) == 2 and rows[0]["score"] >= rows[1]["score"]
     assert cli(["backtest", "--db", str(DB), "--fills", "bogus"]) == 2
-    # no trained model in the registry: one clear line, exit 3 (NoModelError)
-    assert cli(["backtest", "--db", str(DB), "--strategy", "edge",
+    # --model current with no trained model in the registry: one clear line, exit 3
+    # (NoModelError); without --model the edge strategy retrains walk-forward (issue 22)
+    assert cli(["backtest", "--db", str(DB), "--strategy", "edge", "--model", "current",
                 "--model-dir", str(tmp_path / "no-models")]) == 3
     assert "no current model" in capsys.readouterr().err

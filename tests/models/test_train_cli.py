@@ -30,11 +30,11 @@ def test_train_on_the_sample_store(sample_db: Path, tmp_path: Path, clean_env: P
                                    capsys: pytest.CaptureFixture[str]) -> None:
     models = tmp_path / "models"
     code = run(["train", "--db", str(sample_db), "--model-dir", str(models), "--folds", "2",
-                "--jobs", "1", "--json"])
+                "--jobs", "1", "--json", "--force"])
     out = capsys.readouterr()
     assert code == 0, out.err
     doc = json.loads(out.out)
-    assert doc["current"] and Path(doc["path"]).is_dir()
+    assert doc["current"] and doc["forced"] and Path(doc["path"]).is_dir()
     overall = doc["report"]["overall"]
     assert {"model", "market", "base_rate", "bss_vs_market", "pnl", "verdict"} <= set(overall)
     assert load_current_model(models).model_id == doc["model_id"]
@@ -81,3 +81,52 @@ def test_train_for_trading_uses_the_series_of_the_traded_tickers(
     saved = train_for_trading(s, tickers=["KXBTC15M-26OCT010015-15"])
     assert saved.meta["selection"]["series"] == ["KXBTC15M"]
     assert load_current_model(tmp_path).model_id == saved.model_id
+
+
+def test_train_makes_a_model_current_only_when_it_beats_the_market(
+        sample_db: Path, tmp_path: Path, clean_env: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 22: on this seeded sample the model loses to the market out of sample, so
+    ``train`` saves it but does not make it current (f6e3055 made it current); ``--force``
+    does, and says so."""
+    from kalshibot.models.registry import NoModelError
+
+    models = tmp_path / "models"
+    args = ["train", "--db", str(sample_db), "--model-dir", str(models), "--folds", "2",
+            "--jobs", "1"]
+    assert run([*args, "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["beats_market"] is False and doc["current"] is False
+    assert Path(doc["path"]).is_dir()
+    with pytest.raises(NoModelError):
+        load_current_model(models)
+    assert run(args) == 0
+    assert "NOT marked current" in capsys.readouterr().out
+    assert run([*args, "--force"]) == 0
+    out = capsys.readouterr().out
+    assert "marked current by --force" in out
+    assert load_current_model(models) is not None
+
+
+def test_backtest_over_the_training_window_is_refused_or_stamped(
+        sample_db: Path, tmp_path: Path, clean_env: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 22: ``backtest --strategy edge --model`` over the span the model was trained on
+    exits 2 with one line, unless ``--allow-in-sample``; then terminal and JSON say IN-SAMPLE.
+    (f6e3055 ran it silently.)"""
+    models = tmp_path / "models"
+    assert run(["train", "--db", str(sample_db), "--model-dir", str(models), "--folds", "2",
+                "--jobs", "1", "--force", "--series", "KXBTC15M"]) == 0
+    capsys.readouterr()
+    bt = ["backtest", "--db", str(sample_db), "--strategy", "edge", "--model", "current",
+          "--model-dir", str(models), "--series", "KXBTC15M", "--from", "2026-09-30T12:00Z",
+          "--to", "2026-09-30T13:00Z"]
+    assert run(bt) == 2
+    err = capsys.readouterr().err
+    assert "in-sample" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) <= 2  # the message and its hint
+    assert run([*bt, "--allow-in-sample", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["runs"][0]["in_sample"]
+    assert run([*bt, "--allow-in-sample"]) == 0
+    assert "IN-SAMPLE" in capsys.readouterr().out

@@ -1,0 +1,100 @@
+"""Only quotes that existed (issue 22): a taker order fills only against a book recorded at
+most ``max_book_age`` before it reaches the venue; otherwise the decision is "no current order
+book" and the report counts it. The default limit is twice the data's median recording interval.
+
+Fails on f6e3055: there every book up to 5 minutes old was traded, so the order below filled
+against a quote recorded 2 minutes earlier.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from kalshibot.backtest import BacktestConfig, backtest
+from kalshibot.backtest.runner import NO_CURRENT_BOOK, median_interval
+from kalshibot.backtest.strategies import REGISTRY, StrategyContext, register
+from kalshibot.store import open_store
+from kalshibot.store.markets import upsert_markets
+from kalshibot.strategy.base import FairValue, MarketView, Strategy
+from tests.engine.helpers import T0, market
+
+TICKER = "KXTEST-26NOV19-A"
+LAST_BOOK = T0 - timedelta(minutes=50)  # snapshots every 10 s until here, then none
+WANTS_FROM = T0 - timedelta(minutes=48)  # the strategy wants to buy only from here on
+
+
+class LateBuyer:
+    """Fair YES 0.90 from ``WANTS_FROM`` on (the recorded ask is 0.45): a sure taker buy."""
+
+    name = "late-buyer"
+
+    def fair_values(self, views: Sequence[MarketView]) -> list[FairValue]:
+        return [FairValue(0.9 if v.now >= WANTS_FROM else None, "test") for v in views]
+
+
+def _late(ctx: StrategyContext, params: Mapping[str, str]) -> Strategy:
+    return LateBuyer()
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> Path:
+    db = tmp_path / "data.sqlite"
+    conn = open_store(db)
+    m = market(TICKER, now=T0)  # open T0 - 1 h, close T0 + 1 h
+    upsert_markets(conn, [m], now=T0 - timedelta(hours=2))
+    ts = T0 - timedelta(hours=1)
+    rows = []
+    while ts <= LAST_BOOK:
+        rows.append((TICKER, int(ts.timestamp() * 1000), 4000, 10000, 4500, 10000, None))
+        ts += timedelta(seconds=10)
+    conn.executemany("INSERT INTO book_snapshots VALUES (?,?,?,?,?,?,?)", rows)
+    conn.commit()
+    conn.close()
+    return db
+
+
+def _cfg(db: Path) -> BacktestConfig:
+    if "late-buyer" not in REGISTRY:
+        register("late-buyer", _late)
+    return BacktestConfig(data=db, strategies=("late-buyer",), tickers=(TICKER,),
+                          interval_s=10.0, latency_s=1.0)
+
+
+def test_default_limit_is_twice_the_median_recording_interval(data: Path) -> None:
+    conn = open_store(data)
+    try:
+        assert median_interval(conn, [TICKER]) == timedelta(seconds=10)
+    finally:
+        conn.close()
+    rep = backtest(_cfg(data))[0]
+    assert rep.run.max_book_age == timedelta(seconds=20)
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_taker_never_fills_against_a_book_older_than_the_limit(data: Path, fast: bool) -> None:
+    rep = backtest(replace(_cfg(data), fast=fast))[0]
+    assert rep.run.fills == []  # the only cheap quote was 2 minutes old when it was wanted
+    assert rep.run.no_current_book > 0
+    wanted = [d for d in rep.run.decisions if d.ts >= WANTS_FROM and d.ts < T0]
+    assert wanted and all(d.reason == NO_CURRENT_BOOK for d in wanted)
+    assert rep.as_dict()["no_current_book"] == rep.run.no_current_book
+
+
+def test_a_longer_limit_fills_and_the_export_carries_the_book_age(data: Path,
+                                                                  tmp_path: Path) -> None:
+    from kalshibot.backtest.report import export
+
+    rep = backtest(replace(_cfg(data), max_book_age_s=300.0))[0]
+    assert rep.run.fills, "with a 5-minute limit the 2-minute-old quote is taken"
+    limit = rep.run.max_book_age.total_seconds()
+    for f in rep.run.fills:
+        assert 0 <= rep.run.fill_book_age[f.fill_id] <= limit
+    trades, _ = export([rep], tmp_path / "out")
+    header, first = trades.read_text().splitlines()[:2]
+    assert header.endswith("book_age_s")
+    assert float(first.rsplit(",", 1)[1]) > 60  # the stale quote's age is visible
