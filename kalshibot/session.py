@@ -326,6 +326,14 @@ class Session:
             latency=timedelta(seconds=1))
         if opts.start is not None:
             start = opts.start
+            if start_raw and start < (saved := datetime.fromisoformat(str(start_raw))):
+                # Moving the account's clock back would replay fills and settlements.
+                conn.close()
+                data.close()
+                raise UserInputError(
+                    f"--start {start:%Y-%m-%d %H:%M}Z is before the sim account's clock "
+                    f"({saved:%Y-%m-%d %H:%M}Z); the clock never moves back",
+                    hint="use --fresh to start a new sim account at --start")
         elif start_raw:
             start = datetime.fromisoformat(str(start_raw))
         else:

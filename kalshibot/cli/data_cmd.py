@@ -404,6 +404,9 @@ def record_cmd(
         restore()
         conn.close()
     _print_record(report, as_json)
+    if report.polls == 0 and report.failed_polls > 0:
+        # Nothing recorded, every poll failed: an exchange/network problem (exit code 4).
+        raise typer.Exit(4)
 
 
 def _seconds(text: str | None) -> float | None:

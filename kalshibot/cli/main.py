@@ -13,6 +13,7 @@ import traceback
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from kalshibot import __version__
 from kalshibot.cli import (
@@ -138,7 +139,8 @@ def _report(exc: KalshibotError) -> int:
     """Print ``exc`` as one line (traceback with --debug) and return its exit code."""
     if STATE.debug:
         traceback.print_exc()
-    err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+    # escape: a message or hint such as "pip install 'kalshibot[plot]'" is text, not markup
+    err_console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
     return exc.exit_code
 
 

@@ -137,6 +137,8 @@ def write_atomic(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
+        # mkstemp makes 0600; a node_exporter running as another user must read the file.
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -191,8 +193,19 @@ def status(
         doc = build_document(s, path, now_clock=clock, decisions=decisions, live=live)
     except (ConfigError, StoreError) as exc:
         doc = health.unavailable_status(str(exc), now=clock.now(), database=path)
+    _refuse_database_as_output(output, path)
     emit(doc, fmt, output)
     raise typer.Exit(health.exit_code(doc))
+
+
+def _refuse_database_as_output(output: Path | None, database: Path | None) -> None:
+    """Refuse ``--output`` naming the database (or its lock/journal): it would be overwritten."""
+    if output is None or database is None:
+        return
+    out = output.expanduser().resolve()
+    db = database.expanduser().resolve()
+    if out == db or (out.parent == db.parent and out.name.startswith(db.name + "-")):
+        raise UserInputError(f"--output {output} is the database file; choose another path")
 
 
 def emit(doc: dict[str, Any], fmt: str, output: Path | None) -> None:

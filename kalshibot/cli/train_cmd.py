@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -23,11 +22,16 @@ from kalshibot.config import Settings
 from kalshibot.errors import UserInputError
 from kalshibot.models.registry import Model, jsonable
 
+if TYPE_CHECKING:  # pandas loads only when `train` runs (issue 19: start-up CPU)
+    import pandas as pd
+
 _STAGES = {"load": "loading history", "features": "building features",
            "fit": "fitting folds + final model"}
 
 
 def _ts(t: datetime | None) -> pd.Timestamp | None:
+    import pandas as pd
+
     return None if t is None else pd.Timestamp(t)
 
 

@@ -5,11 +5,12 @@ then ``refresh()`` each cycle and ``latest("BTC")`` / ``status("BTC")`` / ``hist
 Backtests: ``ReplaySpotFeed(frame, sim_clock)`` with the same query methods.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from kalshibot.feeds.coinbase import CoinbaseSpotSource
 from kalshibot.feeds.combine import SpotFeedConfig, combine
 from kalshibot.feeds.feed import SpotFeed
 from kalshibot.feeds.kraken import KrakenSpotSource
-from kalshibot.feeds.replay import ReplaySpotFeed, StaticSpotFeed
 from kalshibot.feeds.symbols import (
     COINBASE_PRODUCTS,
     DEFAULT_SYMBOLS,
@@ -27,6 +28,20 @@ from kalshibot.feeds.types import (
     SpotStatus,
     SpotUnavailableError,
 )
+
+if TYPE_CHECKING:
+    from kalshibot.feeds.replay import ReplaySpotFeed, StaticSpotFeed
+
+
+def __getattr__(name: str) -> Any:
+    """``ReplaySpotFeed`` / ``StaticSpotFeed`` on first use: replay needs pandas, which the
+    light commands (``--help``, ``status``) must not load (issue 19: start-up CPU)."""
+    if name in ("ReplaySpotFeed", "StaticSpotFeed"):
+        from kalshibot.feeds import replay
+
+        return getattr(replay, name)
+    raise AttributeError(f"module 'kalshibot.feeds' has no attribute {name!r}")
+
 
 __all__ = [
     "COINBASE_PRODUCTS",

@@ -22,18 +22,39 @@ rate, P&L after fees), ``training``, ``registry`` (joblib + JSON metadata, ``cur
 marker), ``synthetic`` (seeded frames for tests and benchmarks).
 """
 
-from kalshibot.models.ensemble import EnsembleModel, ModelConfig
-from kalshibot.models.registry import (
-    IncompatibleModelError,
-    Model,
-    NoModelError,
-    list_models,
-    load_current_model,
-    load_model,
-    needs_retrain,
-    save_model,
-)
-from kalshibot.models.training import TrainConfig, TrainResult, train_model
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kalshibot.models.ensemble import EnsembleModel, ModelConfig
+    from kalshibot.models.registry import (
+        IncompatibleModelError,
+        Model,
+        NoModelError,
+        list_models,
+        load_current_model,
+        load_model,
+        needs_retrain,
+        save_model,
+    )
+    from kalshibot.models.training import TrainConfig, TrainResult, train_model
+
+#: name -> submodule; imported on first use so ``kalshibot --help`` / ``status`` never load
+#: scikit-learn (issue 19: start-up CPU).
+_WHERE = {
+    "EnsembleModel": "ensemble", "ModelConfig": "ensemble",
+    "IncompatibleModelError": "registry", "Model": "registry", "NoModelError": "registry",
+    "list_models": "registry", "load_current_model": "registry", "load_model": "registry",
+    "needs_retrain": "registry", "save_model": "registry",
+    "TrainConfig": "training", "TrainResult": "training", "train_model": "training",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        return getattr(import_module(f"kalshibot.models.{_WHERE[name]}"), name)
+    raise AttributeError(f"module 'kalshibot.models' has no attribute {name!r}")
+
 
 __all__ = [
     "EnsembleModel", "IncompatibleModelError", "Model", "ModelConfig", "NoModelError",

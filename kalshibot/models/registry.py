@@ -27,7 +27,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import joblib
 import numpy as np
@@ -36,7 +36,9 @@ import pandas as pd
 
 from kalshibot.errors import StopError
 from kalshibot.features.builder import FEATURE_NAMES, FEATURE_VERSION, FeatureConfig
-from kalshibot.models.ensemble import EnsembleModel
+
+if TYPE_CHECKING:  # scikit-learn loads only where a model is built or loaded (issue 19)
+    from kalshibot.models.ensemble import EnsembleModel
 
 REGISTRY_FORMAT = 1
 ARTEFACT = "model.joblib"
@@ -218,6 +220,8 @@ def load_model(path: Path) -> Model:
         raise IncompatibleModelError(
             f"model artefact {path / ARTEFACT} cannot be loaded ({type(exc).__name__})",
             hint="retrain with `kalshibot train`") from exc
+    from kalshibot.models.ensemble import EnsembleModel
+
     if not isinstance(est, EnsembleModel) or tuple(est.feature_names) != tuple(FEATURE_NAMES):
         raise IncompatibleModelError(
             f"model artefact {path / ARTEFACT} does not match its metadata's features",

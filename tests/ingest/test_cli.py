@@ -60,3 +60,16 @@ def test_record_a_few_polls(fake: FakeKalshi, sim: SimClock, tmp_path: Path,
     conn = open_store(db)
     assert conn.execute("SELECT count(*) FROM book_snapshots").fetchone()[0] == 3
     conn.close()
+
+
+def test_record_where_every_poll_failed_exits_4(fake: FakeKalshi, sim: SimClock, tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 19 item 4: no network, every poll failed -> exit 4 (exit 0 on f6e3055)."""
+    fake.fail[("/markets", None)] = 10_000
+    fake.fail[("/markets/orderbooks", None)] = 10_000
+    db = tmp_path / "rec.sqlite"
+    code = run(["data", "record", "--series", SERIES, "--no-spot", "--interval", "1",
+                "--max-polls", "3", "--db", str(db), "--json"])
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["polls"] == 0 and doc["failed_polls"] >= 1
+    assert code == 4
