@@ -232,7 +232,7 @@ def _crypto(conn: sqlite3.Connection, rng: np.random.Generator, series: str, ass
     t0_ms = ts_ms(t0)
     end_idx = n - 1
 
-    opens = np.arange(360, end_idx, 900)  # index of each window open
+    opens = np.arange(360, end_idx + 1, 900)  # index of each window open (one may open at end)
     opens = opens[[_ticker_unique(t0 + timedelta(seconds=int(o) + 900)) for o in opens]]
     if len(opens) == 0:
         return {"markets": 0}
