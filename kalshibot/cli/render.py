@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from rich.table import Table
@@ -18,6 +19,14 @@ def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> 
     for r in rows:
         t.add_row(*(str(x) for x in r))
     return t
+
+
+def money(value: Any) -> str:
+    """Dollars to the cent for tables, e.g. ``-$1,234.57`` (``Money`` or ``Decimal``; display
+    only: exact amounts go to JSON and the store)."""
+    amount = value.amount if hasattr(value, "amount") else Decimal(value)
+    cents = amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN)
+    return f"{'-' if cents < 0 else ''}${abs(cents):,.2f}"
 
 
 def print_json(doc: Any) -> None:

@@ -9,7 +9,7 @@ from rich.table import Table
 
 from kalshibot.cli.context import console, lock_for_writing, settings, terminal_confirm
 from kalshibot.cli.options import parse_when, positive_seconds, split_list
-from kalshibot.cli.render import print_json, print_table
+from kalshibot.cli.render import money, print_json, print_table
 from kalshibot.domain.money import Count
 from kalshibot.engine import CycleReport
 from kalshibot.errors import UserInputError
@@ -48,17 +48,19 @@ def cycle_view(r: CycleReport) -> Group:
 
 def render_summary(s: SessionSummary) -> None:
     print_table(f"session {s.run_id} ({s.venue}, strategy {s.strategy})", ["", ""], [
-        ("stopped because", s.stop_reason),
+        ("stopped because", s.stop_text()),
         ("cycles", s.cycles),
         ("session time", f"{s.started:%Y-%m-%d %H:%M:%S}Z -> {s.ended:%Y-%m-%d %H:%M:%S}Z"
          if s.started and s.ended else "-"),
         ("orders sent", s.orders_sent),
         ("fills", s.fills),
         ("errors", s.errors),
-        ("equity start -> end", f"{s.start_equity.round_down()} -> {s.end_equity.round_down()}"),
-        ("P&L (equity change)", s.pnl.round_down()),
-        ("realized P&L", s.realized.round_down()),
-        ("fees paid", s.fees),
+        ("equity start -> end", f"{money(s.start_equity)} -> {money(s.end_equity)}"),
+        ("session P&L (equity change)", money(s.pnl)),
+        ("session realized P&L", money(s.realized)),
+        ("session fees paid", money(s.fees)),
+        ("lifetime realized P&L", money(s.lifetime_realized)),
+        ("lifetime fees paid", money(s.lifetime_fees)),
         ("open positions", s.open_positions),
         ("database", s.database),
     ])
