@@ -65,14 +65,16 @@ def markets(
                       + ("" if status == "all" else " (try --status all)"))
         return
     notes = any(q.market.untradeable for q in rows)
-    print_table(f"{len(rows)} market(s)", ["ticker", "title", "status", "yes bid", "yes ask",
-                                           "spread", "volume", "close (UTC)"]
+    wide = console.width >= 120  # the title is the first column to go on a narrow terminal
+    print_table(f"{len(rows)} market(s)", ["ticker"] + (["title"] if wide else [])
+                + ["status", "yes bid", "yes ask", "spread", "volume", "close (UTC)"]
                 + (["not traded because"] if notes else []),
-                [(q.market.ticker, q.market.title,
+                [(q.market.ticker, *((q.market.title,) if wide else ()),
                   shown_status(q.market, now) + (f" ({q.market.result.value})"
                                            if q.market.result.value else ""),
                   _p(q.yes_bid), _p(q.yes_ask),
                   "-" if q.spread is None else f"{q.spread:.4f}",
                   f"{q.volume:,f}".rstrip("0").rstrip("."),
-                  f"{q.market.close_time:%Y-%m-%d %H:%M}")
+                  f"{q.market.close_time:%Y-%m-%d %H:%M}" if wide
+                  else f"{q.market.close_time:%m-%d %H:%M}")
                  + ((q.market.untradeable or "-",) if notes else ()) for q in rows])

@@ -24,25 +24,34 @@ def _position(qty: Count) -> str:
     return f"{'YES' if qty.value > 0 else 'NO'} {abs(qty)}"
 
 
-def cycle_view(r: CycleReport) -> Group:
+def cycle_view(r: CycleReport, height: int | None = None) -> Group:
+    """The live view: one line per market, as many as fit ``height`` (default: the console's)
+    above the two status lines, which always show."""
+    height = height or console.height
+    fit = max(1, height - 9)  # title, header (3), bottom border, status (2), "more", spare
     t = Table(title=f"cycle {r.cycle} at {r.now:%Y-%m-%d %H:%M:%S}Z  "
                     f"({r.duration_ms:.0f} ms)", title_justify="left", header_style="bold")
     for c in ("market", "model p", "yes bid", "yes ask", "edge", "position", "P&L", "decision"):
-        t.add_column(c, overflow="fold")
-    for row in r.rows[:30]:
+        t.add_column(c, no_wrap=True, overflow="ellipsis",
+                     min_width=None if c != "market" else min(24, max(
+                         [6] + [len(x.ticker) for x in r.rows[:fit]])))
+    for row in r.rows[:fit]:
         t.add_row(row.ticker, "-" if row.p_yes is None else f"{row.p_yes:.3f}",
                   row.yes_bid.to_str() if row.yes_bid else "-",
                   row.yes_ask.to_str() if row.yes_ask else "-",
                   "-" if row.edge is None else f"{row.edge:+.4f}", _position(row.position),
-                  str(row.pnl.round_down()), f"{row.verdict}: {row.reason[:80]}")
+                  money(row.pnl), f"{row.verdict}: {row.reason[:80]}")
+    more = len(r.rows) - fit
     status = Table.grid(padding=(0, 2))
-    status.add_row(f"equity {r.equity.round_down()}", f"cash {r.cash.round_down()}",
-                   f"today {r.day_pnl.round_down()}", f"breaker: {r.breaker}",
+    status.add_row(f"equity {money(r.equity)}", f"cash {money(r.cash)}",
+                   f"today {money(r.day_pnl)}", f"breaker: {r.breaker}",
                    f"kill switch: {'ON' if r.kill_switch else 'off'}")
     alerts = "; ".join(r.errors[:3]) or (r.entries_blocked and f"entries blocked: "
                                          f"{r.entries_blocked}") or "no alerts"
-    status.add_row(f"markets {r.markets}", f"orders sent {r.orders_sent}", f"fills {r.fills}",
-                   f"alerts: {alerts}")
+    status.add_row(f"markets {r.markets}" + (f" ({more} not shown)" if more > 0 else ""),
+                   f"orders sent {r.orders_sent}", f"fills {r.fills}", f"alerts: {alerts}")
+    for col in status.columns:
+        col.no_wrap, col.overflow = True, "ellipsis"
     return Group(t, status)
 
 
