@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 from rich.console import Group
 from rich.live import Live
@@ -88,6 +90,7 @@ def trade(
     max_cycles: int = typer.Option(None, "--max-cycles", help="Stop after this many cycles."),
     fresh: bool = typer.Option(False, "--fresh", help="sim: discard the previous sim account and clock and start over."),
     start: str = typer.Option(None, "--start", help="sim: clock start (ISO time, UTC), e.g. 2026-11-20T10:00Z."),
+    db: Path = typer.Option(None, "--db", help="Database file, as KALSHIBOT_DB_PATH: the store paper/kalshi write, the market data sim replays (default: from config)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No live view; only the summary."),
     as_json: bool = typer.Option(False, "--json", help="Print the session summary as JSON."),
 ) -> None:
@@ -104,7 +107,7 @@ def trade(
     # A flag never switches live mode on: paper and sim run as paper (their own database);
     # the kalshi venue takes the mode from the configuration and the live gate checks it.
     s = settings(uses=("exchange",) if exchange != "sim" else (),
-                 mode=None if real_orders else "paper")
+                 mode=None if real_orders else "paper", db_path=db)
     if real_orders:
         check_live_gate(s, venue=exchange, live_flag=live, yes=yes, confirm=terminal_confirm())
     opts = SessionOptions(exchange=exchange, strategy=strategy, series=split_list(series),
