@@ -10,6 +10,7 @@ import typer
 
 from kalshibot.cli.context import console, err_console, settings
 from kalshibot.cli.options import parse_when, split_list
+from kalshibot.cli.progress import progress_bar
 from kalshibot.cli.render import print_json, print_table
 from kalshibot.errors import UserInputError
 
@@ -121,7 +122,9 @@ def backtest(
             if warning:
                 err_console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
         return
-    reports = run(cfg, check_lookahead=check_lookahead, lookahead_points=lookahead_points)
+    with progress_bar(show=not as_json) as bar:
+        reports = run(cfg, check_lookahead=check_lookahead, lookahead_points=lookahead_points)
+        bar.finish()
     if export is not None:
         from kalshibot.backtest.report import export as write_csv
 
