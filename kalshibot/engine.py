@@ -257,6 +257,20 @@ class Engine:
         return exit_value(p, *top, schedule=None if m is None else m.fee_schedule,
                           direct_member=self.params.direct_member)
 
+    def mark_positions(self, now: datetime) -> None:
+        """Take exit-value marks for the open positions from their books at ``now`` (a
+        resumed session then starts at the equity the last one ended at, not at cost). A book
+        that cannot be read leaves the position at cost, as before any book was seen."""
+        held = [p.ticker for p in self.open_positions()
+                if (m := self._market(p.ticker)) is not None and m.close_time > now]
+        if not held:
+            return
+        try:
+            books = self.exchange.get_orderbooks(held)
+        except KalshibotError:
+            return
+        self.observe(self._without_own_orders(books))
+
     def _market(self, ticker: str) -> Market | None:
         """The market of ``ticker``: discovered, remembered, or as last stored."""
         m = self.markets.get(ticker) or self._known.get(ticker)

@@ -343,7 +343,8 @@ class CircuitBreaker:
             dd = (peak.amount - equity.amount) / peak.amount
             if dd >= self.drawdown:
                 return self.trip(
-                    f"drawdown {dd:.1%} from today's peak {peak} >= {self.drawdown:.0%}", now
+                    f"drawdown {dd:.2%} from today's peak {peak} >= {percent(self.drawdown)}",
+                    now
                 )
         return st
 
@@ -372,3 +373,9 @@ def exit_value(pos: Position, yes_bid: Price | None, no_bid: Price | None, *,
 def kill_switch_on(path: Path) -> bool:
     """The kill switch is a file: its presence stops new orders."""
     return path.exists()
+
+
+def percent(fraction: Decimal | float) -> str:
+    """A fraction as a percentage with every digit it has: 0.005 -> ``0.5%``, 0.2 -> ``20%``."""
+    value = (Decimal(str(fraction)) * 100).normalize()
+    return f"{value:f}%"

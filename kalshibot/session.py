@@ -77,15 +77,26 @@ class SessionSummary:
     errors: int = 0
     start_equity: Money = field(default_factory=Money.zero)
     end_equity: Money = field(default_factory=Money.zero)
-    realized: Money = field(default_factory=Money.zero)
-    fees: Money = field(default_factory=Money.zero)
+    realized: Money = field(default_factory=Money.zero)  # this session's realized P&L
+    fees: Money = field(default_factory=Money.zero)  # fees paid in this session
+    lifetime_realized: Money = field(default_factory=Money.zero)  # the account's, all runs
+    lifetime_fees: Money = field(default_factory=Money.zero)
     open_positions: int = 0
     stop_reason: str = ""
     database: str = ""
+    breaker: str = ""  # the circuit breaker's trip reason at the end ("" = not tripped)
+    kill_switch: bool = False  # the kill-switch file was present at the last cycle
 
     @property
     def pnl(self) -> Money:
+        """This session's equity change (dollars; + = gain)."""
         return self.end_equity - self.start_equity
+
+    def stop_text(self) -> str:
+        """The stop reason naming a tripped breaker or an engaged kill switch."""
+        extra = ([f"circuit breaker tripped: {self.breaker}"] if self.breaker else []) + (
+            ["kill switch on"] if self.kill_switch else [])
+        return "; ".join([self.stop_reason or "stopped", *extra])
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -94,8 +105,11 @@ class SessionSummary:
             "orders_sent": self.orders_sent, "fills": self.fills, "errors": self.errors,
             "start_equity": self.start_equity.to_str(), "end_equity": self.end_equity.to_str(),
             "pnl": self.pnl.to_str(), "realized_pnl": self.realized.to_str(),
-            "fees": self.fees.to_str(), "open_positions": self.open_positions,
-            "stop_reason": self.stop_reason, "database": self.database,
+            "fees": self.fees.to_str(),
+            "lifetime_realized_pnl": self.lifetime_realized.to_str(),
+            "lifetime_fees": self.lifetime_fees.to_str(), "open_positions": self.open_positions,
+            "stop_reason": self.stop_text(), "breaker_tripped": self.breaker or None,
+            "kill_switch": self.kill_switch, "database": self.database,
         }
 
 
@@ -477,7 +491,10 @@ class Session:
             raise
         if mismatches:
             s.stop_reason = "reconciliation mismatch (entries blocked)"
+        self.engine.mark_positions(started)
         s.start_equity = self.engine.equity()
+        base_realized = self.engine.portfolio.realized_pnl()
+        base_fees = self.engine.portfolio.fees_paid()
         deadline = (started + timedelta(seconds=self.opts.duration_s)
                     if self.opts.duration_s else None)
         try:
@@ -490,6 +507,8 @@ class Session:
                 s.orders_sent += report.orders_sent
                 s.fills += report.fills
                 s.errors += len(report.errors)
+                s.breaker = "" if report.breaker == "ok" else report.breaker
+                s.kill_switch = report.kill_switch
                 if self.on_cycle is not None:
                     self.on_cycle(report)
                 if isinstance(self.clock, SimClock):
@@ -511,10 +530,10 @@ class Session:
         except KeyboardInterrupt:
             s.stop_reason = "interrupted (Ctrl-C)"
         finally:
-            self._finish(s)
+            self._finish(s, base_realized, base_fees)
         return s
 
-    def _finish(self, s: SessionSummary) -> None:
+    def _finish(self, s: SessionSummary, base_realized: Money, base_fees: Money) -> None:
         now = self.clock.now()
         eng = self.engine
         self._drain_socket_fills()
@@ -526,14 +545,16 @@ class Session:
             s.errors += 1
             s.stop_reason += f" (final fill sync failed: {exc})"
         s.end_equity = eng.equity()
-        s.realized = eng.portfolio.realized_pnl()
-        s.fees = eng.portfolio.fees_paid()
+        s.lifetime_realized = eng.portfolio.realized_pnl()
+        s.lifetime_fees = eng.portfolio.fees_paid()
+        s.realized = s.lifetime_realized - base_realized
+        s.fees = s.lifetime_fees - base_fees
         s.open_positions = len(eng.portfolio.open_positions())
         s.ended = now
         with atomic(self.conn):
             heartbeat(self.conn, Heartbeat(self.run_id, now, eng.cycle + 1, 0, 0, 0, 0,
-                                           f"stopped: {s.stop_reason}"))
-            end_run(self.conn, self.run_id, now=now, reason=s.stop_reason or "stopped")
+                                           f"stopped: {s.stop_text()}"))
+            end_run(self.conn, self.run_id, now=now, reason=s.stop_text())
         if self.monitor is not None:
             self.monitor.on_run_end(s.as_dict())
         close = getattr(self.market_data, "close", None)

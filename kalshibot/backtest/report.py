@@ -31,6 +31,10 @@ class RunReport:
 
     def warnings(self) -> list[str]:
         w = list(self.run.warnings) + self.extra_warnings
+        if self.stats.days < MIN_DAILY_RETURNS and (self.stats.sharpe is not None
+                                                    or self.stats.sortino is not None):
+            w.append(f"Sharpe/Sortino from {self.stats.days} daily return(s), fewer than "
+                     f"{MIN_DAILY_RETURNS}: too little data to mean much (marked *)")
         if self.book_warnings:
             w.append(f"{len(self.book_warnings)} order(s) sent without a usable recorded book: "
                      + "; ".join(self.book_warnings[:3]))
@@ -61,6 +65,14 @@ class RunReport:
         return doc
 
 
+#: Fewer daily returns than this: ratio statistics are shown with a warning (``*``).
+MIN_DAILY_RETURNS = 30
+
+
+def _ratio(x: float | None, days: int) -> str:
+    return _f(x, ".2f") + ("*" if x is not None and days < MIN_DAILY_RETURNS else "")
+
+
 def _f(x: float | None, fmt: str = ".3f") -> str:
     return "-" if x is None else format(x, fmt)
 
@@ -78,8 +90,8 @@ def render(reports: Sequence[RunReport], console: Console) -> None:
         ("return on capital", [f"{r.stats.return_on_capital:.2%}" for r in reports]),
         ("max drawdown $", [money(r.stats.max_drawdown) for r in reports]),
         ("max drawdown %", [f"{r.stats.max_drawdown_pct:.2%}" for r in reports]),
-        ("Sharpe (daily, ann.)", [_f(r.stats.sharpe, ".2f") for r in reports]),
-        ("Sortino (daily, ann.)", [_f(r.stats.sortino, ".2f") for r in reports]),
+        ("Sharpe (daily, ann.)", [_ratio(r.stats.sharpe, r.stats.days) for r in reports]),
+        ("Sortino (daily, ann.)", [_ratio(r.stats.sortino, r.stats.days) for r in reports]),
         ("days", [str(r.stats.days) for r in reports]),
         ("fills / markets", [f"{r.stats.trades} / {r.stats.markets_traded}" for r in reports]),
         ("win rate (settled mkts)", [_f(r.stats.win_rate, ".1%") for r in reports]),

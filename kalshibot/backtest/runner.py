@@ -20,6 +20,8 @@ from __future__ import annotations
 import sqlite3
 import tempfile
 import time
+from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -188,6 +190,12 @@ def _last_mid(data: sqlite3.Connection, ticker: str, at: datetime) -> Price | No
     if row is None:
         return None
     return Price(Decimal(row[0] + row[1]) / 20000)
+
+
+#: Optional progress hook ``(strategy, cycles done, cycles in all)``, set by the CLI for its
+#: progress bar (``None``: no reporting). A context variable, so no signature changes.
+PROGRESS: ContextVar[Callable[[str, int, int], None] | None] = ContextVar(
+    "backtest_progress", default=None)
 
 
 def run_strategy(cfg: BacktestConfig, name: str, data: sqlite3.Connection, *,
@@ -416,7 +424,10 @@ def run_strategy(cfg: BacktestConfig, name: str, data: sqlite3.Connection, *,
     k = 0
     release_every = max(1, int(timedelta(hours=6) / interval))
     next_release = release_every
+    report = PROGRESS.get()
     while k < n_cycles:
+        if report is not None:
+            report(name, k, n_cycles)
         now = t0 + k * interval
         nk = skip_to(k, now)
         if nk > k:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ import typer
 
 from kalshibot.cli.context import console, err_console, settings
 from kalshibot.cli.options import parse_when, split_list
+from kalshibot.cli.progress import progress_bar
 from kalshibot.cli.render import print_json, print_table
 from kalshibot.errors import UserInputError
 
@@ -91,9 +93,9 @@ def backtest(
     strategy: list[str] = typer.Option(None, "--strategy", help="Strategies to compare side by side (comma-separated or repeated): meanrev, crypto, model. Default: meanrev."),
     series: list[str] = typer.Option(None, "--series", "-s", help="Series tickers (comma-separated or repeated)."),
     tickers: list[str] = typer.Option(None, "--tickers", "-t", help="Market tickers (comma-separated or repeated)."),
-    from_: str = typer.Option(None, "--from", help="Only markets closing at or after this UTC time (ISO, e.g. 2026-09-01T00:00Z)."),
-    to: str = typer.Option(None, "--to", help="Only markets closing before this UTC time."),
-    database: Path = typer.Option(None, "--db", help="Market-data store (default: KALSHIBOT_DATABASE_PATH)."),
+    from_: str = typer.Option(None, "--from", help="Only markets closing at or after this UTC time (ISO, e.g. 2026-09-01T00:00Z, or 30m/6h/7d ago)."),
+    to: str = typer.Option(None, "--to", help="Only markets closing before this UTC time (ISO or 30m/6h/7d ago)."),
+    database: Path = typer.Option(None, "--db", help="Market-data store (default: KALSHIBOT_DB_PATH)."),
     interval: float = typer.Option(10.0, "--interval", help="Seconds of simulated time between engine cycles."),
     latency: float = typer.Option(1.0, "--latency", help="Seconds between a decision and its order reaching the venue (fills use the book at that later time)."),
     fills: str = typer.Option("pessimistic", "--fills", help="Fill model: worst | pessimistic (default) | neutral | optimistic."),
@@ -147,11 +149,12 @@ def backtest(
         raise UserInputError(f"--min-edge must be in [0, 1) dollars per contract, got {edge}")
     if kelly_d is not None and not (0 < kelly_d <= 1):
         raise UserInputError(f"--kelly must be in (0, 1], got {kelly_d}")
+    now = datetime.now(UTC)
     cfg = BacktestConfig(
         data=database or s.database_path,
         strategies=split_list(strategy) or ("meanrev",),
         series=split_list(series), tickers=split_list(tickers),
-        start=parse_when(from_, "--from"), end=parse_when(to, "--to"),
+        start=parse_when(from_, "--from", now), end=parse_when(to, "--to", now),
         interval_s=interval, latency_s=latency, fill=fm,
         starting_cash=cash_d if cash_d is not None else Decimal("10000"),
         min_edge=edge if edge is not None else Decimal(str(s.min_edge)),
@@ -203,7 +206,9 @@ def backtest(
             if warning:
                 err_console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
         return
-    reports = run(cfg, check_lookahead=check_lookahead, lookahead_points=lookahead_points)
+    with progress_bar(show=not as_json) as bar:
+        reports = run(cfg, check_lookahead=check_lookahead, lookahead_points=lookahead_points)
+        bar.finish()
     if export is not None:
         from kalshibot.backtest.report import export as write_csv
 

@@ -61,3 +61,21 @@ def terminal_confirm() -> Callable[[str], bool] | None:
     import typer
 
     return lambda q: bool(typer.confirm(q, default=False))
+
+
+def _flags_without_type() -> None:
+    """``--help`` lists a flag (``--json``, ``--yes``...) without a ``<bool>`` value type:
+    Typer 0.29 shows one, though a flag takes no value."""
+    from typer.core import TyperOption
+
+    shown = TyperOption.display_type_rich
+
+    def display_type_rich(self: TyperOption, ctx: Any) -> str | None:
+        if self.is_flag and self.metavar is None:
+            return None
+        return shown(self, ctx)
+
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_flags_without_type()

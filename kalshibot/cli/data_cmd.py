@@ -1,10 +1,10 @@
 """`kalshibot data ...`: fill the store with market data.
 
 - ``data import``: CSV/parquet files in documented layouts, or known dataset folders
-  (docs/data-import.md).
+  (README: "kalshibot data import").
 - ``data sample``: a seeded synthetic dataset (``kalshibot.sim.sample``).
 - ``data sync``: download markets/events/series/candles/trades/settlements from Kalshi
-  (``kalshibot.ingest.sync``; docs/data-sync.md).
+  (``kalshibot.ingest.sync``; README: "kalshibot data sync").
 - ``data record``: poll live order books and spot prices (``kalshibot.ingest.record``).
 """
 
@@ -350,7 +350,7 @@ def record_cmd(
     env: str | None = typer.Option(None, "--env", help="demo | prod (default: from config)."),
     db: Path | None = typer.Option(None, "--db", help="Database file (default: from config)."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable summary."),
-    ws: bool = typer.Option(False, "--ws", help="Stream books, trades and CF Benchmarks ticks over Kalshi's WebSocket (needs API keys); --interval is then the flush interval and --max-polls the number of flushes (docs/websocket.md)."),
+    ws: bool = typer.Option(False, "--ws", help="Stream books, trades and CF Benchmarks ticks over Kalshi's WebSocket (needs API keys); --interval is then the flush interval and --max-polls the number of flushes (README: 'Real-time market data (WebSocket)')."),
 ) -> None:
     """Poll live order books and spot prices into the store every --interval seconds.
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
@@ -29,7 +30,7 @@ def markets(
     market the bot will not trade (a fee type, tick structure or status it does not know) says
     why."""
     from kalshibot.store import open_store
-    from kalshibot.store.markets import market_quotes
+    from kalshibot.store.markets import market_quotes, shown_status
 
     if limit < 0:
         raise UserInputError("--limit must be >= 0")
@@ -37,17 +38,19 @@ def markets(
     if not Path(path).exists():
         raise UserInputError(f"database {path} does not exist",
                              hint="run `kalshibot data sample` or `kalshibot data import` first")
+    now = datetime.now(UTC)
     conn = open_store(path)
     try:
         rows = market_quotes(conn, series=series, event=event, status=status, text=search,
-                             limit=limit or None)
+                             limit=limit or None, now=now)
     finally:
         conn.close()
     if as_json:
         print_json({"markets": [{
             "ticker": q.market.ticker, "event_ticker": q.market.event_ticker,
             "series_ticker": q.market.series_ticker, "title": q.market.title,
-            "status": q.market.status.value, "result": q.market.result.value,
+            "status": shown_status(q.market, now), "stored_status": q.market.status.value,
+            "result": q.market.result.value,
             "yes_bid": None if q.yes_bid is None else q.yes_bid.to_str(),
             "yes_ask": None if q.yes_ask is None else q.yes_ask.to_str(),
             "spread": None if q.spread is None else format(q.spread, "f"),
@@ -62,14 +65,16 @@ def markets(
                       + ("" if status == "all" else " (try --status all)"))
         return
     notes = any(q.market.untradeable for q in rows)
-    print_table(f"{len(rows)} market(s)", ["ticker", "title", "status", "yes bid", "yes ask",
-                                           "spread", "volume", "close (UTC)"]
+    wide = console.width >= 120  # the title is the first column to go on a narrow terminal
+    print_table(f"{len(rows)} market(s)", ["ticker"] + (["title"] if wide else [])
+                + ["status", "yes bid", "yes ask", "spread", "volume", "close (UTC)"]
                 + (["not traded because"] if notes else []),
-                [(q.market.ticker, q.market.title,
-                  q.market.status.value + (f" ({q.market.result.value})"
+                [(q.market.ticker, *((q.market.title,) if wide else ()),
+                  shown_status(q.market, now) + (f" ({q.market.result.value})"
                                            if q.market.result.value else ""),
                   _p(q.yes_bid), _p(q.yes_ask),
                   "-" if q.spread is None else f"{q.spread:.4f}",
                   f"{q.volume:,f}".rstrip("0").rstrip("."),
-                  f"{q.market.close_time:%Y-%m-%d %H:%M}")
+                  f"{q.market.close_time:%Y-%m-%d %H:%M}" if wide
+                  else f"{q.market.close_time:%m-%d %H:%M}")
                  + ((q.market.untradeable or "-",) if notes else ()) for q in rows])

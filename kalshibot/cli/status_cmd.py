@@ -354,7 +354,7 @@ def render_tables(doc: dict[str, Any]) -> None:
         ("age", f"{m['age_hours']:.1f} h (retrain every {m['retrain_interval_hours']:g} h)"
                 + (" STALE" if m["stale"] else "")),
         ("in use", "yes" if m["in_use"] else "no (strategy does not use it)"),
-        ("metrics", ", ".join(f"{k}={v}" for k, v in m["metrics"].items())),
+        ("metrics", _metrics(m["metrics"])),
     ]) if m is not None else "[bold]Model[/bold]: none registered")
     e = doc["errors"]
     console.print(_grid(f"Errors in the last {e['window_s']:.0f} s: {e['count']} "
@@ -363,3 +363,25 @@ def render_tables(doc: dict[str, Any]) -> None:
                         [[x["at"], x["run_id"], x["cycle"], x["count"], x["message"]]
                          for x in e["recent"]],
                         f"none in the last {e['window_s']:.0f} s"))
+
+
+def _metrics(metrics: dict) -> str:
+    """Model metrics as ``brier 0.2412, log loss 0.6731, n 1,204`` (floats to 4 places,
+    nested groups flattened as ``group.key``); the raw values are in ``--json``."""
+    def flat(d: dict, prefix: str = "") -> list[tuple[str, object]]:
+        out: list[tuple[str, object]] = []
+        for k, v in d.items():
+            name = f"{prefix}{k}".replace("_", " ")
+            out += flat(v, f"{prefix}{k}.") if isinstance(v, dict) else [(name, v)]
+        return out
+
+    def show(v: object) -> str:
+        if isinstance(v, bool) or v is None:
+            return str(v)
+        if isinstance(v, int):
+            return f"{v:,}"
+        if isinstance(v, float):
+            return f"{v:.4f}"
+        return str(v)
+
+    return ", ".join(f"{k} {show(v)}" for k, v in flat(metrics)) or "-"

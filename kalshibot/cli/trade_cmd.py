@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 from rich.console import Group
 from rich.live import Live
@@ -9,7 +11,7 @@ from rich.table import Table
 
 from kalshibot.cli.context import console, lock_for_writing, settings, terminal_confirm
 from kalshibot.cli.options import parse_when, positive_seconds, split_list
-from kalshibot.cli.render import print_json, print_table
+from kalshibot.cli.render import money, print_json, print_table
 from kalshibot.domain.money import Count
 from kalshibot.engine import CycleReport
 from kalshibot.errors import UserInputError
@@ -24,41 +26,52 @@ def _position(qty: Count) -> str:
     return f"{'YES' if qty.value > 0 else 'NO'} {abs(qty)}"
 
 
-def cycle_view(r: CycleReport) -> Group:
+def cycle_view(r: CycleReport, height: int | None = None) -> Group:
+    """The live view: one line per market, as many as fit ``height`` (default: the console's)
+    above the two status lines, which always show."""
+    height = height or console.height
+    fit = max(1, height - 9)  # title, header (3), bottom border, status (2), "more", spare
     t = Table(title=f"cycle {r.cycle} at {r.now:%Y-%m-%d %H:%M:%S}Z  "
                     f"({r.duration_ms:.0f} ms)", title_justify="left", header_style="bold")
     for c in ("market", "model p", "yes bid", "yes ask", "edge", "position", "P&L", "decision"):
-        t.add_column(c, overflow="fold")
-    for row in r.rows[:30]:
+        t.add_column(c, no_wrap=True, overflow="ellipsis",
+                     min_width=None if c != "market" else min(24, max(
+                         [6] + [len(x.ticker) for x in r.rows[:fit]])))
+    for row in r.rows[:fit]:
         t.add_row(row.ticker, "-" if row.p_yes is None else f"{row.p_yes:.3f}",
                   row.yes_bid.to_str() if row.yes_bid else "-",
                   row.yes_ask.to_str() if row.yes_ask else "-",
                   "-" if row.edge is None else f"{row.edge:+.4f}", _position(row.position),
-                  str(row.pnl.round_down()), f"{row.verdict}: {row.reason[:80]}")
+                  money(row.pnl), f"{row.verdict}: {row.reason[:80]}")
+    more = len(r.rows) - fit
     status = Table.grid(padding=(0, 2))
-    status.add_row(f"equity {r.equity.round_down()}", f"cash {r.cash.round_down()}",
-                   f"today {r.day_pnl.round_down()}", f"breaker: {r.breaker}",
+    status.add_row(f"equity {money(r.equity)}", f"cash {money(r.cash)}",
+                   f"today {money(r.day_pnl)}", f"breaker: {r.breaker}",
                    f"kill switch: {'ON' if r.kill_switch else 'off'}")
     alerts = "; ".join(r.errors[:3]) or (r.entries_blocked and f"entries blocked: "
                                          f"{r.entries_blocked}") or "no alerts"
-    status.add_row(f"markets {r.markets}", f"orders sent {r.orders_sent}", f"fills {r.fills}",
-                   f"alerts: {alerts}")
+    status.add_row(f"markets {r.markets}" + (f" ({more} not shown)" if more > 0 else ""),
+                   f"orders sent {r.orders_sent}", f"fills {r.fills}", f"alerts: {alerts}")
+    for col in status.columns:
+        col.no_wrap, col.overflow = True, "ellipsis"
     return Group(t, status)
 
 
 def render_summary(s: SessionSummary) -> None:
     print_table(f"session {s.run_id} ({s.venue}, strategy {s.strategy})", ["", ""], [
-        ("stopped because", s.stop_reason),
+        ("stopped because", s.stop_text()),
         ("cycles", s.cycles),
         ("session time", f"{s.started:%Y-%m-%d %H:%M:%S}Z -> {s.ended:%Y-%m-%d %H:%M:%S}Z"
          if s.started and s.ended else "-"),
         ("orders sent", s.orders_sent),
         ("fills", s.fills),
         ("errors", s.errors),
-        ("equity start -> end", f"{s.start_equity.round_down()} -> {s.end_equity.round_down()}"),
-        ("P&L (equity change)", s.pnl.round_down()),
-        ("realized P&L", s.realized.round_down()),
-        ("fees paid", s.fees),
+        ("equity start -> end", f"{money(s.start_equity)} -> {money(s.end_equity)}"),
+        ("session P&L (equity change)", money(s.pnl)),
+        ("session realized P&L", money(s.realized)),
+        ("session fees paid", money(s.fees)),
+        ("lifetime realized P&L", money(s.lifetime_realized)),
+        ("lifetime fees paid", money(s.lifetime_fees)),
         ("open positions", s.open_positions),
         ("database", s.database),
     ])
@@ -77,6 +90,7 @@ def trade(
     max_cycles: int = typer.Option(None, "--max-cycles", help="Stop after this many cycles."),
     fresh: bool = typer.Option(False, "--fresh", help="sim: discard the previous sim account and clock and start over."),
     start: str = typer.Option(None, "--start", help="sim: clock start (ISO time, UTC), e.g. 2026-11-20T10:00Z."),
+    db: Path = typer.Option(None, "--db", help="Database file, as KALSHIBOT_DB_PATH: the store paper/kalshi write, the market data sim replays (default: from config)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No live view; only the summary."),
     as_json: bool = typer.Option(False, "--json", help="Print the session summary as JSON."),
 ) -> None:
@@ -93,7 +107,7 @@ def trade(
     # A flag never switches live mode on: paper and sim run as paper (their own database);
     # the kalshi venue takes the mode from the configuration and the live gate checks it.
     s = settings(uses=("exchange",) if exchange != "sim" else (),
-                 mode=None if real_orders else "paper")
+                 mode=None if real_orders else "paper", db_path=db)
     if real_orders:
         check_live_gate(s, venue=exchange, live_flag=live, yes=yes, confirm=terminal_confirm())
     opts = SessionOptions(exchange=exchange, strategy=strategy, series=split_list(series),

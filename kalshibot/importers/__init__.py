@@ -1,5 +1,5 @@
 """File importers for ``kalshibot data import``: generic layouts (``layouts``, ``engine``) and
-adapters for known public datasets (``datasets``). See docs/data-import.md."""
+adapters for known public datasets (``datasets``). See README, "kalshibot data import"."""
 
 from kalshibot.importers.datasets import import_dataset, is_dataset
 from kalshibot.importers.engine import import_file

@@ -95,7 +95,8 @@ def import_dataset(conn: sqlite3.Connection, path: Path, *, now: datetime, stric
                 pass
         if not found:
             raise UserInputError(f"{path}: no known dataset in this folder",
-                                 hint="import single files with --layout; see docs/data-import.md")
+                                 hint="import single files with --layout "
+                                      "(README: 'kalshibot data import')")
         return reports
     name = path.name
     if name in ("settlements_15m_crypto.csv", "outcomes.csv"):

@@ -78,7 +78,7 @@ def import_file(conn: sqlite3.Connection, path: Path, *, layout: str | None = No
         if layout is None:
             raise UserInputError(
                 f"{path}: cannot tell the layout from columns {', '.join(header)}",
-                hint=f"pass --layout ({' | '.join(LAYOUTS)}); see docs/data-import.md")
+                hint=f"pass --layout ({' | '.join(LAYOUTS)}); see README 'kalshibot data import'")
     if layout not in REQUIRED:
         raise UserInputError(f"unknown layout {layout!r} (use one of {', '.join(LAYOUTS)})")
     cols = set(_with_defaults(header, source, symbol))

@@ -13,7 +13,9 @@ KXXRP15M, KXDOGE15M):
   ``strike_type='greater_or_equal'``, ``floor_strike`` = the 60-second average of spot up to the
   window open; settlement = the 60-second average before close; YES iff it is >= the strike.
   Windows closed by ``end`` are ``finalized`` with ``result`` and ``settlement_value``; the
-  window open at ``end`` (if any) is ``active``;
+  window open at ``end`` (if any) is ``active``; Eastern wall-clock time repeats an hour each
+  November, so windows closing in the repeated hour's second pass are not listed (one market
+  per ticker);
 - a market maker quoting a **lagged, noisy** digital-option fair value: spot seen 1-5 s late,
   volatility from a 5-minute realised estimate with multiplicative noise, the known part of the
   settlement average accounted for in the last minute, plus quote noise. Spreads of 1-4 cents,
@@ -115,6 +117,15 @@ Progress = Callable[[str], None]
 def _fmt_event_close(close: datetime) -> str:
     et = close.astimezone(ET)
     return f"{et:%y}{MONTHS[et.month - 1]}{et:%d}{et:%H%M}"
+
+
+def _ticker_unique(close: datetime) -> bool:
+    """False for a close in the second pass of the US Eastern fall-back hour.
+
+    Tickers name the close in Eastern wall-clock time, which repeats for one hour each November;
+    a ticker can name only one market, so the repeated hour's second windows are not listed.
+    """
+    return close.astimezone(ET).fold == 0
 
 
 def _fmt_day(day: datetime) -> str:
@@ -221,7 +232,8 @@ def _crypto(conn: sqlite3.Connection, rng: np.random.Generator, series: str, ass
     t0_ms = ts_ms(t0)
     end_idx = n - 1
 
-    opens = np.arange(360, end_idx, 900)  # index of each window open
+    opens = np.arange(360, end_idx + 1, 900)  # index of each window open (one may open at end)
+    opens = opens[[_ticker_unique(t0 + timedelta(seconds=int(o) + 900)) for o in opens]]
     if len(opens) == 0:
         return {"markets": 0}
     closes = opens + 900
@@ -279,7 +291,7 @@ def _crypto(conn: sqlite3.Connection, rng: np.random.Generator, series: str, ass
             fractional_trading=True, volume=Decimal(vols[j]) / 100,
             fee_type=FeeType.QUADRATIC))
     spot_rows = _spot_rows(path, t0_ms, asset)
-    out = {"markets": len(markets)}
+    out = {"markets": len({m.ticker for m in markets})}
     with atomic(conn):
         out["events"] = upsert_events(conn, events, now=written)
         upsert_markets(conn, markets, now=written, source=SOURCE)

@@ -250,9 +250,23 @@ def market_quotes(
     status: str | None = None,
     text: str | None = None,
     limit: int | None = 200,
+    now: datetime | None = None,
 ) -> list[MarketQuote]:
-    """Markets (soonest close first) with their latest stored book snapshot and tape volume."""
-    where, args = _filters(series, tickers, event, status, text, None, None)
+    """Markets (soonest close first) with their latest stored book snapshot and tape volume.
+
+    With ``now``, ``status='open'`` excludes stored-active markets whose close time has passed
+    and ``status='closed'`` includes them (see :func:`shown_status`).
+    """
+    where, args = _filters(series, tickers, event, None if now and status in ("open", "closed")
+                           else status, text, None, None)
+    if now is not None and status in ("open", "closed"):
+        active, op = MarketStatus.ACTIVE.value, ">" if status == "open" else "<="
+        clause = (f"(m.status = ? AND m.close_time {op} ?)" if status == "open" else
+                  f"(m.status = ? OR (m.status = ? AND m.close_time {op} ?))")
+        extra: list[object] = ([active, ts_ms(now)] if status == "open"
+                               else [MarketStatus.CLOSED.value, active, ts_ms(now)])
+        where = (where + " AND " if where else "WHERE ") + clause
+        args += extra
     sql = (
         "SELECT m.*, b.ts AS q_ts, b.yes_bid AS q_bid, b.yes_ask AS q_ask, "
         "(SELECT coalesce(sum(t.count), 0) FROM trades t WHERE t.ticker = m.ticker) AS t_vol "
@@ -272,6 +286,14 @@ def market_quotes(
             units_to_count(int(r["t_vol"])).value,
         ))
     return out
+
+
+def shown_status(market: Market, now: datetime) -> str:
+    """The status to display: a stored ``active`` market whose close time is at or before
+    ``now`` is shown as ``closed`` (stored data ages; the exchange would have closed it)."""
+    if market.status is MarketStatus.ACTIVE and market.close_time <= now:
+        return MarketStatus.CLOSED.value
+    return market.status.value
 
 
 def count_rows(conn: sqlite3.Connection, table: str) -> int:

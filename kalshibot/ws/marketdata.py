@@ -18,7 +18,7 @@ records "no current order book" and makes no new entry there.
 orders, fills and positions stay on REST. ``market_updates`` (``exchange.MarketUpdates``) gives
 listed markets whose tick grid a ``price_level_structure_updated`` event changed (the engine
 applies them every cycle; an unusable new grid makes the market untradeable).
-``build_market_data`` is the factory a session uses (see ``docs/websocket.md``).
+``build_market_data`` is the factory a session uses (README: WebSocket).
 """
 
 from __future__ import annotations
@@ -311,7 +311,7 @@ def build_market_data(
     authenticated handshake), else REST polling over ``rest``. With ``account`` (the live
     ``Exchange``) and ``db_path`` (the session's database file), socket fills and order updates
     are stored at once on a dedicated connection (``FillSink`` / ``UserOrderSink``); the engine
-    must fold ``md.fill_sink.drain_new()`` into its portfolio (see ``docs/websocket.md``).
+    must fold ``md.fill_sink.drain_new()`` into its portfolio (README: WebSocket).
     ``indices`` are CF Benchmarks index ids (or coin symbols) to stream.
     """
     signer = Signer.from_settings(settings, clock) if prefer_ws else None

@@ -92,9 +92,9 @@ def test_cli_sample_markets_and_import(tmp_path, capsys):
     assert run(["data", "sample", "--db", db, "--days", "0.2", "--end",
                 "2026-10-01T00:07:00Z", "--series", "KXBTC15M"]) == 0
     capsys.readouterr()
-    assert run(["markets", "--db", db, "--json"]) == 0
+    assert run(["markets", "--db", db, "--json", "--status", "all"]) == 0
     out = capsys.readouterr().out
-    assert "KXBTC15M-26SEP302015-15" in out
+    assert "KXBTC15M-26SEP302015-15" in out  # stored active, closed by now (issue 19 item 8)
     assert run(["markets", "--db", db, "--status", "settled", "-q", "KXBTC"]) == 0
     assert run(["data", "import", "--db", db, str(tmp_path / "nope.csv")]) == 2
     assert run(["markets", "--db", str(tmp_path / "missing.sqlite")]) == 2

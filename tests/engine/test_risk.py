@@ -278,3 +278,13 @@ def test_kill_switch_file(tmp_path: Path) -> None:
     assert not kill_switch_on(p)
     p.touch()
     assert kill_switch_on(p)
+
+
+def test_breaker_reason_prints_a_half_percent_threshold_as_such(tmp_path: Path) -> None:
+    """Issue 19 item 12: a 0.5% threshold read "0%" on f6e3055 (fails there)."""
+    conn = connect(tmp_path / "x.sqlite")
+    br = CircuitBreaker(StoreKV(conn, T0), D("0.005"))
+    assert not br.update(Money(10_000), T0).tripped
+    st = br.update(Money(9_940), T0)
+    assert st.tripped and st.reason.endswith(">= 0.5%"), st.reason
+    assert "0.60%" in st.reason
