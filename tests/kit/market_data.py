@@ -44,12 +44,19 @@ def _phi(z: float) -> float:
 
 
 class MarketDataFake:
-    """``days`` of ``series`` ending at ``now``; markets settled before ``cutoff`` are historical."""
+    """``days`` of ``series`` up to ``now``; markets settled before ``cutoff`` are historical."""
 
-    def __init__(self, *, series: str = "KXBTC15M", days: int = 30, seed: int = 7,
-                 now: datetime = datetime(2026, 11, 20, 12, 0, tzinfo=UTC),
-                 cutoff_days: float = 10.0, spot0: float = 90000.0,
-                 vol_per_min: float = 0.0008) -> None:
+    def __init__(
+        self,
+        *,
+        series: str = "KXBTC15M",
+        days: int = 30,
+        seed: int = 7,
+        now: datetime = datetime(2026, 11, 20, 12, 0, tzinfo=UTC),
+        cutoff_days: float = 10.0,
+        spot0: float = 90000.0,
+        vol_per_min: float = 0.0008,
+    ) -> None:
         self.series = series
         self.now = int(now.timestamp())
         end = self.now - self.now % WINDOW
@@ -77,14 +84,21 @@ class MarketDataFake:
         strike = round(self.spot_at(open_ts), 2)
         settled = close <= self.now
         final = self.spot_at(close) if settled else 0.0
-        m.update(ticker=f"{self.series}-{stamp}-{stamp[-2:]}", event_ticker=f"{self.series}-{stamp}",
-                 created_time=_iso(open_ts - 3600), updated_time=_iso(min(close, self.now)),
-                 open_time=_iso(open_ts), close_time=_iso(close),
-                 expected_expiration_time=_iso(close), latest_expiration_time=_iso(close + 7 * 86400),
-                 status="finalized" if settled else ("active" if open_ts <= self.now else "initialized"),
-                 result=("yes" if final >= strike else "no") if settled else "",
-                 yes_sub_title=f"Target Price: {strike:.2f}", no_sub_title=f"Target Price: {strike:.2f}",
-                 floor_strike=strike)
+        m.update(
+            ticker=f"{self.series}-{stamp}-{stamp[-2:]}",
+            event_ticker=f"{self.series}-{stamp}",
+            created_time=_iso(open_ts - 3600),
+            updated_time=_iso(min(close, self.now)),
+            open_time=_iso(open_ts),
+            close_time=_iso(close),
+            expected_expiration_time=_iso(close),
+            latest_expiration_time=_iso(close + 7 * 86400),
+            status="finalized" if settled else ("active" if open_ts <= self.now else "initialized"),
+            result=("yes" if final >= strike else "no") if settled else "",
+            yes_sub_title=f"Target Price: {strike:.2f}",
+            no_sub_title=f"Target Price: {strike:.2f}",
+            floor_strike=strike,
+        )
         if settled:
             m["settlement_ts"] = _iso(close + 60)
             m["expiration_value"] = f"{final:.2f}"
@@ -104,7 +118,9 @@ class MarketDataFake:
         s = self.settled_ts(m)
         return s is not None and s < self.cutoff
 
-    def candles(self, m: dict[str, Any], start: int, end: int, *, hist: bool) -> list[dict[str, Any]]:
+    def candles(
+        self, m: dict[str, Any], start: int, end: int, *, hist: bool
+    ) -> list[dict[str, Any]]:
         """1-minute candles ending in ``[start, end]`` while the market is open."""
         o, c = _ts(m["open_time"]), min(_ts(m["close_time"]), self.now)
         out = []
@@ -116,25 +132,52 @@ class MarketDataFake:
             spread = 0.01 * rng.randint(1, 3)
             lo, hi = min(p0, p1), max(p0, p1)
             vol = rng.randint(0, 60)
-            bid = {"open": _d(p0 - spread), "low": _d(lo - spread), "high": _d(hi - spread),
-                   "close": _d(p1 - spread)}
-            ask = {"open": _d(p0 + spread), "low": _d(lo + spread), "high": _d(hi + spread),
-                   "close": _d(p1 + spread)}
-            traded = {"open": _d(p0), "low": _d(lo), "high": _d(hi), "close": _d(p1),
-                      "mean": _d((p0 + p1) / 2), "previous": _d(p0)}
+            bid = {
+                "open": _d(p0 - spread),
+                "low": _d(lo - spread),
+                "high": _d(hi - spread),
+                "close": _d(p1 - spread),
+            }
+            ask = {
+                "open": _d(p0 + spread),
+                "low": _d(lo + spread),
+                "high": _d(hi + spread),
+                "close": _d(p1 + spread),
+            }
+            traded: dict[str, str | None] = {
+                "open": _d(p0),
+                "low": _d(lo),
+                "high": _d(hi),
+                "close": _d(p1),
+                "mean": _d((p0 + p1) / 2),
+                "previous": _d(p0),
+            }
             if vol == 0:
                 traded = {k: None for k in traded} | {"previous": _d(p0)}
             oi = f"{vol * 3 + 100}.00"
             if hist:
-                out.append({"end_period_ts": t, "yes_bid": bid, "yes_ask": ask, "price": traded,
-                            "volume": f"{vol}.00", "open_interest": oi})
+                out.append(
+                    {
+                        "end_period_ts": t,
+                        "yes_bid": bid,
+                        "yes_ask": ask,
+                        "price": traded,
+                        "volume": f"{vol}.00",
+                        "open_interest": oi,
+                    }
+                )
             else:
                 sfx = "_dollars"
-                out.append({"end_period_ts": t,
-                            "yes_bid": {k + sfx: v for k, v in bid.items()},
-                            "yes_ask": {k + sfx: v for k, v in ask.items()},
-                            "price": {k + sfx: v for k, v in traded.items()},
-                            "volume_fp": f"{vol}.00", "open_interest_fp": oi})
+                out.append(
+                    {
+                        "end_period_ts": t,
+                        "yes_bid": {k + sfx: v for k, v in bid.items()},
+                        "yes_ask": {k + sfx: v for k, v in ask.items()},
+                        "price": {k + sfx: v for k, v in traded.items()},
+                        "volume_fp": f"{vol}.00",
+                        "open_interest_fp": oi,
+                    }
+                )
         return out
 
     def trades(self, m: dict[str, Any]) -> list[dict[str, Any]]:
@@ -146,9 +189,14 @@ class MarketDataFake:
         for i, t in enumerate(sorted(rng.sample(range(o, max(o + 1, c)), min(4, max(0, c - o))))):
             cents = min(99, max(1, round(100 * self.fair(m, t))))
             tr = copy.deepcopy(base)
-            tr.update(trade_id=f"{m['ticker']}-{i}", ticker=m["ticker"],
-                      yes_price_dollars=f"{cents / 100:.4f}", no_price_dollars=f"{1 - cents / 100:.4f}",
-                      count_fp=f"{rng.randint(1, 25)}.00", created_time=_iso(t))
+            tr.update(
+                trade_id=f"{m['ticker']}-{i}",
+                ticker=m["ticker"],
+                yes_price_dollars=f"{cents / 100:.4f}",
+                no_price_dollars=f"{1 - cents / 100:.4f}",
+                count_fp=f"{rng.randint(1, 25)}.00",
+                created_time=_iso(t),
+            )
             out.append(tr)
         return out[::-1]
 
@@ -166,7 +214,10 @@ class MarketDataFake:
             (r"/markets", lambda q: self._markets(q, hist=False)),
             (r"/historical/markets", lambda q: self._markets(q, hist=True)),
             (r"/markets/candlesticks", self._batch),
-            (r"/series/[^/]+/markets/([^/]+)/candlesticks", lambda t, q: self._candles(t, q, False)),
+            (
+                r"/series/[^/]+/markets/([^/]+)/candlesticks",
+                lambda t, q: self._candles(t, q, False),
+            ),
             (r"/historical/markets/([^/]+)/candlesticks", lambda t, q: self._candles(t, q, True)),
             (r"/markets/trades", lambda q: self._trades(q, hist=False)),
             (r"/historical/trades", lambda q: self._trades(q, hist=True)),
@@ -187,27 +238,50 @@ class MarketDataFake:
     def _series(self, s: str, q: dict[str, str]) -> tuple[int, Any]:
         if s != self.series:
             return 404, {"error": {"code": "not_found", "message": s}}
-        return 200, {"series": {
-            "ticker": s, "frequency": "fifteen_min", "title": f"{s} price up in next 15 mins?",
-            "category": "Crypto", "categories": ["Crypto"], "tags": ["BTC"],
-            "settlement_sources": [{"name": "CF Benchmarks", "url": "https://www.cfbenchmarks.com"}],
-            "contract_url": "https://kalshi.com/contract", "contract_terms_url": "https://kalshi.com/terms",
-            "fee_type": "quadratic", "fee_multiplier": 1, "additional_prohibitions": []}}
+        return 200, {
+            "series": {
+                "ticker": s,
+                "frequency": "fifteen_min",
+                "title": f"{s} price up in next 15 mins?",
+                "category": "Crypto",
+                "categories": ["Crypto"],
+                "tags": ["BTC"],
+                "settlement_sources": [
+                    {"name": "CF Benchmarks", "url": "https://www.cfbenchmarks.com"}
+                ],
+                "contract_url": "https://kalshi.com/contract",
+                "contract_terms_url": "https://kalshi.com/terms",
+                "fee_type": "quadratic",
+                "fee_multiplier": 1,
+                "additional_prohibitions": [],
+            }
+        }
 
     def _page(self, rows: list[Any], q: dict[str, str], cap: int) -> tuple[list[Any], str]:
         limit = int(q.get("limit", cap))
         if not 1 <= limit <= cap:
             raise ValueError(f"limit must be 1..{cap}")
         at = int(q["cursor"]) if q.get("cursor") else 0
-        return rows[at:at + limit], (str(at + limit) if at + limit < len(rows) else "")
+        return rows[at : at + limit], (str(at + limit) if at + limit < len(rows) else "")
 
     def _events(self, q: dict[str, str]) -> tuple[int, Any]:
         ms = [m for m in self.markets if q.get("series_ticker") in (None, self.series)]
         rows, cur = self._page(ms[::-1], q, 200)
-        return 200, {"cursor": cur, "events": [{
-            "event_ticker": m["event_ticker"], "series_ticker": self.series, "sub_title": m["title"],
-            "title": m["title"], "collateral_return_type": "", "mutually_exclusive": False,
-            "settlement_sources": []} for m in rows]}
+        return 200, {
+            "cursor": cur,
+            "events": [
+                {
+                    "event_ticker": m["event_ticker"],
+                    "series_ticker": self.series,
+                    "sub_title": m["title"],
+                    "title": m["title"],
+                    "collateral_return_type": "",
+                    "mutually_exclusive": False,
+                    "settlement_sources": [],
+                }
+                for m in rows
+            ],
+        }
 
     def _markets(self, q: dict[str, str], *, hist: bool) -> tuple[int, Any]:
         ms = [m for m in self.markets if self.historical(m) == hist]
@@ -218,8 +292,12 @@ class MarketDataFake:
         if "tickers" in q:
             ms = [m for m in ms if m["ticker"] in q["tickers"].split(",")]
         if "status" in q:
-            want = {"settled": {"finalized"}, "closed": {"finalized"}, "open": {"active"},
-                    "unopened": {"initialized"}}[q["status"]]
+            want = {
+                "settled": {"finalized"},
+                "closed": {"finalized"},
+                "open": {"active"},
+                "unopened": {"initialized"},
+            }[q["status"]]
             ms = [m for m in ms if m["status"] in want]
         lo, hi = int(q.get("min_close_ts", 0)), int(q.get("max_close_ts", 2**62))
         ms = [m for m in ms if lo <= _ts(m["close_time"]) <= hi]
@@ -243,8 +321,11 @@ class MarketDataFake:
         if len(tickers) > 100:
             raise ValueError("at most 100 market_tickers")
         s, e = self._range(q)
-        out = [{"market_ticker": t, "candlesticks": self.candles(self.by_ticker[t], s, e, hist=False)}
-               for t in tickers if t in self.by_ticker and not self.historical(self.by_ticker[t])]
+        out = [
+            {"market_ticker": t, "candlesticks": self.candles(self.by_ticker[t], s, e, hist=False)}
+            for t in tickers
+            if t in self.by_ticker and not self.historical(self.by_ticker[t])
+        ]
         if sum(len(x["candlesticks"]) for x in out) > 10_000:
             raise ValueError("more than 10,000 candlesticks")
         return 200, {"markets": out}
@@ -252,8 +333,12 @@ class MarketDataFake:
     def _trades(self, q: dict[str, str], *, hist: bool) -> tuple[int, Any]:
         ms = [self.by_ticker[q["ticker"]]] if "ticker" in q else self.markets
         lo, hi = int(q.get("min_ts", 0)), int(q.get("max_ts", 2**62))
-        rows = [t for m in ms for t in self.trades(m)
-                if lo <= _ts(t["created_time"]) <= hi and (_ts(t["created_time"]) < self.cutoff) == hist]
+        rows = [
+            t
+            for m in ms
+            for t in self.trades(m)
+            if lo <= _ts(t["created_time"]) <= hi and (_ts(t["created_time"]) < self.cutoff) == hist
+        ]
         rows.sort(key=lambda t: t["created_time"], reverse=True)
         page, cur = self._page(rows, q, 1000)
         return 200, {"trades": page, "cursor": cur}
@@ -266,7 +351,7 @@ class MarketDataFake:
         def cb(req: Any) -> tuple[int, dict[str, str], str]:
             u = urlparse(req.url)
             q = {k: v[-1] for k, v in parse_qs(u.query).items()}
-            status, body = self.handle(req.method, u.path[len(PREFIX):], q)
+            status, body = self.handle(req.method, u.path[len(PREFIX) :], q)
             return status, {"Content-Type": "application/json"}, json.dumps(body)
 
         rsps.add_callback("GET", re.compile(re.escape(base) + r"/.*"), callback=cb)

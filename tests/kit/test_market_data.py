@@ -8,7 +8,6 @@ import pytest
 from referencing import Registry
 
 from tests.kalshi.test_kalshi_contract import errors
-from tests.kalshi.test_kalshi_contract import registry  # noqa: F401  (a pytest fixture)
 from tests.kit.market_data import MarketDataFake, _ts
 
 
@@ -57,8 +56,7 @@ def test_results_follow_the_spot_path(fake: MarketDataFake) -> None:
             assert m["result"] == ("yes" if up else "no")
 
 
-def test_every_answer_validates_against_the_spec(
-        fake: MarketDataFake, registry: Registry) -> None:  # noqa: F811
+def test_every_answer_validates_against_the_spec(fake: MarketDataFake, registry: Registry) -> None:
     _check_all(fake, registry)
 
 
@@ -68,19 +66,27 @@ def _check_all(fake: MarketDataFake, registry: Registry) -> None:
     o, c = live["open_time"], live["close_time"]
     s, e = _ts(o), _ts(c)
     hs, he = _ts(old["open_time"]), _ts(old["close_time"])
-    cases = [
+    cases: list[tuple[str, dict[str, Any], str]] = [
         ("/historical/cutoff", {}, "GetHistoricalCutoffResponse"),
         (f"/series/{fake.series}", {}, "GetSeriesResponse"),
         ("/events", {"series_ticker": fake.series, "limit": 200}, "GetEventsResponse"),
         ("/markets", {"series_ticker": fake.series, "limit": 1000}, "GetMarketsResponse"),
         ("/historical/markets", {"series_ticker": fake.series, "limit": 50}, "GetMarketsResponse"),
-        (f"/series/{fake.series}/markets/{live['ticker']}/candlesticks",
-         {"start_ts": s, "end_ts": e, "period_interval": 1}, "GetMarketCandlesticksResponse"),
-        ("/markets/candlesticks", {"market_tickers": live["ticker"], "start_ts": s, "end_ts": e,
-                                   "period_interval": 1}, "BatchGetMarketCandlesticksResponse"),
-        (f"/historical/markets/{old['ticker']}/candlesticks",
-         {"start_ts": hs, "end_ts": he, "period_interval": 1},
-         "GetMarketCandlesticksHistoricalResponse"),
+        (
+            f"/series/{fake.series}/markets/{live['ticker']}/candlesticks",
+            {"start_ts": s, "end_ts": e, "period_interval": 1},
+            "GetMarketCandlesticksResponse",
+        ),
+        (
+            "/markets/candlesticks",
+            {"market_tickers": live["ticker"], "start_ts": s, "end_ts": e, "period_interval": 1},
+            "BatchGetMarketCandlesticksResponse",
+        ),
+        (
+            f"/historical/markets/{old['ticker']}/candlesticks",
+            {"start_ts": hs, "end_ts": he, "period_interval": 1},
+            "GetMarketCandlesticksHistoricalResponse",
+        ),
         ("/markets/trades", {"ticker": live["ticker"]}, "GetTradesResponse"),
         ("/historical/trades", {"ticker": old["ticker"]}, "GetTradesResponse"),
     ]
