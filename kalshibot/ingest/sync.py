@@ -41,7 +41,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from kalshibot.clock import Clock, ensure_utc, from_epoch_s
-from kalshibot.domain.market import Market
+from kalshibot.domain.market import Market, series_of
 from kalshibot.errors import (
     DataError,
     ExchangeRejectedError,
@@ -322,7 +322,8 @@ class _Sync:
                 f"SELECT event_ticker FROM events WHERE event_ticker IN ({marks})", chunk)}
         missing = [e for e in wanted if e not in have]
         self.progress.start("events", len(missing))
-        for e in missing:
+        found = self._events_by_series(missing)
+        for e in (e for e in missing if e not in found):
             try:
                 event = p.parse_event(self.client.get_event(e).event)
             except (ExchangeRejectedError, DataError) as exc:
@@ -331,6 +332,38 @@ class _Sync:
                 with atomic(self.conn):
                     self._written("events", upsert_events(self.conn, [event], now=self.now))
             self.progress.advance("events")
+
+    def _events_by_series(self, missing: list[str]) -> set[str]:
+        """Store ``missing`` events from ``GET /events?series_ticker=`` pages (200 a page),
+        stopping once a series' events are all found; returns those stored. Series with a
+        single missing event, and events the listing lacks, are left to ``GET /events/{e}``."""
+        by_series: dict[str, set[str]] = {}
+        for e in missing:
+            by_series.setdefault(series_of(e), set()).add(e)
+        found: set[str] = set()
+        for s, want in by_series.items():
+            if len(want) < 2:
+                continue
+            try:
+                for we in self.client.iter_events(series_ticker=s):
+                    if we.event_ticker not in want or we.event_ticker in found:
+                        continue
+                    found.add(we.event_ticker)
+                    try:
+                        event = p.parse_event(we)
+                    except DataError as exc:
+                        self.report.problems.append(f"event {we.event_ticker}: {exc}")
+                    else:
+                        with atomic(self.conn):
+                            self._written("events",
+                                          upsert_events(self.conn, [event], now=self.now))
+                    self.progress.advance("events")
+                    if want <= found:
+                        break
+            except (ExchangeRejectedError, DataError) as exc:
+                self.report.notes.append(f"events of series {s} not listed ({exc}); "
+                                         "fetched one by one")
+        return found
 
     # -- per-market windows ------------------------------------------------------------------
     def window(self, m: Market) -> tuple[int, int] | None:

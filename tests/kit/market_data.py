@@ -211,6 +211,7 @@ class MarketDataFake:
             (r"/historical/cutoff", self._cutoff),
             (r"/series/([^/]+)", self._series),
             (r"/events", self._events),
+            (r"/events/([^/]+)", self._event),
             (r"/markets", lambda q: self._markets(q, hist=False)),
             (r"/historical/markets", lambda q: self._markets(q, hist=True)),
             (r"/markets/candlesticks", self._batch),
@@ -269,19 +270,20 @@ class MarketDataFake:
         rows, cur = self._page(ms[::-1], q, 200)
         return 200, {
             "cursor": cur,
-            "events": [
-                {
-                    "event_ticker": m["event_ticker"],
-                    "series_ticker": self.series,
-                    "sub_title": m["title"],
-                    "title": m["title"],
-                    "collateral_return_type": "",
-                    "mutually_exclusive": False,
-                    "settlement_sources": [],
-                }
-                for m in rows
-            ],
+            "events": [self._event_json(m, self.series) for m in rows],
         }
+
+    @staticmethod
+    def _event_json(m: dict[str, Any], series: str) -> dict[str, Any]:
+        return {"event_ticker": m["event_ticker"], "series_ticker": series,
+                "sub_title": m["title"], "title": m["title"], "collateral_return_type": "",
+                "mutually_exclusive": False, "settlement_sources": []}
+
+    def _event(self, e: str, q: dict[str, str]) -> tuple[int, Any]:
+        ms = [m for m in self.markets if m["event_ticker"] == e]
+        if not ms:
+            return 404, {"error": {"code": "not_found", "message": e}}
+        return 200, {"event": self._event_json(ms[0], self.series), "markets": ms}
 
     def _markets(self, q: dict[str, str], *, hist: bool) -> tuple[int, Any]:
         ms = [m for m in self.markets if self.historical(m) == hist]

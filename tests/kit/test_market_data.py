@@ -87,6 +87,7 @@ def _check_all(fake: MarketDataFake, registry: Registry) -> None:
             {"start_ts": hs, "end_ts": he, "period_interval": 1},
             "GetMarketCandlesticksHistoricalResponse",
         ),
+        ("/events/" + live["event_ticker"], {}, "GetEventResponse"),
         ("/markets/trades", {"ticker": live["ticker"]}, "GetTradesResponse"),
         ("/historical/trades", {"ticker": old["ticker"]}, "GetTradesResponse"),
     ]
