@@ -222,8 +222,12 @@ class _Sync:
                 if i.market.open_time is None or i.market.open_time <= self.now]
         if self.opts.candles:
             self.progress.start("candles", len(todo))
+            batched = self._batch_candles(todo)
             for item in todo:
-                self._per_market("candles", item, self.sync_candles)
+                if item.market.ticker in batched:
+                    self.progress.advance("candles")
+                else:
+                    self._per_market("candles", item, self.sync_candles)
         if self.opts.trades:
             self.progress.start("trades", len(todo))
             for item in todo:
@@ -387,6 +391,68 @@ class _Sync:
             self.report.notes.append(f"candles {item.market.ticker}: 1-minute refused "
                                      f"({exc.message}); used 60-minute")
             self._candles(item, 60)
+
+    def _fresh_window(self, item: _Item, period: int) -> tuple[int, int] | None:
+        """``[lo, hi]`` of a live-listed market with no candles stored yet, when it fits one
+        request; None otherwise (left to the per-market path)."""
+        win = self.window(item.market)
+        if item.historical or win is None:
+            return None
+        step = 60 * period
+        lo, hi = win[0], min(win[1], int(self.now.timestamp()) // step * step)
+        state = (kv_get(self.conn, KV_CANDLES + item.market.ticker) or {}).get(str(period))
+        if hi <= lo or state or hi - lo > CANDLE_CHUNK_PERIODS * step:
+            return None
+        return lo, hi
+
+    def _batch_candles(self, todo: list[_Item]) -> set[str]:
+        """Candles of fresh live markets through ``GET /markets/candlesticks``: up to 100
+        tickers a request, grouped by close time so one ``[start, end]`` covers them all
+        within the exchange's 10,000 candles; each market keeps only its own window. Returns
+        the tickers done; a refused batch is left to the per-market path."""
+        period = self.opts.period_minutes
+        step = 60 * period
+        fresh = sorted(((w, i) for i in todo if (w := self._fresh_window(i, period))),
+                       key=lambda x: x[0][1])
+        done: set[str] = set()
+        group: list[tuple[tuple[int, int], _Item]] = []
+
+        def flush() -> None:
+            if not group:
+                return
+            lo, hi = min(w[0] for w, _ in group), max(w[1] for w, _ in group)
+            try:
+                got = self.client.get_candlesticks_batch(
+                    [i.market.ticker for _, i in group], from_epoch_s(lo), from_epoch_s(hi),
+                    period)
+                by_ticker = {g.market_ticker: g.candlesticks for g in got}
+                for (wlo, whi), item in group:
+                    t = item.market.ticker
+                    candles = [store_candle(p.parse_candle(t, c), period)
+                               for c in by_ticker.get(t, []) if wlo <= c.end_period_ts <= whi]
+                    state: dict[str, Any] = {}
+                    merge_covered(state, wlo, whi)
+                    with atomic(self.conn):
+                        self._written("candles", upsert_candles(self.conn, candles))
+                        kv_set(self.conn, KV_CANDLES + t, {str(period): state},
+                               now=self.clock.now())
+                    done.add(t)
+            except (ExchangeRejectedError, DataError) as exc:
+                self.report.notes.append(f"batch candles refused ({exc}); fetched per market")
+            group.clear()
+
+        for w, item in fresh:
+            lo = min([w[0]] + [g[0][0] for g in group])
+            hi = max([w[1]] + [g[0][1] for g in group])
+            # a market has candles only inside its own window: the answer holds at most
+            # the sum of the windows' periods
+            n = sum((b - a) // step + 1 for (a, b), _ in group) + (w[1] - w[0]) // step + 1
+            if group and (len(group) >= 100 or n > 10_000
+                          or hi - lo > CANDLE_CHUNK_PERIODS * step):
+                flush()
+            group.append((w, item))
+        flush()
+        return done
 
     def _candles(self, item: _Item, period: int) -> None:
         m = item.market

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 import responses
@@ -15,7 +16,7 @@ from kalshibot.kalshi.endpoints.client import KalshiClient
 from kalshibot.kalshi.http import HttpClient
 from kalshibot.store import open_store
 from tests.kalshi.helpers import BASE
-from tests.kit.market_data import MarketDataFake
+from tests.kit.market_data import MarketDataFake, _ts
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
@@ -41,3 +42,50 @@ def test_events_of_a_month_come_in_pages_of_200_not_one_request_per_market(
     assert n_events == len(fake.markets) == 2880, report
     assert fake.requests["/events/{t}"] == 0
     assert fake.requests["/events"] <= 15
+
+
+CANDLE_TRADE = ("/series/{t}/markets/{t}/candlesticks", "/historical/markets/{t}/candlesticks",
+                "/markets/candlesticks", "/markets/trades", "/historical/trades")
+
+
+def test_rerunning_a_sync_asks_nothing_new_for_settled_markets(
+        rsps: responses.RequestsMock, tmp_path: object) -> None:
+    """Two days across the historical cutoff: the second identical run makes no candle or
+    trade request, and stores nothing new."""
+    fake = MarketDataFake(days=2, seed=5, now=NOW, cutoff_days=1)
+    fake.install(rsps, BASE)
+    clock = SimClock(NOW)
+    client = KalshiClient(HttpClient(BASE, clock, rng=random.Random(7)))
+    conn = open_store(f"{tmp_path}/s.db")
+    opts = SyncOptions(series=(fake.series,), status="settled", since=NOW - timedelta(days=2),
+                       until=NOW, account_settlements=False)
+    first = run_sync(client, conn, opts, clock=clock)
+    assert first.added["candles"] > 0 and first.added["trades"] > 0, first
+    before = sum(fake.requests[k] for k in CANDLE_TRADE)
+    assert before > 0
+    second = run_sync(client, conn, opts, clock=clock)
+    assert sum(fake.requests[k] for k in CANDLE_TRADE) == before, fake.requests
+    assert second.added["candles"] == 0 and second.added["trades"] == 0
+
+
+def test_live_candles_come_in_batches_and_match_the_exchange_exactly(
+        rsps: responses.RequestsMock, tmp_path: object) -> None:
+    """Two days of live-listed markets (192): a few batch requests, no per-market candle
+    request, and every market's stored candles are exactly what the exchange has for it."""
+    fake = MarketDataFake(days=2, seed=9, now=NOW, cutoff_days=5)
+    fake.install(rsps, BASE)
+    clock = SimClock(NOW)
+    client = KalshiClient(HttpClient(BASE, clock, rng=random.Random(7)))
+    conn = open_store(f"{tmp_path}/s.db")
+    opts = SyncOptions(series=(fake.series,), status="settled", since=NOW - timedelta(days=2),
+                       until=NOW, trades=False, account_settlements=False)
+    run_sync(client, conn, opts, clock=clock)
+    assert fake.requests["/series/{t}/markets/{t}/candlesticks"] == 0
+    assert 0 < fake.requests["/markets/candlesticks"] <= 4
+    want = {(m["ticker"], c["end_period_ts"], c["yes_bid"]["close_dollars"])
+            for m in fake.markets if m["status"] == "finalized"
+            for c in fake.candles(m, _ts(m["open_time"]), _ts(m["close_time"]), hist=False)}
+    got = {(t, ts, bid) for t, ts, bid in conn.execute(
+        "SELECT ticker, end_ts / 1000, yes_bid_close FROM candles")}
+    assert len(want) > 0
+    assert got == {(t, ts, int(Decimal(bid) * 10_000)) for t, ts, bid in want}
