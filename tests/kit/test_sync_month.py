@@ -89,3 +89,16 @@ def test_live_candles_come_in_batches_and_match_the_exchange_exactly(
         "SELECT ticker, end_ts / 1000, yes_bid_close FROM candles")}
     assert len(want) > 0
     assert got == {(t, ts, int(Decimal(bid) * 10_000)) for t, ts, bid in want}
+
+
+def test_the_series_category_is_stored(rsps: responses.RequestsMock, tmp_path: object) -> None:
+    """On f6e3055 the category was stored empty."""
+    fake = MarketDataFake(days=1, seed=1, now=NOW)
+    fake.install(rsps, BASE)
+    clock = SimClock(NOW)
+    client = KalshiClient(HttpClient(BASE, clock, rng=random.Random(7)))
+    conn = open_store(f"{tmp_path}/s.db")
+    opts = SyncOptions(series=(fake.series,), since=NOW - timedelta(hours=2), until=NOW,
+                       candles=False, trades=False, account_settlements=False)
+    run_sync(client, conn, opts, clock=clock)
+    assert conn.execute("SELECT category FROM series").fetchall() == [("Crypto",)]
