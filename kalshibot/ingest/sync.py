@@ -120,6 +120,12 @@ class SyncReport:
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     stopped: str | None = None
+    requests: int = 0  # HTTP requests sent by this sync, retries included
+
+    @property
+    def per_1000_settled(self) -> float | None:
+        """Requests per 1,000 markets with a result (None when there are none)."""
+        return self.requests * 1000 / self.results if self.results else None
 
     @property
     def ok(self) -> bool:
@@ -135,7 +141,8 @@ class SyncReport:
             "results": self.results,
             "tables": {t: {"added": self.added[t], "updated": self.updated(t)} for t in TABLES},
             "resumed": self.resumed, "skipped_covered": self.skipped_covered,
-            "problems": self.problems, "notes": self.notes,
+            "problems": self.problems, "notes": self.notes, "requests": self.requests,
+            "requests_per_1000_settled": self.per_1000_settled,
         }
 
 
@@ -168,6 +175,7 @@ def run_sync(client: KalshiClient, conn: sqlite3.Connection, options: SyncOption
     options.validate()
     report = report if report is not None else SyncReport()
     before = {t: count_rows(conn, t) for t in TABLES}
+    sent = client.http.sent
     try:
         _Sync(client, conn, options, clock, progress or SyncProgress(), report).run()
     except RetryableError as exc:
@@ -175,6 +183,7 @@ def run_sync(client: KalshiClient, conn: sqlite3.Connection, options: SyncOption
     finally:
         for t in TABLES:
             report.added[t] = count_rows(conn, t) - before[t]
+        report.requests = client.http.sent - sent
     return report
 
 

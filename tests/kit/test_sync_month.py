@@ -102,3 +102,20 @@ def test_the_series_category_is_stored(rsps: responses.RequestsMock, tmp_path: o
                        candles=False, trades=False, account_settlements=False)
     run_sync(client, conn, opts, clock=clock)
     assert conn.execute("SELECT category FROM series").fetchall() == [("Crypto",)]
+
+
+def test_a_month_costs_few_requests_per_1000_settled_markets(
+        rsps: responses.RequestsMock, tmp_path: object) -> None:
+    """The report counts every request; a month of KXBTC15M (2,880 markets, cutoff 10 days
+    back) needs far fewer than the 7,098 requests (~2,460 per 1,000) f6e3055 spent."""
+    fake = MarketDataFake(days=30, seed=3, now=NOW)
+    fake.install(rsps, BASE)
+    clock = SimClock(NOW)
+    client = KalshiClient(HttpClient(BASE, clock, rng=random.Random(7)))
+    conn = open_store(f"{tmp_path}/s.db")
+    opts = SyncOptions(series=(fake.series,), status="settled", since=NOW - timedelta(days=30),
+                       until=NOW, trades=False, account_settlements=False)
+    report = run_sync(client, conn, opts, clock=clock)
+    assert report.requests == sum(fake.requests.values())
+    assert report.per_1000_settled is not None and report.per_1000_settled < 1000
+    assert report.to_json()["requests"] == report.requests
