@@ -70,6 +70,8 @@ class MarketDataFake:
             self.spot.append(self.spot[-1] * math.exp(rng.gauss(0, vol_per_min)))
         self.seed = seed
         self.requests: Counter[str] = Counter()
+        #: every ``fault_every``-th request answers ``fault_status`` (0: never)
+        self.fault_every, self.fault_status, self._n = 0, 429, 0
         self.markets = [self._market(t) for t in range(self.start, end, WINDOW)]
         self.by_ticker = {m["ticker"]: m for m in self.markets}
 
@@ -205,6 +207,9 @@ class MarketDataFake:
         """Answer one GET (path without the ``/trade-api/v2`` prefix)."""
         key = re.sub(r"/(KX[A-Z0-9-]+)", "/{t}", path)
         self.requests[key] += 1
+        self._n += 1
+        if self.fault_every and self._n % self.fault_every == 0:
+            return self.fault_status, {"error": {"code": "injected", "message": "fault"}}
         if method != "GET":
             return 405, {"error": {"code": "method_not_allowed", "message": method}}
         routes: list[tuple[str, Callable[..., tuple[int, Any]]]] = [

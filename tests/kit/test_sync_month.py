@@ -119,3 +119,28 @@ def test_a_month_costs_few_requests_per_1000_settled_markets(
     assert report.requests == sum(fake.requests.values())
     assert report.per_1000_settled is not None and report.per_1000_settled < 1000
     assert report.to_json()["requests"] == report.requests
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_injected_faults_change_nothing_stored(tmp_path: object, status: int) -> None:
+    """Every 5th request fails with ``status``: the rate limiter's retries store exactly
+    what a clean run stores."""
+    stored, faults = [], []
+    for every in (0, 5):
+        fake = MarketDataFake(days=1, seed=4, now=NOW, cutoff_days=0.5)
+        fake.fault_every, fake.fault_status = every, status
+        with responses.RequestsMock(assert_all_requests_are_fired=False) as r:
+            fake.install(r, BASE)
+            clock = SimClock(NOW)
+            client = KalshiClient(HttpClient(BASE, clock, rng=random.Random(7)))
+            conn = open_store(f"{tmp_path}/s{every}.db")
+            opts = SyncOptions(series=(fake.series,), status="settled",
+                               since=NOW - timedelta(days=1), until=NOW,
+                               account_settlements=False)
+            report = run_sync(client, conn, opts, clock=clock)
+            assert report.ok, report.stopped
+            stored.append([conn.execute(f"SELECT * FROM {t} ORDER BY 1, 2").fetchall()
+                           for t in ("markets", "events", "candles", "trades")])
+        faults.append(fake.fault_every and fake._n // fake.fault_every)
+    assert faults[1] > 10
+    assert stored[0] == stored[1] and stored[0][2] and stored[0][3]
