@@ -23,6 +23,7 @@ from rich.progress import (
     TaskID,
     TextColumn,
     TimeElapsedColumn,
+    TimeRemainingColumn,
 )
 
 from kalshibot.cli.context import console, lock_for_writing, settings
@@ -215,6 +216,9 @@ def _print_sync(report: SyncReport, as_json: bool) -> None:
     print_table(f"sync summary: {report.markets:,} market(s), {report.results:,} with a result",
                 ["table", "new rows", "updated rows"],
                 [(t, f"{report.added[t]:,}", f"{report.updated(t):,}") for t in TABLES])
+    per = report.per_1000_settled
+    console.print(f"{report.requests:,} request(s)"
+                  + (f", {per:,.0f} per 1,000 settled markets" if per is not None else ""))
     if report.resumed:
         console.print(f"resumed {len(report.resumed)} interrupted trade listing(s)")
     if report.skipped_covered:
@@ -275,8 +279,8 @@ def sync_cmd(
     try:
         with Progress(SpinnerColumn(), TextColumn("{task.description:<12}"), BarColumn(),
                       MofNCompleteColumn(), TextColumn("{task.fields[rows]:,} rows"),
-                      TimeElapsedColumn(), console=console, transient=True,
-                      disable=as_json) as prog:
+                      TimeElapsedColumn(), TimeRemainingColumn(), console=console,
+                      transient=True, disable=as_json) as prog:
             run_sync(client, conn, opts, clock=clock, progress=_RichSyncProgress(prog),
                      report=report)
     except KeyboardInterrupt:

@@ -58,6 +58,7 @@ class Series:
     fee_multiplier: Decimal = Decimal(1)
     frequency: str = ""
     fee_problem: str = ""
+    category: str = ""  # Kalshi's series category, e.g. "Crypto"
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,7 +41,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from kalshibot.clock import Clock, ensure_utc, from_epoch_s
-from kalshibot.domain.market import Market
+from kalshibot.domain.market import Market, series_of
 from kalshibot.errors import (
     DataError,
     ExchangeRejectedError,
@@ -120,6 +120,12 @@ class SyncReport:
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     stopped: str | None = None
+    requests: int = 0  # HTTP requests sent by this sync, retries included
+
+    @property
+    def per_1000_settled(self) -> float | None:
+        """Requests per 1,000 markets with a result (None when there are none)."""
+        return self.requests * 1000 / self.results if self.results else None
 
     @property
     def ok(self) -> bool:
@@ -135,7 +141,8 @@ class SyncReport:
             "results": self.results,
             "tables": {t: {"added": self.added[t], "updated": self.updated(t)} for t in TABLES},
             "resumed": self.resumed, "skipped_covered": self.skipped_covered,
-            "problems": self.problems, "notes": self.notes,
+            "problems": self.problems, "notes": self.notes, "requests": self.requests,
+            "requests_per_1000_settled": self.per_1000_settled,
         }
 
 
@@ -168,6 +175,7 @@ def run_sync(client: KalshiClient, conn: sqlite3.Connection, options: SyncOption
     options.validate()
     report = report if report is not None else SyncReport()
     before = {t: count_rows(conn, t) for t in TABLES}
+    sent = client.http.sent
     try:
         _Sync(client, conn, options, clock, progress or SyncProgress(), report).run()
     except RetryableError as exc:
@@ -175,6 +183,7 @@ def run_sync(client: KalshiClient, conn: sqlite3.Connection, options: SyncOption
     finally:
         for t in TABLES:
             report.added[t] = count_rows(conn, t) - before[t]
+        report.requests = client.http.sent - sent
     return report
 
 
@@ -222,8 +231,12 @@ class _Sync:
                 if i.market.open_time is None or i.market.open_time <= self.now]
         if self.opts.candles:
             self.progress.start("candles", len(todo))
+            batched = self._batch_candles(todo)
             for item in todo:
-                self._per_market("candles", item, self.sync_candles)
+                if item.market.ticker in batched:
+                    self.progress.advance("candles")
+                else:
+                    self._per_market("candles", item, self.sync_candles)
         if self.opts.trades:
             self.progress.start("trades", len(todo))
             for item in todo:
@@ -322,7 +335,8 @@ class _Sync:
                 f"SELECT event_ticker FROM events WHERE event_ticker IN ({marks})", chunk)}
         missing = [e for e in wanted if e not in have]
         self.progress.start("events", len(missing))
-        for e in missing:
+        found = self._events_by_series(missing)
+        for e in (e for e in missing if e not in found):
             try:
                 event = p.parse_event(self.client.get_event(e).event)
             except (ExchangeRejectedError, DataError) as exc:
@@ -331,6 +345,38 @@ class _Sync:
                 with atomic(self.conn):
                     self._written("events", upsert_events(self.conn, [event], now=self.now))
             self.progress.advance("events")
+
+    def _events_by_series(self, missing: list[str]) -> set[str]:
+        """Store ``missing`` events from ``GET /events?series_ticker=`` pages (200 a page),
+        stopping once a series' events are all found; returns those stored. Series with a
+        single missing event, and events the listing lacks, are left to ``GET /events/{e}``."""
+        by_series: dict[str, set[str]] = {}
+        for e in missing:
+            by_series.setdefault(series_of(e), set()).add(e)
+        found: set[str] = set()
+        for s, want in by_series.items():
+            if len(want) < 2:
+                continue
+            try:
+                for we in self.client.iter_events(series_ticker=s):
+                    if we.event_ticker not in want or we.event_ticker in found:
+                        continue
+                    found.add(we.event_ticker)
+                    try:
+                        event = p.parse_event(we)
+                    except DataError as exc:
+                        self.report.problems.append(f"event {we.event_ticker}: {exc}")
+                    else:
+                        with atomic(self.conn):
+                            self._written("events",
+                                          upsert_events(self.conn, [event], now=self.now))
+                    self.progress.advance("events")
+                    if want <= found:
+                        break
+            except (ExchangeRejectedError, DataError) as exc:
+                self.report.notes.append(f"events of series {s} not listed ({exc}); "
+                                         "fetched one by one")
+        return found
 
     # -- per-market windows ------------------------------------------------------------------
     def window(self, m: Market) -> tuple[int, int] | None:
@@ -354,6 +400,68 @@ class _Sync:
             self.report.notes.append(f"candles {item.market.ticker}: 1-minute refused "
                                      f"({exc.message}); used 60-minute")
             self._candles(item, 60)
+
+    def _fresh_window(self, item: _Item, period: int) -> tuple[int, int] | None:
+        """``[lo, hi]`` of a live-listed market with no candles stored yet, when it fits one
+        request; None otherwise (left to the per-market path)."""
+        win = self.window(item.market)
+        if item.historical or win is None:
+            return None
+        step = 60 * period
+        lo, hi = win[0], min(win[1], int(self.now.timestamp()) // step * step)
+        state = (kv_get(self.conn, KV_CANDLES + item.market.ticker) or {}).get(str(period))
+        if hi <= lo or state or hi - lo > CANDLE_CHUNK_PERIODS * step:
+            return None
+        return lo, hi
+
+    def _batch_candles(self, todo: list[_Item]) -> set[str]:
+        """Candles of fresh live markets through ``GET /markets/candlesticks``: up to 100
+        tickers a request, grouped by close time so one ``[start, end]`` covers them all
+        within the exchange's 10,000 candles; each market keeps only its own window. Returns
+        the tickers done; a refused batch is left to the per-market path."""
+        period = self.opts.period_minutes
+        step = 60 * period
+        fresh = sorted(((w, i) for i in todo if (w := self._fresh_window(i, period))),
+                       key=lambda x: x[0][1])
+        done: set[str] = set()
+        group: list[tuple[tuple[int, int], _Item]] = []
+
+        def flush() -> None:
+            if not group:
+                return
+            lo, hi = min(w[0] for w, _ in group), max(w[1] for w, _ in group)
+            try:
+                got = self.client.get_candlesticks_batch(
+                    [i.market.ticker for _, i in group], from_epoch_s(lo), from_epoch_s(hi),
+                    period)
+                by_ticker = {g.market_ticker: g.candlesticks for g in got}
+                for (wlo, whi), item in group:
+                    t = item.market.ticker
+                    candles = [store_candle(p.parse_candle(t, c), period)
+                               for c in by_ticker.get(t, []) if wlo <= c.end_period_ts <= whi]
+                    state: dict[str, Any] = {}
+                    merge_covered(state, wlo, whi)
+                    with atomic(self.conn):
+                        self._written("candles", upsert_candles(self.conn, candles))
+                        kv_set(self.conn, KV_CANDLES + t, {str(period): state},
+                               now=self.clock.now())
+                    done.add(t)
+            except (ExchangeRejectedError, DataError) as exc:
+                self.report.notes.append(f"batch candles refused ({exc}); fetched per market")
+            group.clear()
+
+        for w, item in fresh:
+            lo = min([w[0]] + [g[0][0] for g in group])
+            hi = max([w[1]] + [g[0][1] for g in group])
+            # a market has candles only inside its own window: the answer holds at most
+            # the sum of the windows' periods
+            n = sum((b - a) // step + 1 for (a, b), _ in group) + (w[1] - w[0]) // step + 1
+            if group and (len(group) >= 100 or n > 10_000
+                          or hi - lo > CANDLE_CHUNK_PERIODS * step):
+                flush()
+            group.append((w, item))
+        flush()
+        return done
 
     def _candles(self, item: _Item, period: int) -> None:
         m = item.market

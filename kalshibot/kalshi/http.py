@@ -207,6 +207,7 @@ class HttpClient:
         self.timeouts = (connect_timeout_s, read_timeout_s)
         self.retry = retry or RetryPolicy()
         self._rng = rng or random.Random()
+        self.sent = 0  # requests sent (every attempt, retries included)
         #: Exchange time minus local time (s) from the last response's ``Date`` header.
         self.skew_s: float | None = None
 
@@ -231,6 +232,7 @@ class HttpClient:
             headers["Content-Type"] = "application/json"
             data = json.dumps(body, separators=(",", ":"))
         clean = {k: v for k, v in (params or {}).items() if v is not None}
+        self.sent += 1
         resp = self.session.request(method, url, params=clean or None, data=data,
                                     headers=headers, timeout=self.timeouts)
         skew = date_header_skew(resp.headers.get("Date"), self.clock.now())

@@ -96,7 +96,7 @@ def parse_series(s: w.WireSeries) -> Series:
     return Series(ticker=s.ticker, title=s.title, fee_type=ft or FeeType.QUADRATIC,
                   fee_multiplier=s.fee_multiplier if s.fee_multiplier is not None
                   and s.fee_multiplier >= 0 else Decimal(1),
-                  frequency=s.frequency, fee_problem=problem)
+                  frequency=s.frequency, fee_problem=problem, category=s.category)
 
 
 def parse_event(e: w.WireEvent) -> Event:

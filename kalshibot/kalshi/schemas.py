@@ -100,6 +100,7 @@ class WireSeries(Wire):
     ticker: str
     title: str = ""
     frequency: str = ""
+    category: str = ""
     fee_type: str | None = None  # missing/unknown: the series' markets are not traded
     fee_multiplier: Decimal | None = None
     exchange_index: int | None = None

@@ -69,9 +69,10 @@ MARKET_COLS = ("ticker", "event_ticker", "series_ticker", "title", "status", "op
 
 def upsert_series(conn: sqlite3.Connection, series: Iterable[Series], *, now: datetime,
                   category: str = "") -> int:
-    """Insert or update series; returns rows written (changed or new)."""
+    """Insert or update series; returns rows written (changed or new). ``category`` (when
+    given) overrides each series' own category."""
     sql = _upsert_sql("series", SERIES_COLS, "ticker", skip_change=("updated_ts",))
-    rows = [(s.ticker, s.title, category, s.frequency, s.fee_type.value,
+    rows = [(s.ticker, s.title, category or s.category, s.frequency, s.fee_type.value,
              format(s.fee_multiplier, "f"), ts_ms(now)) for s in series]
     return _run(conn, sql, rows)
 
