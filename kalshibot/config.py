@@ -135,6 +135,11 @@ class Settings(BaseSettings):
     # Scheduler address for `backtest --sweep --backend dask` ("" = start a local cluster).
     dask_scheduler: str = ""
 
+    # --- issue 19: a paper/live session that cannot reach the exchange stops ---
+    # Consecutive trading cycles that fail without any market data (network down, bad URL,
+    # refused keys) before `trade` stops with exit 4; 0 = never stop for that.
+    max_failed_cycles: int = 12
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -452,6 +457,8 @@ def check_settings(s: Settings) -> list[Problem]:
             add(name, f"must be at least 1, got {getattr(s, name)}")
     if s.log_backup_count < 0:
         add("log_backup_count", f"must be >= 0, got {s.log_backup_count}")
+    if s.max_failed_cycles < 0:
+        add("max_failed_cycles", f"must be >= 0, got {s.max_failed_cycles}")
     if (s.telegram_bot_token is None) != (s.telegram_chat_id is None):
         add("telegram_chat_id", "Telegram alerts need both KALSHIBOT_TELEGRAM_BOT_TOKEN and "
             "KALSHIBOT_TELEGRAM_CHAT_ID")

@@ -29,7 +29,12 @@ from kalshibot.config import Settings
 from kalshibot.domain.money import Money
 from kalshibot.domain.orders import OrderStatus
 from kalshibot.engine import STARTING_CASH_KEY, CycleReport, Engine, EngineConfig
-from kalshibot.errors import ConfigError, KalshibotError, UserInputError
+from kalshibot.errors import (
+    ConfigError,
+    ExchangeUnavailableError,
+    KalshibotError,
+    UserInputError,
+)
 from kalshibot.exchange import Exchange
 from kalshibot.live_gate import check_live_gate
 from kalshibot.risk import RiskLimits, RiskManager
@@ -86,6 +91,9 @@ class SessionSummary:
     database: str = ""
     breaker: str = ""  # the circuit breaker's trip reason at the end ("" = not tripped)
     kill_switch: bool = False  # the kill-switch file was present at the last cycle
+    failed_cycles: int = 0  # cycles that failed without any market data (issue 19)
+    unreachable: str = ""  # why the venue counts as unreachable ("" = it answered)
+    last_failure: str = ""  # the first error of the last failed cycle
 
     @property
     def pnl(self) -> Money:
@@ -97,6 +105,15 @@ class SessionSummary:
         extra = ([f"circuit breaker tripped: {self.breaker}"] if self.breaker else []) + (
             ["kill switch on"] if self.kill_switch else [])
         return "; ".join([self.stop_reason or "stopped", *extra])
+
+    def failure(self) -> KalshibotError | None:
+        """The error the session ends with when the exchange could not be reached (exit 4),
+        else ``None``: its summary is still printed, then this one line."""
+        if not self.unreachable:
+            return None
+        return ExchangeUnavailableError(
+            f"cannot reach the exchange: {self.unreachable}",
+            hint="check the network, KALSHIBOT_API_BASE_URL and KALSHIBOT_ENVIRONMENT")
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -110,6 +127,7 @@ class SessionSummary:
             "lifetime_fees": self.lifetime_fees.to_str(), "open_positions": self.open_positions,
             "stop_reason": self.stop_text(), "breaker_tripped": self.breaker or None,
             "kill_switch": self.kill_switch, "database": self.database,
+            "failed_cycles": self.failed_cycles, "exchange_unreachable": self.unreachable or None,
         }
 
 
@@ -497,6 +515,7 @@ class Session:
         base_fees = self.engine.portfolio.fees_paid()
         deadline = (started + timedelta(seconds=self.opts.duration_s)
                     if self.opts.duration_s else None)
+        streak = 0  # cycles in a row that failed without any market data
         try:
             while True:
                 now = self.clock.now()
@@ -509,6 +528,7 @@ class Session:
                 s.errors += len(report.errors)
                 s.breaker = "" if report.breaker == "ok" else report.breaker
                 s.kill_switch = report.kill_switch
+                streak = self._count_failure(s, report, streak)
                 if self.on_cycle is not None:
                     self.on_cycle(report)
                 if isinstance(self.clock, SimClock):
@@ -516,6 +536,11 @@ class Session:
                         kv_set(self.conn, SIM_CLOCK_KEY, now.isoformat(), now=now)
                 if stopper.reason:
                     s.stop_reason = stopper.reason
+                    break
+                limit = self.settings.max_failed_cycles
+                if limit and streak >= limit and self.sim_end is None:
+                    s.stop_reason = f"{streak} cycles in a row failed without market data"
+                    s.unreachable = f"{s.stop_reason}; last: {s.last_failure}"
                     break
                 if self.opts.max_cycles and s.cycles >= self.opts.max_cycles:
                     s.stop_reason = f"{s.cycles} cycles done"
@@ -533,8 +558,24 @@ class Session:
             self._finish(s, base_realized, base_fees)
         return s
 
+    @staticmethod
+    def _count_failure(s: SessionSummary, report: CycleReport, streak: int) -> int:
+        """Count ``report`` as failed when it has errors and priced no market (no books, no
+        markets: the venue did not answer); return the new streak of failed cycles."""
+        if report.errors and not report.rows:
+            s.failed_cycles += 1
+            s.last_failure = report.errors[0]
+            return streak + 1
+        return 0
+
     def _finish(self, s: SessionSummary, base_realized: Money, base_fees: Money) -> None:
         now = self.clock.now()
+        if not s.unreachable and self.sim_end is None and s.cycles and \
+                s.failed_cycles == s.cycles:
+            # stopped (--max-cycles, --duration, Ctrl-C) before the limit, never connected
+            s.stop_reason = f"{s.stop_reason or 'stopped'}; every cycle failed"
+            s.unreachable = (f"all {s.cycles} cycles failed without market data; "
+                             f"last: {s.last_failure}")
         eng = self.engine
         self._drain_socket_fills()
         if self.settings.cancel_on_exit:

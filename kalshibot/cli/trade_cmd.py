@@ -97,7 +97,9 @@ def trade(
     """Run the trading loop. Paper trading by default; --exchange sim replays stored data.
 
     Ctrl-C or SIGTERM finishes the cycle, cancels resting orders (KALSHIBOT_CANCEL_ON_EXIT),
-    writes a final heartbeat and prints the session summary.
+    writes a final heartbeat and prints the session summary. A paper/kalshi session that gets
+    no market data for KALSHIBOT_MAX_FAILED_CYCLES cycles in a row (or in any cycle) stops
+    with exit 4.
     """
     if max_cycles is not None and max_cycles < 1:
         raise UserInputError("--max-cycles must be at least 1")
@@ -133,3 +135,6 @@ def trade(
         print_json(summary.as_dict())
     else:
         render_summary(summary)
+    failure = summary.failure()
+    if failure is not None:  # the summary is printed; then one line and exit 4
+        raise failure
