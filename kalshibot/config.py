@@ -521,10 +521,13 @@ def _check_money_path(s: Settings) -> list[Problem]:
     return p
 
 
+#: The volatility forecasts of ``kalshibot.features.volatility`` (kept here so that checking
+#: the settings does not import numpy/scipy: ``status`` from cron starts fast).
+VOL_MODELS = ("ewma", "robust")
+
+
 def _check_crypto(s: Settings) -> list[Problem]:
     """issue 17: ranges of the crypto pricer settings."""
-    from kalshibot.features.volatility import KINDS
-
     p: list[Problem] = []
 
     def add(field: str, message: str) -> None:
@@ -544,8 +547,9 @@ def _check_crypto(s: Settings) -> list[Problem]:
     if not s.crypto_basis_sd_floor_bps <= s.crypto_basis_unknown_sd_bps <= 1000:
         add("crypto_basis_unknown_sd_bps", "must be >= KALSHIBOT_CRYPTO_BASIS_SD_FLOOR_BPS and "
             f"<= 1000 bps, got {s.crypto_basis_unknown_sd_bps}")
-    if s.crypto_vol_model not in KINDS:
-        add("crypto_vol_model", f"must be one of {', '.join(KINDS)}, got {s.crypto_vol_model!r}")
+    if s.crypto_vol_model not in VOL_MODELS:
+        add("crypto_vol_model",
+            f"must be one of {', '.join(VOL_MODELS)}, got {s.crypto_vol_model!r}")
     return p
 
 

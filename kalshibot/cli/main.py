@@ -14,28 +14,93 @@ from pathlib import Path
 
 import typer
 from rich.markup import escape
+from typer import _click as click  # typer 0.29 carries its own click
+from typer.core import TyperCommand, TyperGroup
 
 from kalshibot import __version__
-from kalshibot.cli import (
-    backtest_cmd,
-    config_cmd,
-    data_cmd,
-    eval_cmd,
-    history_cmd,
-    markets_cmd,
-    orders_cmd,
-    positions_cmd,
-    risk_cmd,
-    status_cmd,
-    trade_cmd,
-    train_cmd,
-)
 from kalshibot.cli.context import STATE, err_console
 from kalshibot.cli.options import bounded_numbers
 from kalshibot.errors import FileSystemError, KalshibotError, NotBuiltError, UserInputError
 
+#: Every command: name -> (module under kalshibot.cli, attribute, one-line help). A command's
+#: module (and the libraries it needs: pandas, scikit-learn, ...) is imported only when that
+#: command runs or shows its own help, so ``kalshibot --help`` and ``status`` start fast.
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "config": ("config_cmd", "config", "Validate (--validate) or show (--show) the configuration."),
+    "data": ("data_cmd", "data_app", "Fill the store: import files, sample data, sync, record."),
+    "markets": ("markets_cmd", "markets", "List/search stored markets with their latest quotes."),
+    "trade": ("trade_cmd", "trade", "Run the trading loop (paper by default; sim replays data)."),
+    "train": ("train_cmd", "train", "Train the probability model; compare it with the market."),
+    "status": ("status_cmd", "status", "Health, P&L, positions, orders and risk, for people and "
+                                       "cron."),
+    "risk": ("risk_cmd", "risk_app", "Inspect and reset the circuit breaker (audited)."),
+    "history": ("history_cmd", "history", "Our fills with filters; contracts, notional and fees."),
+    "orders": ("orders_cmd", "orders_app", "List local orders; cancel one (preview unless --yes)."),
+    "positions": ("positions_cmd", "positions_app", "Open positions; close them all (preview "
+                                                    "unless --yes)."),
+    "backtest": ("backtest_cmd", "backtest", "Replay stored history through the `trade` engine."),
+    "eval": ("eval_cmd", "eval_app", "Evaluate pricers out of sample."),
+}
+
+
+def load_command(name: str) -> click.Command:
+    """The click command ``name`` (imports its module), every number option bounded."""
+    import importlib
+
+    module, attr, _ = COMMANDS[name]
+    obj = getattr(importlib.import_module(f"kalshibot.cli.{module}"), attr)
+    if isinstance(obj, typer.Typer):
+        _bound_every_command(obj)
+        group = typer.main.get_group(obj)
+        group.name = name
+        return group
+    callback = obj if hasattr(obj, "__wrapped__") else bounded_numbers(obj)
+    return typer.main.get_command_from_info(
+        typer.models.CommandInfo(name=name, callback=callback),
+        pretty_exceptions_short=app.pretty_exceptions_short, rich_markup_mode=app.rich_markup_mode)
+
+
+class LazyGroup(TyperGroup):
+    """The root group: commands load on first use; the help listing uses ``COMMANDS``'s
+    one-line texts, so ``--help`` imports no command module."""
+
+    listing = False
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [*COMMANDS, *(n for n in self.commands if n not in COMMANDS)]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.commands or cmd_name not in COMMANDS:
+            return self.commands.get(cmd_name)
+        if self.listing:
+            return TyperCommand(name=cmd_name, help=COMMANDS[cmd_name][2])
+        self.commands[cmd_name] = load_command(cmd_name)
+        return self.commands[cmd_name]
+
+    def resolve_command(self, ctx: click.Context, args: list[str]
+                        ) -> tuple[str | None, click.Command | None, list[str]]:
+        try:
+            return self._click_resolve_command(ctx, args)
+        except click.exceptions.UsageError as e:  # "Did you mean ...?" over every command, loaded or not
+            from difflib import get_close_matches
+
+            matches = get_close_matches(args[0], self.list_commands(ctx)) if args else []
+            if matches:
+                e.message = (f"{e.message.rstrip('.')}. Did you mean "
+                             f"{', '.join(repr(m) for m in matches)}?")
+            raise
+
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        self.listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self.listing = False
+
+
 app = typer.Typer(
     name="kalshibot",
+    cls=LazyGroup,
     help="Trading bot for Kalshi prediction markets. Paper trading is the default; "
     "real orders need --live.",
     no_args_is_help=True,
@@ -68,28 +133,8 @@ def _root(
     STATE.config_file = config
 
 
-app.command("config")(config_cmd.config)
-app.add_typer(data_cmd.data_app, name="data")
-app.command("markets")(markets_cmd.markets)
-app.command("trade")(trade_cmd.trade)
-
-
 def _not_built(name: str, issue: str) -> None:
     raise NotBuiltError(f"`kalshibot {name}` is not built yet ({issue})")
-
-
-app.command("train")(train_cmd.train)
-
-
-app.command("status")(status_cmd.status)
-app.add_typer(risk_cmd.risk_app, name="risk")
-app.command("history")(history_cmd.history)
-app.add_typer(orders_cmd.orders_app, name="orders")
-app.add_typer(positions_cmd.positions_app, name="positions")
-
-
-app.command("backtest")(backtest_cmd.backtest)
-app.add_typer(eval_cmd.eval_app, name="eval")
 
 
 def _bound_every_command(t: typer.Typer) -> None:
@@ -103,7 +148,14 @@ def _bound_every_command(t: typer.Typer) -> None:
             _bound_every_command(group.typer_instance)
 
 
-_bound_every_command(app)
+def command_tree() -> TyperGroup:
+    """The whole CLI as one group with every command loaded (for tests and docs)."""
+    root = typer.main.get_command(app)
+    assert isinstance(root, TyperGroup)
+    ctx = click.Context(root)
+    for name in root.list_commands(ctx):
+        root.get_command(ctx, name)
+    return root
 
 
 #: ``OSError`` numbers that mean the machine is at fault (exit 3) ...

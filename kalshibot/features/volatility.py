@@ -29,11 +29,12 @@ import numpy as np
 import numpy.typing as npt
 from scipy.signal import lfilter
 
+from kalshibot.config import VOL_MODELS
 from kalshibot.errors import ConfigError
 
 FloatArray = npt.NDArray[np.float64]
 STEP_S = 60.0
-KINDS = ("ewma", "robust")
+KINDS = VOL_MODELS
 
 
 @dataclass(frozen=True)
