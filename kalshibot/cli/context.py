@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
-from kalshibot.config import Settings, validated_settings
+if TYPE_CHECKING:
+    from kalshibot.config import Settings
 
 
 @dataclass
@@ -29,6 +30,8 @@ def settings(*, uses: tuple[str, ...] = (), **overrides: Any) -> Settings:
     checked at start-up exactly as ``config --validate`` checks them: any error among the
     ``general`` problems and those of the scopes in ``uses`` (``exchange``, ``live``) stops the
     command (``ConfigError``, exit 3, every problem listed); warnings go to stderr once."""
+    from kalshibot.config import validated_settings  # pydantic: only for commands using it
+
     s, other = validated_settings(
         uses=uses,
         config_file=STATE.config_file,
