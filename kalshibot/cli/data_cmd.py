@@ -26,7 +26,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from kalshibot.cli.context import console, lock_for_writing, settings
+from kalshibot.cli.context import console, err_console, lock_for_writing, settings
 from kalshibot.cli.options import parse_when, positive_seconds, split_list
 from kalshibot.cli.render import print_json, print_table
 from kalshibot.clock import Clock, SystemClock
@@ -138,6 +138,7 @@ def sample_cmd(
     """Generate a seeded synthetic dataset (15-minute crypto and bracket events) into the store."""
     from kalshibot.sim.sample import SampleConfig, generate_sample
     from kalshibot.store import open_store
+    from kalshibot.store.connection import atomic
 
     end_ts = parse_when(end, "--end")
     cfg = SampleConfig(days=days, seed=seed, series=tuple(series), end=end_ts)
@@ -146,10 +147,16 @@ def sample_cmd(
     validate(cfg)
     conn = open_store(_db(db))
     try:
-        with _progress() as prog:
+        # One transaction: Ctrl-C (or any failure) leaves the store as it was, never half
+        # a sample; running the command again generates it whole.
+        with _progress() as prog, atomic(conn):
             task = prog.add_task("generating", total=None)
             summary = generate_sample(conn, cfg, progress=lambda m: prog.update(task,
                                                                                  description=m))
+    except KeyboardInterrupt:
+        err_console.print("interrupted: nothing stored (one transaction); run it again",
+                          highlight=False, soft_wrap=True)
+        raise typer.Exit(130) from None
     finally:
         conn.close()
     if as_json:

@@ -196,6 +196,22 @@ def _report(exc: KalshibotError) -> int:
     return exc.exit_code
 
 
+def _by_ctrl_c(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised while a ``KeyboardInterrupt`` was handled (and the command
+    did not say so itself: ``raise ... from None`` after its own message)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, KeyboardInterrupt):
+            return True
+        if seen.__cause__ is not None:
+            seen = seen.__cause__
+        elif seen.__suppress_context__:
+            return False
+        else:
+            seen = seen.__context__
+    return False
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI, mapping errors to exit codes and one-line messages."""
     code = run(argv)
@@ -212,6 +228,8 @@ def run(argv: list[str] | None = None) -> int:
     except SystemExit as exc:
         if exc.code is None:
             return 0
+        if exc.code == 130 and _by_ctrl_c(exc):  # Typer turns Ctrl-C into a silent exit 130
+            err_console.print("interrupted")
         if isinstance(exc.code, int):
             return exc.code
         err_console.print(str(exc.code))
