@@ -1,0 +1,85 @@
+"""Issue 19: every command's ``--help`` works (exit 0, no traceback) and fits 80 columns, and
+every ``kalshibot ...`` command line in README.md's code blocks parses (option names, values
+of the right type, subcommands) without running it. A guard for what changes next (a
+renamed option, a README example left behind), not a regression test.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+from typer import _click as click
+from typer.core import TyperGroup
+
+from kalshibot.cli.main import command_tree, run
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _paths() -> list[list[str]]:
+    out: list[list[str]] = []
+
+    def walk(cmd: object, prefix: list[str]) -> None:
+        out.append(prefix)
+        for name, sub in sorted(getattr(cmd, "commands", {}).items()):
+            walk(sub, [*prefix, name])
+
+    walk(command_tree(), [])
+    return out
+
+
+@pytest.mark.parametrize("path", _paths(), ids=lambda p: " ".join(p) or "(root)")
+def test_help_exits_0_and_fits_80_columns(path: list[str], monkeypatch: pytest.MonkeyPatch,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    monkeypatch.setenv("LINES", "24")
+    assert run([*path, "--help"]) == 0
+    out, err = capsys.readouterr()
+    assert "Usage: kalshibot" in out and "Traceback" not in out + err
+    wide = [ln for ln in out.splitlines() if len(ln) > 80]
+    assert not wide, wide
+
+
+def _readme_commands() -> list[str]:
+    """``kalshibot ...`` lines of README.md's fenced code blocks (continuations joined,
+    comments, redirections and pipes cut; synopsis lines with ``[optional]`` parts left out)."""
+    text = (REPO / "README.md").read_text()
+    found: list[str] = []
+    for block in re.findall(r"```[a-z]*\n(.*?)```", text, re.S):
+        for line in block.replace("\\\n", " ").splitlines():
+            line = re.sub(r"^(\w+=\S+\s+)+", "", line.strip())  # VAR=value prefixes
+            if not line.startswith("kalshibot ") or " [" in line:
+                continue
+            line = re.split(r"\s+#|\s*(?:\||&&|>)", line)[0]
+            found.append(line)
+    return found
+
+
+def _parse_only(argv: list[str]) -> None:
+    """Parse ``argv`` (after ``kalshibot``) down to the leaf command, executing nothing."""
+    cmd: click.Command = command_tree()
+    ctx = cmd.make_context("kalshibot", list(argv))
+    while isinstance(cmd, TyperGroup):
+        rest = [*ctx._protected_args, *ctx.args]
+        if not rest:
+            return
+        name, sub, rest = cmd.resolve_command(ctx, rest)
+        assert sub is not None and name is not None
+        ctx = sub.make_context(name, rest, parent=ctx)
+        cmd = sub
+
+
+def test_readme_has_commands() -> None:
+    assert len(_readme_commands()) > 20
+
+
+@pytest.mark.parametrize("line", _readme_commands())
+def test_readme_command_parses(line: str) -> None:
+    argv = shlex.split(line)[1:]
+    try:
+        _parse_only(argv)
+    except click.exceptions.ClickException as exc:
+        pytest.fail(f"README command does not parse: {line!r}: {exc.format_message()}")
