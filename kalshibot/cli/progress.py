@@ -1,8 +1,9 @@
-"""A progress bar with ETA for long commands (backtest), shown only on a terminal."""
+"""Progress bars with ETA for long commands (backtest, train), drawn on stderr only on a
+terminal: never under --json / --quiet or in a pipe."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
@@ -50,3 +51,30 @@ def progress_bar(*, show: bool) -> Iterator[Bar]:
             yield bar
         finally:
             PROGRESS.reset(token)
+
+
+#: A stage progress hook: ``(stage, done, total)``, e.g. ``("fit", 2, 4)``.
+StageHook = Callable[[str, int, int], None]
+
+
+@contextmanager
+def stage_bars(labels: dict[str, str], *, show: bool) -> Iterator[StageHook]:
+    """One bar (done/total, elapsed, ETA) per stage reported to the yielded hook; ``labels``
+    names the stages. Drawn on stderr only when ``show`` and stderr is a terminal, and cleared
+    when done (the command's own output follows)."""
+    if not (show and err_console.is_terminal):
+        yield lambda _stage, _done, _total: None
+        return
+    from rich.progress import MofNCompleteColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), TimeRemainingColumn(), console=err_console,
+                  transient=True) as p:
+        tasks: dict[str, TaskID] = {}
+
+        def hook(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = p.add_task(labels.get(stage, stage), total=total)
+            p.update(tasks[stage], completed=done, total=total)
+
+        yield hook

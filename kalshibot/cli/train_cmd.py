@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from kalshibot.cli.context import console, err_console, lock_for_writing, settings
 from kalshibot.cli.options import parse_when, split_list
+from kalshibot.cli.progress import stage_bars
 from kalshibot.cli.render import print_json, table
 from kalshibot.config import Settings
 from kalshibot.errors import UserInputError
@@ -80,16 +80,7 @@ def train(
     lock_for_writing(s.database_path)  # the model registry is written to this database
     cfg = TrainConfig(n_folds=folds, n_jobs=jobs, direct_member=s.direct_member,
                       min_edge=s.min_edge if min_edge is None else min_edge)
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=err_console, transient=as_json,
-                  disable=as_json) as prog:
-        tasks: dict[str, Any] = {}
-
-        def cb(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = prog.add_task(_STAGES.get(stage, stage), total=total)
-            prog.update(tasks[stage], completed=done, total=total)
-
+    with stage_bars(_STAGES, show=not as_json) as cb:
         result, saved = run_training(s.database_path, s.model_dir, sel, cfg, cb,
                                      require_beats_market=not force)
     report = result.report
@@ -163,15 +154,7 @@ def train_for_trading(s: Settings, *, series: list[str] | None = None,
     if not series and tickers:
         series = sorted({t.split("-", 1)[0] for t in tickers if t})
     lock_for_writing(s.database_path)  # the model registry is written to this database
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=err_console, transient=True) as prog:
-        tasks: dict[str, Any] = {}
-
-        def cb(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = prog.add_task(_STAGES.get(stage, stage), total=total)
-            prog.update(tasks[stage], completed=done, total=total)
-
+    with stage_bars(_STAGES, show=True) as cb:
         result, saved = run_training(s.database_path, s.model_dir, Selection(series=series),
                                      TrainConfig(min_edge=s.min_edge,
                                                  direct_member=s.direct_member), cb)
