@@ -23,18 +23,28 @@ def is_id_column(name: str) -> bool:
 
 
 def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]],
-          width: int | None = None) -> Table:
+          width: int | None = None, optional: Sequence[str] = ()) -> Table:
     """A table that fits ``width`` (default: the console's): identifier columns (tickers,
     order ids) keep their full width unwrapped; other columns wrap between words, and are cut
-    mid-word only when the words cannot all fit."""
+    mid-word only when the words cannot all fit. ``optional`` names columns dropped, in that
+    order, while the words do not fit (the least useful first)."""
     cells = [[str(x) for x in r] for r in rows]
-    room = (width or console.width) - 3 * len(columns) - 1  # less borders and padding
-    ids, words = [], []
-    for i, c in enumerate(columns):
-        texts = [r[i] for r in cells if i < len(r)]
-        ids.append(max([len(c)] + [len(x) for x in texts]) if is_id_column(c) else 0)
-        words.append(min(WORD, max([0] + [len(w) for x in [c, *texts] for w in x.split()])))
-    keep_words = sum(max(a, b) for a, b in zip(ids, words, strict=True)) <= room
+    columns = list(columns)
+    width = width or console.width
+    while True:
+        room = width - 3 * len(columns) - 1  # less borders and padding
+        ids, words = [], []
+        for i, c in enumerate(columns):
+            texts = [r[i] for r in cells if i < len(r)]
+            ids.append(max([len(c)] + [len(x) for x in texts]) if is_id_column(c) else 0)
+            words.append(min(WORD, max([0] + [len(w) for x in [c, *texts] for w in x.split()])))
+        keep_words = sum(max(a, b) for a, b in zip(ids, words, strict=True)) <= room
+        drop = next((c for c in optional if c in columns), None)
+        if keep_words or drop is None:
+            break
+        k = columns.index(drop)
+        columns.pop(k)
+        cells = [r[:k] + r[k + 1:] for r in cells]
     t = Table(title=title, title_justify="left", header_style="bold")
     for i, c in enumerate(columns):
         if ids[i]:
@@ -46,12 +56,46 @@ def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]],
     return t
 
 
+def _amount(value: Any) -> Decimal:
+    """The exact dollars of a ``Money``, ``Price``, ``Decimal``, int or decimal string."""
+    for attr in ("amount", "value"):
+        if hasattr(value, attr) and isinstance(getattr(value, attr), Decimal):
+            return Decimal(getattr(value, attr))
+    return Decimal(str(value))
+
+
+def dollars(value: Any) -> str:
+    """The one table format of an amount of money: dollars to the cent with thousands
+    separators, no sign for gains, e.g. ``1,234.57`` / ``-0.02`` (for "... $" columns).
+    ``None`` -> ``-``. Display only: exact amounts go to JSON, CSV and the store."""
+    if value is None:
+        return "-"
+    cents = _amount(value).quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN)
+    return f"{'-' if cents < 0 else ''}{abs(cents):,.2f}"
+
+
 def money(value: Any) -> str:
-    """Dollars to the cent for tables, e.g. ``-$1,234.57`` (``Money`` or ``Decimal``; display
-    only: exact amounts go to JSON and the store)."""
-    amount = value.amount if hasattr(value, "amount") else Decimal(value)
-    cents = amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN)
-    return f"{'-' if cents < 0 else ''}${abs(cents):,.2f}"
+    """Dollars to the cent for tables, e.g. ``-$1,234.57`` (``Money``, ``Decimal`` or decimal
+    text; ``None`` -> ``-``)."""
+    text = dollars(value)
+    return text if text == "-" else (f"-${text[1:]}" if text.startswith("-") else f"${text}")
+
+
+def signed_money(value: Any) -> str:
+    """``money`` with an explicit ``+`` on gains (P&L columns), e.g. ``+$12.50``."""
+    text = money(value)
+    return f"+{text}" if text not in ("-", "$0.00") and not text.startswith("-") else text
+
+
+def price(value: Any) -> str:
+    """A price per contract in dollars: to the cent (``0.49``), with 4 decimals only when
+    it is not a whole cent (``0.4950``, sub-cent tick markets). ``None`` -> ``-``."""
+    if value is None:
+        return "-"
+    v = _amount(value)
+    if v == v.quantize(Decimal("0.01")):
+        return f"{v.quantize(Decimal('0.01')):f}"
+    return f"{v.quantize(Decimal('0.0001'), rounding=ROUND_HALF_EVEN):f}"
 
 
 def print_json(doc: Any) -> None:

@@ -11,6 +11,7 @@ import fcntl
 import os
 import sqlite3
 import tempfile
+from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -19,9 +20,10 @@ import typer
 from rich.table import Table
 
 from kalshibot.cli.context import console, lock_for_writing, settings
+from kalshibot.cli.render import dollars, money, price, signed_money, table
 from kalshibot.clock import Clock, SystemClock
 from kalshibot.config import Settings
-from kalshibot.domain.money import Count, Money
+from kalshibot.domain.money import Count
 from kalshibot.errors import ConfigError, KalshibotError, StoreError, UserInputError
 from kalshibot.monitor import health
 from kalshibot.store.connection import store_failure
@@ -231,24 +233,18 @@ def emit(doc: dict[str, Any], fmt: str, output: Path | None) -> None:
 _STYLE = {0: "green", 1: "yellow", 2: "red", 3: "red"}
 
 
-_PIP = Decimal("0.0001")
-
-
 def _usd(v: str | None) -> str:
-    """Exact dollars text -> display, to $0.0001 (the exact value is in --json)."""
-    return "-" if v is None else str(Money(Decimal(v).quantize(_PIP)))
+    """Exact dollars text -> table display, to the cent (the exact value is in --json)."""
+    return money(v)
 
 
 def _signed(v: str | None) -> str:
-    if v is None:
-        return "-"
-    m = Money(Decimal(v).quantize(_PIP))
-    return ("+" if m.amount > 0 else "") + str(m)
+    return signed_money(v)
 
 
 def _px(v: str | None) -> str:
-    """A price per contract, shown to $0.0001."""
-    return "-" if v is None else format(Decimal(v).quantize(_PIP), "f")
+    """A price per contract (``render.price``: cents, sub-cent only when it matters)."""
+    return price(v)
 
 
 def _cnt(v: str | None) -> str:
@@ -264,15 +260,14 @@ def _kv_table(title: str, rows: list[tuple[str, Any]]) -> Table:
     return t
 
 
-def _grid(title: str, columns: list[str], rows: list[list[Any]], empty: str) -> Table | str:
+def _grid(title: str, columns: list[str], rows: list[list[Any]], empty: str,
+          optional: Sequence[str] = ()) -> Table | str:
+    """``render.table``: fits the terminal, tickers and order ids whole, other columns give
+    way; ``optional`` columns are dropped (in that order) on a narrow terminal."""
     if not rows:
         return f"[bold]{title}[/bold]: {empty}"
-    t = Table(title=title, title_justify="left", header_style="bold")
-    for c in columns:
-        t.add_column(c, overflow="fold")
-    for r in rows:
-        t.add_row(*("-" if x is None else str(x) for x in r))
-    return t
+    return table(title, columns, [["-" if x is None else str(x) for x in r] for r in rows],
+                 optional=optional)
 
 
 def render_tables(doc: dict[str, Any]) -> None:
@@ -317,13 +312,13 @@ def render_tables(doc: dict[str, Any]) -> None:
     console.print(_grid("Open positions", ["market", "side", "contracts", "avg cost", "mark",
                                            "unrealized", "realized", "fees"],
                         [[p["ticker"], p["side"], _cnt(p["contracts"]), _px(p["average_cost"]),
-                          p["mark"], _signed(p["unrealized_pnl"]), _signed(p["realized_pnl"]),
+                          _px(p["mark"]), _signed(p["unrealized_pnl"]), _signed(p["realized_pnl"]),
                           _usd(p["fees"])] for p in doc["positions"]], "none"))
     console.print(_grid("Resting and unresolved orders",
                         ["client order id", "order id", "market", "order", "price", "filled",
                          "status", "created"],
                         [[o["client_order_id"], o["order_id"], o["ticker"],
-                          f"{o['action']} {_cnt(o['count'])} {o['side']}", o["price"],
+                          f"{o['action']} {_cnt(o['count'])} {o['side']}", _px(o["price"]),
                           _cnt(o["filled"]), o["status"], o["created_at"]]
                          for o in doc["resting_orders"]], "none"))
     risk = doc["risk"]
@@ -339,22 +334,23 @@ def render_tables(doc: dict[str, Any]) -> None:
           if "trading_day" in risk else []),
     ]))
     console.print(_grid("Limits used vs allowed", ["limit", "used", "allowed", "unit"],
-                        [[lim["name"], lim["used"], lim["allowed"], lim["unit"]]
+                        [[lim["name"], *_limit_values(lim), lim["unit"]]
                          for lim in risk["limits"]], ""))
     console.print(_grid("Recent decisions (newest first)",
                         ["time", "market", "verdict", "reason", "model p", "price", "side",
                          "edge", "size"],
                         [[d["ts"][11:19], d["ticker"], d["verdict"], d["reason"],
                           None if d["model_p"] is None else f"{d['model_p']:.3f}",
-                          d["market_price"], d["side"], d["edge"], d["proposed_size"]]
-                         for d in doc["decisions"]], "none recorded"))
+                          _px(d["market_price"]), d["side"], d["edge"], d["proposed_size"]]
+                         for d in doc["decisions"]], "none recorded",
+                        optional=("size", "edge", "model p", "side")))
     m = doc["model"]
     console.print(_kv_table("Model", [] if m is None else [
         ("id", m["id"]), ("created", m["created_at"]),
         ("age", f"{m['age_hours']:.1f} h (retrain every {m['retrain_interval_hours']:g} h)"
                 + (" STALE" if m["stale"] else "")),
         ("in use", "yes" if m["in_use"] else "no (strategy does not use it)"),
-        ("metrics", _metrics(m["metrics"])),
+        *_metrics(m["metrics"]),
     ]) if m is not None else "[bold]Model[/bold]: none registered")
     e = doc["errors"]
     console.print(_grid(f"Errors in the last {e['window_s']:.0f} s: {e['count']} "
@@ -365,8 +361,24 @@ def render_tables(doc: dict[str, Any]) -> None:
                         f"none in the last {e['window_s']:.0f} s"))
 
 
-def _metrics(metrics: dict) -> str:
-    """Model metrics as ``brier 0.2412, log loss 0.6731, n 1,204`` (floats to 4 places,
+def _limit_values(lim: dict) -> list[str]:
+    """A limit's used / allowed cells: dollars to the cent; a fraction as a percentage with
+    as many decimals as it needs (0.005 -> 0.5%, never "0%"); counts as they are."""
+    unit = lim["unit"]
+    if unit == "dollars":
+        return [dollars(lim["used"]), dollars(lim["allowed"])]
+    if unit == "fraction":
+        return [_percent(lim["used"]), _percent(lim["allowed"])]
+    return [str(lim["used"]), str(lim["allowed"])]
+
+
+def _percent(v: object) -> str:
+    pct = Decimal(str(v)) * 100
+    return f"{pct.quantize(Decimal('0.01')).normalize():f}%"
+
+
+def _metrics(metrics: dict) -> list[tuple[str, str]]:
+    """Model metrics as table rows, e.g. ``("metric: brier", "0.2412")`` (floats to 4 places,
     nested groups flattened as ``group.key``); the raw values are in ``--json``."""
     def flat(d: dict, prefix: str = "") -> list[tuple[str, object]]:
         out: list[tuple[str, object]] = []
@@ -384,4 +396,4 @@ def _metrics(metrics: dict) -> str:
             return f"{v:.4f}"
         return str(v)
 
-    return ", ".join(f"{k} {show(v)}" for k, v in flat(metrics)) or "-"
+    return [(f"metric: {k}", show(v)) for k, v in flat(metrics)] or [("metrics", "-")]

@@ -122,7 +122,7 @@ def test_table_output_shows_every_section(prepared: Callable[..., Prepared], clo
     for needle in ("HEALTHY", "Run", "Balance and equity", "P&L", "Open positions",
                    "Resting and unresolved orders", "Risk", "Limits used vs allowed",
                    "Recent decisions", "skipped", "denied", "Model", "Errors",
-                   "KXTEST-26NOV19-A", "$10001.25"):
+                   "KXTEST-26NOV19-A", "$10,001.25"):
         assert needle in out, needle
 
 
