@@ -20,6 +20,7 @@ import typer
 from kalshibot.cli import status_cmd
 from kalshibot.cli.context import console, settings
 from kalshibot.cli.options import parse_when
+from kalshibot.cli.render import money, price
 from kalshibot.cli.status_cmd import DB_HELP, SIM_HELP, _grid, open_db, resolve_db
 from kalshibot.domain.money import Count, Money, Price
 from kalshibot.errors import StoreError, UserInputError
@@ -135,12 +136,12 @@ def history(
                         ["time", "market", "strategy", "order", "price", "notional", "fee",
                          "taker"],
                         [[f"{r.ts:%Y-%m-%d %H:%M:%S}", r.ticker, r.strategy or "-",
-                          f"{r.action} {r.count} {r.side}", r.price.to_str(), str(r.notional),
-                          str(r.fee), "yes" if r.is_taker else "no"] for r in rows],
+                          f"{r.action} {r.count} {r.side}", price(r.price), money(r.notional),
+                          money(r.fee), "yes" if r.is_taker else "no"] for r in rows],
                         "no fills match"))
     if rows:
         n = sum((r.count.value for r in rows), Decimal(0))
         notional = Money(sum((r.notional.amount for r in rows), Decimal(0)))
         fees = Money(sum((r.fee.amount for r in rows), Decimal(0)))
-        console.print(f"{len(rows)} fills, {Count(n)} contracts, notional {notional}, "
-                      f"fees {fees}", highlight=False)
+        console.print(f"{len(rows)} fills, {Count(n)} contracts, notional {money(notional)}, "
+                      f"fees {money(fees)}", highlight=False)

@@ -8,12 +8,12 @@ from pathlib import Path
 import typer
 
 from kalshibot.cli.context import console, settings
-from kalshibot.cli.render import print_json, print_table
+from kalshibot.cli.render import price, print_json, print_table
 from kalshibot.errors import UserInputError
 
 
 def _p(x: object) -> str:
-    return "-" if x is None else x.to_str() if hasattr(x, "to_str") else str(x)
+    return price(x)
 
 
 def markets(
@@ -73,7 +73,7 @@ def markets(
                   shown_status(q.market, now) + (f" ({q.market.result.value})"
                                            if q.market.result.value else ""),
                   _p(q.yes_bid), _p(q.yes_ask),
-                  "-" if q.spread is None else f"{q.spread:.4f}",
+                  price(q.spread),
                   f"{q.volume:,f}".rstrip("0").rstrip("."),
                   f"{q.market.close_time:%Y-%m-%d %H:%M}" if wide
                   else f"{q.market.close_time:%m-%d %H:%M}")

@@ -16,7 +16,7 @@ import typer
 
 from kalshibot.cli import status_cmd
 from kalshibot.cli.context import console, settings
-from kalshibot.cli.render import print_json
+from kalshibot.cli.render import price, print_json
 from kalshibot.cli.risk_cmd import ask, audit, audit_ready
 from kalshibot.cli.status_cmd import DB_HELP, SIM_HELP, _grid, open_db, resolve_db
 from kalshibot.domain.orders import OrderStatus
@@ -35,7 +35,7 @@ NOT_FINAL = (OrderStatus.RESTING, OrderStatus.PARTIALLY_FILLED, OrderStatus.PEND
 
 def _row(o: OrderRecord) -> list[object]:
     return [o.client_order_id, o.order_id or "-", o.ticker,
-            f"{o.action.value} {o.count} {o.side.value}", o.price.to_str(), str(o.filled),
+            f"{o.action.value} {o.count} {o.side.value}", price(o.price), str(o.filled),
             o.status.value, o.strategy or "-", f"{o.created:%Y-%m-%d %H:%M:%S}",
             o.last_error or ""]
 

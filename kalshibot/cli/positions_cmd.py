@@ -13,7 +13,6 @@ markets' results there.
 from __future__ import annotations
 
 import sqlite3
-from decimal import Decimal
 from pathlib import Path
 
 import typer
@@ -21,7 +20,7 @@ import typer
 from kalshibot.cli import status_cmd
 from kalshibot.cli.context import console, settings
 from kalshibot.cli.orders_cmd import LIVE_HELP, _venue
-from kalshibot.cli.render import print_json
+from kalshibot.cli.render import money, price, print_json, signed_money
 from kalshibot.cli.risk_cmd import audit, audit_ready
 from kalshibot.cli.status_cmd import DB_HELP, SIM_HELP, _grid, open_db, resolve_db
 from kalshibot.domain.fees import FeeSchedule, order_fee
@@ -41,8 +40,7 @@ COLUMNS = ["market", "side", "contracts", "avg cost", "cost", "realized", "fees"
 def _row(p: Position) -> list[object]:
     avg = p.average_cost
     return [p.ticker, p.side.value if p.side else "-", p.contracts,
-            "-" if avg is None else avg.value.quantize(Decimal("0.0001")),
-            p.cost.round_down(), p.realized_pnl.round_down(), p.fees]
+            price(avg), money(p.cost), signed_money(p.realized_pnl), money(p.fees)]
 
 
 @positions_app.command("list")
@@ -137,10 +135,10 @@ def close_all_cmd(
                             ["market", "side", "contracts", "best bid", "size at bid",
                              "est. proceeds", "taker fee"],
                             [[p.ticker, p.side.value if p.side else "-", p.contracts,
-                              "-" if b is None else b.price.to_str(),
+                              "-" if b is None else price(b.price),
                               "-" if b is None else b.size,
-                              "-" if b is None else (b.price * p.contracts).round_down(),
-                              "-" if f is None else f] for p, b, f in plan], ""))
+                              "-" if b is None else money((b.price * p.contracts).round_down()),
+                              "-" if f is None else money(f)] for p, b, f in plan], ""))
         for t in sorted(waiting & {p.ticker for p in positions}):
             console.print(f"[yellow]{t}: an earlier order's outcome is unknown: it is resolved "
                           "first, and the position is not sold while it stays unknown[/yellow]",

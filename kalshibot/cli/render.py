@@ -45,15 +45,35 @@ def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]],
         k = columns.index(drop)
         columns.pop(k)
         cells = [r[:k] + r[k + 1:] for r in cells]
+    fixed = _widths(columns, cells, ids, words, room) if keep_words else None
     t = Table(title=title, title_justify="left", header_style="bold")
     for i, c in enumerate(columns):
         if ids[i]:
             t.add_column(c, no_wrap=True, min_width=ids[i])
         else:
-            t.add_column(c, overflow="fold", min_width=words[i] if keep_words else None)
+            t.add_column(c, overflow="fold", min_width=words[i] if keep_words else None,
+                         width=fixed[i] if fixed else None)
     for r in cells:
         t.add_row(*r)
     return t
+
+
+def _widths(columns: Sequence[str], cells: list[list[str]], ids: list[int], words: list[int],
+            room: int) -> list[int] | None:
+    """Column widths when the natural ones do not fit ``room`` (rich's own squeeze stops
+    short of the words' widths and crops the right edge): identifiers whole, every other
+    column at least its longest word, the rest of the room shared by what each would use."""
+    natural = [max([len(c)] + [len(r[i]) for r in cells if i < len(r)])
+               for i, c in enumerate(columns)]
+    if sum(natural) <= room:
+        return None
+    base = [ids[i] or words[i] for i in range(len(columns))]
+    want = [0 if ids[i] else natural[i] - base[i] for i in range(len(columns))]
+    spare, total = room - sum(base), sum(want)
+    if spare <= 0 or total == 0:
+        return base
+    extra = [spare * w // total for w in want]
+    return [b + e for b, e in zip(base, extra, strict=True)]
 
 
 def _amount(value: Any) -> Decimal:

@@ -62,7 +62,7 @@ def test_close_all_previews_then_sells_at_the_bid(paper_db: Path,
                   json={"orderbooks": [{"ticker": TICKER, "orderbook_fp": book}]})
     assert run(["positions", "close-all"]) == 0
     out = capsys.readouterr().out
-    assert "Preview only" in out and "0.4500" in out
+    assert "Preview only" in out and "0.45" in out
     conn = connect(paper_db)
     assert len(list_fills(conn)) == 1  # nothing sold by the preview
 
