@@ -271,6 +271,8 @@ def compute(*, starting_cash: Decimal, final_equity: Decimal, fills: Sequence[Fi
 
 
 def money(x: Decimal | Money) -> str:
-    """Dollars with 4 decimals, for tables."""
-    v = x.amount if isinstance(x, Money) else x
-    return f"{v:,.4f}"
+    """Dollars to the cent for tables (the CLI's one format, ``cli.render.dollars``); the
+    exact amounts are in --json and the exports."""
+    from kalshibot.cli.render import dollars
+
+    return dollars(x)

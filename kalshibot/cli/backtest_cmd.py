@@ -13,7 +13,7 @@ import typer
 from kalshibot.cli.context import console, err_console, settings
 from kalshibot.cli.options import parse_when, split_list
 from kalshibot.cli.progress import progress_bar
-from kalshibot.cli.render import print_json, print_table
+from kalshibot.cli.render import dollars, print_json, print_table
 from kalshibot.errors import UserInputError
 
 
@@ -62,8 +62,9 @@ def _print_breakdown(reports: Sequence[Any], period: str) -> None:
         print_table(f"{rep.run.strategy} by {period} (UTC)",
                     [period, "open $", "close $", "P&L $", "return %", "fees $", "fills",
                      "contracts", "max DD $"],
-                    [(r.period, r.start_equity, r.end_equity, r.pnl, f"{r.return_pct:.2f}",
-                      r.fees, r.fills, r.contracts, r.max_drawdown)
+                    [(r.period, dollars(r.start_equity), dollars(r.end_equity), dollars(r.pnl),
+                      f"{r.return_pct:.2f}", dollars(r.fees), r.fills, r.contracts,
+                      dollars(r.max_drawdown))
                      for r in breakdown(rep.run, period)])
 
 
@@ -84,7 +85,8 @@ def _print_walk_forward(cfg: Any, ranges: list[str], windows: int, loss: str, tr
                   r["strategy"], " ".join(f"{k}={v}" for k, v in r["params"].items()),
                   "-" if r["in_sample"] is None else f"{r['in_sample']:.4f}",
                   "-" if r["out_of_sample"] is None else f"{r['out_of_sample']:.4f}",
-                  r["stats"]["net_pnl"], r["stats"]["max_drawdown"]) for r in rows])
+                  dollars(r["stats"]["net_pnl"]), dollars(r["stats"]["max_drawdown"]))
+                 for r in rows])
     if warning:
         err_console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
 
@@ -200,8 +202,9 @@ def backtest(
             print_table(f"sweep ranked by {rank_by}", ["#", "strategy", "params", rank_by,
                                                        "net P&L $", "fees $", "max DD $"],
                         [(i + 1, r.strategy, " ".join(f"{k}={v}" for k, v in r.params.items()),
-                          "-" if r.score is None else f"{r.score:.4f}", r.stats["net_pnl"],
-                          r.stats["fees"], r.stats["max_drawdown"])
+                          "-" if r.score is None else f"{r.score:.4f}",
+                          dollars(r.stats["net_pnl"]), dollars(r.stats["fees"]),
+                          dollars(r.stats["max_drawdown"]))
                          for i, r in enumerate(rows)])
             if warning:
                 err_console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
