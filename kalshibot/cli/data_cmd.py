@@ -73,7 +73,7 @@ def import_cmd(
                                     "open_time (stored at the bar end)."),
     strict: bool = typer.Option(False, "--strict", help="Abort a file on its first bad row "
                                 "(default: store the good rows and report the bad ones)."),
-    db: Path | None = typer.Option(None, "--db", help="Database file (default: from config)."),
+    db: Path | None = typer.Option(None, "--db", help="Database file (default: KALSHIBOT_DB_PATH, else by mode)."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable summary."),
 ) -> None:
     """Import CSV/parquet files or known dataset folders into the store (idempotent)."""
@@ -132,7 +132,7 @@ def sample_cmd(
              "KXHIGHNY."),
     end: str | None = typer.Option(None, "--end", help="End of the data, ISO UTC (default: now, "
                                    "to the minute)."),
-    db: Path | None = typer.Option(None, "--db", help="Database file (default: from config)."),
+    db: Path | None = typer.Option(None, "--db", help="Database file (default: KALSHIBOT_DB_PATH, else by mode)."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable summary."),
 ) -> None:
     """Generate a seeded synthetic dataset (15-minute crypto and bracket events) into the store."""
@@ -261,8 +261,8 @@ def sync_cmd(
                                     help="Use /historical/* for data older than the cutoff."),
     public: bool = typer.Option(False, "--public", help="Never sign requests (no account "
                                 "settlements even if keys are configured)."),
-    env: str | None = typer.Option(None, "--env", help="demo | prod (default: from config)."),
-    db: Path | None = typer.Option(None, "--db", help="Database file (default: from config)."),
+    env: str | None = typer.Option(None, "--env", help="demo | prod (default: KALSHIBOT_ENVIRONMENT)."),
+    db: Path | None = typer.Option(None, "--db", help="Database file (default: KALSHIBOT_DB_PATH, else by mode)."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable summary."),
 ) -> None:
     """Download markets, events, series, candles, trades and settlements into the store.
@@ -358,8 +358,8 @@ def record_cmd(
     symbols: list[str] = typer.Option([], "--symbols", help="Spot symbols (default: from the "
                                       "15-minute crypto series, e.g. KXBTC15M -> BTC)."),
     depth: bool = typer.Option(True, "--depth/--no-depth", help="Store full book depth."),
-    env: str | None = typer.Option(None, "--env", help="demo | prod (default: from config)."),
-    db: Path | None = typer.Option(None, "--db", help="Database file (default: from config)."),
+    env: str | None = typer.Option(None, "--env", help="demo | prod (default: KALSHIBOT_ENVIRONMENT)."),
+    db: Path | None = typer.Option(None, "--db", help="Database file (default: KALSHIBOT_DB_PATH, else by mode)."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable summary."),
     ws: bool = typer.Option(False, "--ws", help="Stream books, trades and CF Benchmarks ticks over Kalshi's WebSocket (needs API keys); --interval is then the flush interval and --max-polls the number of flushes (README: 'Real-time market data (WebSocket)')."),
 ) -> None:

@@ -23,7 +23,7 @@ def markets(
                                "all, or a stored status such as finalized."),
     search: str | None = typer.Option(None, "--search", "-q", help="Text in ticker or title."),
     limit: int = typer.Option(50, "--limit", "-n", help="Most rows to show (0 = all)."),
-    db: Path | None = typer.Option(None, "--db", help="Database file (default: from config)."),
+    db: Path | None = typer.Option(None, "--db", help="Database file (default: KALSHIBOT_DB_PATH, else by mode)."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """List/search stored markets with the latest stored yes bid/ask, spread and volume; a

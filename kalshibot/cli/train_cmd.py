@@ -53,13 +53,14 @@ def train(
     folds: int = typer.Option(3, "--folds", help="Walk-forward folds."),
     jobs: int = typer.Option(2, "--jobs", help="Parallel fit tasks (joblib)."),
     min_edge: float | None = typer.Option(None, "--min-edge", help="Edge after fees to trade "
-                                          "in the P&L simulation (default: the min_edge setting)."),
+                                          "in the P&L simulation (default: KALSHIBOT_MIN_EDGE)."),
     require_edge: bool = typer.Option(False, "--require-edge", hidden=True,
                                       help="Kept for scripts: this is now the default."),
     force: bool = typer.Option(False, "--force", help="Mark the new model current even when it "
                                "does not beat the market out of sample."),
-    db: Path | None = typer.Option(None, "--db", help="SQLite store (default from settings)."),
-    model_dir: Path | None = typer.Option(None, "--model-dir", help="Model registry folder."),
+    db: Path | None = typer.Option(None, "--db", help="SQLite store (default: KALSHIBOT_DB_PATH)."),
+    model_dir: Path | None = typer.Option(None, "--model-dir", help="Model registry folder "
+                                          "(default: KALSHIBOT_MODEL_DIR)."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Train the probability model on settled history; report it against the market."""

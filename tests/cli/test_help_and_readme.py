@@ -83,3 +83,37 @@ def test_readme_command_parses(line: str) -> None:
         _parse_only(argv)
     except click.exceptions.ClickException as exc:
         pytest.fail(f"README command does not parse: {line!r}: {exc.format_message()}")
+
+
+#: Options named after a setting but not defaulting to it (filters, side-by-side lists).
+NOT_SETTINGS = {("history", "--strategy"), ("backtest", "--strategy")}
+ALIASES = {"db": "db_path", "kelly": "kelly_fraction", "env": "environment"}
+
+
+def test_options_with_a_setting_name_its_env_var() -> None:
+    """An option that overrides a setting says which ``KALSHIBOT_*`` variable it overrides
+    (f6e3055 named ``KALSHIBOT_DATABASE_PATH``, which does not exist, or "from config")."""
+    from kalshibot.config import Settings
+
+    fields = set(Settings.model_fields)
+    missing: list[str] = []
+
+    def walk(cmd: object, path: list[str]) -> None:
+        subs = getattr(cmd, "commands", None)
+        if subs:
+            for name, sub in subs.items():
+                walk(sub, [*path, name])
+            return
+        for p in getattr(cmd, "params", []):
+            for opt in getattr(p, "opts", []):
+                key = opt[2:].replace("-", "_")
+                field = ALIASES.get(key, key)
+                if not opt.startswith("--") or field not in fields \
+                        or (" ".join(path), opt) in NOT_SETTINGS:
+                    continue
+                env = f"KALSHIBOT_{field.upper()}"
+                if env not in (p.help or "") and getattr(p, "envvar", None) != env:
+                    missing.append(f"{' '.join(path)} {opt}: {env}")
+
+    walk(command_tree(), [])
+    assert not missing, missing
