@@ -11,7 +11,7 @@ from rich.table import Table
 
 from kalshibot.cli.context import console, lock_for_writing, settings, terminal_confirm
 from kalshibot.cli.options import parse_when, positive_seconds, split_list
-from kalshibot.cli.render import money, print_json, print_table
+from kalshibot.cli.render import money, price, print_json, print_table
 from kalshibot.domain.money import Count
 from kalshibot.engine import CycleReport
 from kalshibot.errors import UserInputError
@@ -39,8 +39,7 @@ def cycle_view(r: CycleReport, height: int | None = None) -> Group:
                          [6] + [len(x.ticker) for x in r.rows[:fit]])))
     for row in r.rows[:fit]:
         t.add_row(row.ticker, "-" if row.p_yes is None else f"{row.p_yes:.3f}",
-                  row.yes_bid.to_str() if row.yes_bid else "-",
-                  row.yes_ask.to_str() if row.yes_ask else "-",
+                  price(row.yes_bid), price(row.yes_ask),
                   "-" if row.edge is None else f"{row.edge:+.4f}", _position(row.position),
                   money(row.pnl), f"{row.verdict}: {row.reason[:80]}")
     more = len(r.rows) - fit
