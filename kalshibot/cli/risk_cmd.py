@@ -24,6 +24,7 @@ from kalshibot.cli.status_cmd import (
     SIM_HELP,
     _grid,
     _kv_table,
+    _limit_values,
     build_document,
     resolve_db,
 )
@@ -76,7 +77,7 @@ def show(
         ("daily loss limit", "REACHED" if risk["daily_loss_limit_reached"] else "not reached"),
     ]))
     console.print(_grid("Limits used vs allowed", ["limit", "used", "allowed", "unit"],
-                        [[x["name"], x["used"], x["allowed"], x["unit"]]
+                        [[x["name"], *_limit_values(x), x["unit"]]
                          for x in risk["limits"]], ""))
 
 
