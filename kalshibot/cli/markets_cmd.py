@@ -12,6 +12,12 @@ from kalshibot.cli.render import price, print_json, print_table
 from kalshibot.errors import UserInputError
 
 
+def _volume(v: object) -> str:
+    """Contracts traded, thousands separated, no trailing zeros (``0`` stays ``0``)."""
+    text = f"{v:,f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
 def _p(x: object) -> str:
     return price(x)
 
@@ -74,7 +80,7 @@ def markets(
                                            if q.market.result.value else ""),
                   _p(q.yes_bid), _p(q.yes_ask),
                   price(q.spread),
-                  f"{q.volume:,f}".rstrip("0").rstrip("."),
+                  _volume(q.volume),
                   f"{q.market.close_time:%Y-%m-%d %H:%M}" if wide
                   else f"{q.market.close_time:%m-%d %H:%M}")
                  + ((q.market.untradeable or "-",) if notes else ()) for q in rows])

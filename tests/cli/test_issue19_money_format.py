@@ -50,3 +50,13 @@ def test_limits_table_shows_percent_and_cents(
     assert "0.5%" in drawdown
     daily = next(ln for ln in out.splitlines() if "daily_loss" in ln)
     assert "500.00 " in daily and "500.0000" not in daily
+
+
+@pytest.mark.parametrize(("value", "text"), [(Decimal(0), "0"), (Decimal("1500.00"), "1,500"),
+                                             (Decimal("12.50"), "12.5"), (Decimal(100), "100")])
+def test_markets_volume_cell(value: Decimal, text: str) -> None:
+    """A market that never traded shows volume ``0`` (the cell was empty: "0" lost its
+    trailing zero)."""
+    from kalshibot.cli.markets_cmd import _volume
+
+    assert _volume(value) == text
