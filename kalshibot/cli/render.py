@@ -62,7 +62,8 @@ def _widths(columns: Sequence[str], cells: list[list[str]], ids: list[int], word
             room: int) -> list[int] | None:
     """Column widths when the natural ones do not fit ``room`` (rich's own squeeze stops
     short of the words' widths and crops the right edge): identifiers whole, every other
-    column at least its longest word, the rest of the room shared by what each would use."""
+    column at least its longest word; the rest of the room goes first to the columns that
+    need least to show whole, then evenly."""
     natural = [max([len(c)] + [len(r[i]) for r in cells if i < len(r)])
                for i, c in enumerate(columns)]
     if sum(natural) <= room:
@@ -72,7 +73,11 @@ def _widths(columns: Sequence[str], cells: list[list[str]], ids: list[int], word
     spare, total = room - sum(base), sum(want)
     if spare <= 0 or total == 0:
         return base
-    extra = [spare * w // total for w in want]
+    extra = [0] * len(columns)
+    order = sorted((i for i in range(len(columns)) if want[i]), key=lambda i: want[i])
+    for k, i in enumerate(order):  # short columns whole first, the rest share evenly
+        extra[i] = min(want[i], spare // (len(order) - k))
+        spare -= extra[i]
     return [b + e for b, e in zip(base, extra, strict=True)]
 
 
