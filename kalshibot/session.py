@@ -538,7 +538,8 @@ class Session:
                     s.stop_reason = stopper.reason
                     break
                 limit = self.settings.max_failed_cycles
-                if limit and streak >= limit and self.sim_end is None:
+                if limit and streak >= limit and self.sim_end is None and \
+                        not self._rides_out_outage(s):
                     s.stop_reason = f"{streak} cycles in a row failed without market data"
                     s.unreachable = f"{s.stop_reason}; last: {s.last_failure}"
                     break
@@ -557,6 +558,12 @@ class Session:
         finally:
             self._finish(s, base_realized, base_fees)
         return s
+
+    def _rides_out_outage(self, s: SessionSummary) -> bool:
+        """A live session that has reached the exchange keeps retrying through an outage:
+        stopping would strand its resting orders, which it can cancel only once the exchange
+        answers again (paper sessions and a live session that never connected stop)."""
+        return self.opts.live and s.failed_cycles < s.cycles
 
     @staticmethod
     def _count_failure(s: SessionSummary, report: CycleReport, streak: int) -> int:
