@@ -9,8 +9,8 @@ API::
 Modules: ``config`` (settings, fill-model presets), ``runner`` (engine over SimExchange),
 ``fastpath`` (cycle skipping with strategy screens), ``stats`` (pure statistics), ``analysis``
 (linking fills to decisions, unfilled orders, book warnings, lookahead check), ``report``
-(tables, JSON, CSV, PNG), ``sweep`` (joblib parameter grids), ``strategies`` (registry),
-``model`` (registry artefact or walk-forward model strategy).
+(tables, JSON, CSV, PNG), ``sweep`` (joblib parameter grids). Strategies come from the one
+registry ``kalshibot.strategy.registry``, shared with ``trade``.
 """
 
 from __future__ import annotations

@@ -30,8 +30,8 @@ from typing import Any
 
 from kalshibot.backtest.config import BacktestConfig
 from kalshibot.backtest.fastpath import screen_for
-from kalshibot.backtest.strategies import StrategyContext, build
 from kalshibot.clock import SimClock
+from kalshibot.config import Settings
 from kalshibot.domain.book import OrderBook
 from kalshibot.domain.market import Market, Result, Settlement
 from kalshibot.domain.money import Count, Money, Price
@@ -50,6 +50,7 @@ from kalshibot.store.equity import EquityPoint, equity_curve
 from kalshibot.store.orders import OrderRecord, list_orders
 from kalshibot.store.runs import start_run
 from kalshibot.strategy.base import StrategyParams
+from kalshibot.strategy.registry import StrategyContext, build
 
 NO_KILL = Path("/nonexistent/kalshibot-backtest/KILL")
 MAX_BOOK_AGE = timedelta(minutes=5)  # fallback when the data has too few snapshots to measure
@@ -132,11 +133,15 @@ class StrategyRun:
         return sum(1 for d in self.decisions if d.reason == NO_CURRENT_BOOK)
 
 
-def _limits(cfg: BacktestConfig) -> RiskLimits:
+def _settings() -> Settings:
+    """A backtest's settings: the built-in defaults (no environment, no .env file)."""
     from kalshibot.config import load_settings
 
-    s = load_settings(env={}, dotenv_file=None)
-    limits = RiskLimits.from_settings(s)
+    return load_settings(env={}, dotenv_file=None)
+
+
+def _limits(cfg: BacktestConfig) -> RiskLimits:
+    limits = RiskLimits.from_settings(_settings())
     if cfg.limits:
         from dataclasses import fields, replace
 
@@ -227,7 +232,8 @@ def run_strategy(cfg: BacktestConfig, name: str, data: sqlite3.Connection, *,
     if end_at is not None:
         t_last = min(t_last, end_at)
     n_cycles = int((t_last - t0) / interval) + 1
-    ctx = StrategyContext(data, clock, cfg, span, tuple(m.ticker for m in markets))
+    ctx = StrategyContext(data, clock, _settings(), span=span,
+                          tickers=tuple(m.ticker for m in markets), backtest=cfg)
     strategy = build(name, ctx, strat_params)
     # The run's own records go to a temporary file, not ``:memory:``, so a long backtest's
     # decisions and equity rows live on disk (SQLite's page cache stays small).

@@ -17,10 +17,10 @@ import pytest
 
 from kalshibot.backtest import BacktestConfig, backtest
 from kalshibot.backtest.runner import NO_CURRENT_BOOK, median_interval
-from kalshibot.backtest.strategies import REGISTRY, StrategyContext, register
 from kalshibot.store import open_store
 from kalshibot.store.markets import upsert_markets
 from kalshibot.strategy.base import FairValue, MarketView, Strategy
+from kalshibot.strategy.registry import REGISTRY, StrategyContext, register
 from tests.engine.helpers import T0, market
 
 TICKER = "KXTEST-26NOV19-A"
