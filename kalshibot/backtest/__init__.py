@@ -7,7 +7,7 @@ API::
     reports[0].stats.net_pnl          # Decimal dollars
 
 Modules: ``config`` (settings, fill-model presets), ``runner`` (engine over SimExchange),
-``fastpath`` (cycle skipping with strategy screens), ``stats`` (pure statistics), ``analysis``
+``fastpath`` (strategy screens), ``planner`` (which cycles to skip), ``stats`` (pure statistics), ``analysis``
 (linking fills to decisions, unfilled orders, book warnings, lookahead check), ``report``
 (tables, JSON, CSV, PNG), ``sweep`` (joblib parameter grids). Strategies come from the one
 registry ``kalshibot.strategy.registry``, shared with ``trade``.
