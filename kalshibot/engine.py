@@ -445,7 +445,7 @@ class Engine:
         if breaker.tripped:
             self.orders.cancel_all(now, "circuit breaker")
 
-        views = [self._view(m, books[m.ticker], now) for m in active if m.ticker in books]
+        views = self.views(active, books, now)
         decisions: list[Decision] = []
         rows: list[MarketRow] = []
         sent = 0
@@ -645,9 +645,13 @@ class Engine:
                 upsert_markets(self.conn, changed, now=now)
         self._upserted = dict(self.markets)
 
-    def _view(self, m: Market, book: OrderBook, now: datetime) -> MarketView:
-        pos = self.portfolio.positions.get(m.ticker) or Position(m.ticker)
-        return MarketView(m, book, now, pos)
+    def views(self, active: Sequence[Market], books: Mapping[str, OrderBook],
+              now: datetime) -> list[MarketView]:
+        """What the strategy is shown at ``now``: each active market with a book, with the
+        portfolio's position in it (the backtest fast path probes the strategy with these)."""
+        pos = self.portfolio.positions
+        return [MarketView(m, books[m.ticker], now, pos.get(m.ticker) or Position(m.ticker))
+                for m in active if m.ticker in books]
 
     def _snapshot(
         self, now: datetime, day_pnl: Money, tripped: bool, reason: str, kill: bool

@@ -5,8 +5,9 @@ full, else the first cycle after a quiet span whose effects on the venue and the
 applied (the account-state cases of ``kalshibot.backtest.fastpath``). It reads the account, the
 engine and the venue through their public interfaces only (``SimAccount.open_orders``,
 ``Engine.open_positions``, ``SimExchange.taken_is_current`` / ``replay_quiet_span`` ...) and the
-strategy's screen. Call ``full_cycle_ran()`` after every full cycle: only a full cycle changes
-the resting orders it caches.
+strategy's screen. Call ``before_full_cycle(k)`` and ``full_cycle_ran(k)`` around every full
+cycle: only a full cycle changes the resting orders it caches. Strategies without a screen get
+``kalshibot.backtest.probe.ProbePlanner`` (the same two calls and ``skip_to``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import sqlite3
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from kalshibot.backtest.fastpath import MeanRevScreen
 from kalshibot.clock import SimClock
@@ -40,37 +42,50 @@ def top_book(ticker: str, bid_units: int, ask_units: int) -> OrderBook:
     return OrderBook.from_levels(ticker, yes, no)
 
 
-class SkipPlanner:
-    """The fast path's decisions for one run (see module docstring). Cycle ``k`` is at
-    ``t0 + k * interval``; ``settle`` is the venue's settle delay."""
+class RunPlanner:
+    """What both fast paths read: the run's account, engine, venue, selected markets, state
+    store and clock. Cycle ``k`` is at ``t0 + k * interval``; ``settle`` is the venue's settle
+    delay."""
 
-    def __init__(self, screen: MeanRevScreen, *, account: SimAccount, engine: Engine,
-                 venue: SimExchange, markets: list[Market], conn: sqlite3.Connection,
-                 clock: SimClock, t0: datetime, interval: timedelta, settle: timedelta) -> None:
-        self.screen = screen
-        self.clock = clock
+    def __init__(self, *, account: SimAccount, engine: Engine, venue: SimExchange,
+                 markets: list[Market], conn: sqlite3.Connection, clock: SimClock,
+                 t0: datetime, interval: timedelta, settle: timedelta) -> None:
         self.account = account
         self.engine = engine
         self.venue = venue
         self.by_ticker = {m.ticker: m for m in markets}
         self.conn = conn
+        self.clock = clock
         self.t0 = t0
         self.interval = interval
         self.settle = settle
-        self.stale_after = engine.cfg.stale_order_after
-        self.close_window = timedelta(seconds=engine.risk.limits.min_seconds_to_close)
-        self._resting: Resting | None = None
-
-    # --- state -----------------------------------------------------------------------------
-    def full_cycle_ran(self) -> None:
-        """Forget the cached resting orders (a full cycle may have changed them)."""
-        self._resting = None
 
     def stuck(self, ticker: str, now: datetime) -> bool:
         """A position in a closed market with no recorded result: it never changes again."""
         m = self.by_ticker.get(ticker)
         return (m is not None and m.result is Result.NONE
                 and now >= m.close_time + self.settle)
+
+
+class SkipPlanner(RunPlanner):
+    """The fast path's decisions for one run with a vectorised screen (module docstring)."""
+
+    def __init__(self, screen: MeanRevScreen, **run: Any) -> None:
+        super().__init__(**run)
+        self.screen = screen
+        self.stale_after = self.engine.cfg.stale_order_after
+        self.close_window = timedelta(seconds=self.engine.risk.limits.min_seconds_to_close)
+        self._resting: Resting | None = None
+
+    # --- state -----------------------------------------------------------------------------
+    def before_full_cycle(self, k: int) -> None:
+        """Replay the strategy's state over the cycles skipped before ``k`` (screen)."""
+        self.screen.before_cycle(k)
+
+    def full_cycle_ran(self, k: int) -> None:
+        """Forget the cached resting orders (a full cycle may have changed them)."""
+        self._resting = None
+        self.screen.after_cycle(k)
 
     def holding(self, now: datetime) -> bool:
         if any(not self.stuck(p.ticker, now) for p in self.account.positions()):

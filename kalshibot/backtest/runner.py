@@ -10,9 +10,11 @@ orders reach the simulated venue at ``t + latency_s`` and fill against the book 
 Engine settings for replays: discovery every cycle (free against the sim), no reconciliation
 (a simulated venue cannot disagree with itself), no kill-switch file.
 
-Results: fills, orders, decisions, equity points and settlements read back from the state
-store, plus the unsettled positions marked at the last recorded mid (reported as such). Money
-is exact (``Money``/``Decimal``, dollars).
+Results: fills, orders and settlements read back from the state store; decisions and equity
+points streamed from it on demand (``results.StoredRows``: the store stays open while the
+``StrategyRun`` is referenced, so memory does not grow with the length of the run); the
+unsettled positions marked at the last recorded mid (reported as such). Money is exact
+(``Money``/``Decimal``, dollars).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from __future__ import annotations
 import sqlite3
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -31,6 +33,8 @@ from typing import Any
 from kalshibot.backtest.config import BacktestConfig
 from kalshibot.backtest.fastpath import screen_for
 from kalshibot.backtest.planner import SkipPlanner
+from kalshibot.backtest.probe import MemoStrategy, ProbePlanner
+from kalshibot.backtest.results import RunStore, StoredRows, counter
 from kalshibot.clock import SimClock
 from kalshibot.config import Settings
 from kalshibot.domain.market import Market, Result, Settlement
@@ -45,8 +49,8 @@ from kalshibot.store import fills as fills_repo
 from kalshibot.store import settlements as settlements_repo
 from kalshibot.store.books import book_at
 from kalshibot.store.connection import atomic, connect
-from kalshibot.store.decisions import Decision, list_decisions
-from kalshibot.store.equity import EquityPoint, equity_curve
+from kalshibot.store.decisions import Decision, iter_decisions
+from kalshibot.store.equity import EquityPoint, iter_equity
 from kalshibot.store.orders import OrderRecord, list_orders
 from kalshibot.store.runs import start_run
 from kalshibot.strategy.base import StrategyParams
@@ -109,8 +113,8 @@ class StrategyRun:
     starting_cash: Money
     fills: list[Fill]
     orders: list[OrderRecord]
-    decisions: list[Decision]
-    equity: list[EquityPoint]
+    decisions: Sequence[Decision]  # streamed from the run's store (results.StoredRows)
+    equity: Sequence[EquityPoint]  # likewise
     settlements: list[Settlement]
     markets: dict[str, MarketInfo]
     unsettled: list[Unsettled]
@@ -130,6 +134,10 @@ class StrategyRun:
     @property
     def no_current_book(self) -> int:
         """Decisions skipped because no book recorded within the age limit existed."""
+        if isinstance(self.decisions, StoredRows):
+            conn = self.decisions.store.conn
+            return int(conn.execute("SELECT count(*) FROM decisions WHERE run_id = ? AND "
+                                    "reason = ?", (self.run_id, NO_CURRENT_BOOK)).fetchone()[0])
         return sum(1 for d in self.decisions if d.reason == NO_CURRENT_BOOK)
 
 
@@ -248,27 +256,33 @@ def run_strategy(cfg: BacktestConfig, name: str, data: sqlite3.Connection, *,
     ctx = StrategyContext(data, clock, _settings(), span=span,
                           tickers=tuple(m.ticker for m in markets), backtest=cfg)
     strategy = build(name, ctx, strat_params)
+    screen = None
+    if cfg.fast:
+        screen = screen_for(strategy, params, data, markets, t0, interval, n_cycles,
+                            max_book_age=max_age, unknown_size=fm.unknown_size is not None)
+    # without a screen, the fast path probes the strategy cycle by cycle (event-driven)
+    memo = MemoStrategy(strategy) if cfg.fast and screen is None else None
     tmp = None
     if state_path is None:
         tmp = tempfile.TemporaryDirectory(prefix="kalshibot-backtest-")
         state_path = Path(tmp.name) / "state.sqlite"
     conn = _state_store(state_path, run_id, name, cfg, t0)
-    engine = Engine(conn=conn, exchange=ex, strategy=strategy, params=params,
+    engine = Engine(conn=conn, exchange=ex, strategy=memo or strategy, params=params,
                     risk=RiskManager(_limits(cfg)),
                     config=EngineConfig(run_id, discover_every=1, reconcile_every=1 << 40,
                                         kill_switch_path=NO_KILL,
                                         fractional=False),
                     starting_cash=Money(cfg.starting_cash), now=t0)
     engine.start(t0)
-    screen = None
-    planner = None
-    if cfg.fast:
-        screen = screen_for(strategy, params, data, markets, t0, interval, n_cycles,
-                            max_book_age=max_age, unknown_size=fm.unknown_size is not None)
+    planner: SkipPlanner | ProbePlanner | None = None
     if screen is not None:
         planner = SkipPlanner(screen, account=account, engine=engine, venue=ex,
                               markets=markets, conn=conn, clock=clock, t0=t0,
                               interval=interval, settle=settle)
+    elif memo is not None:
+        planner = ProbePlanner(memo, params, account=account, engine=engine, venue=ex,
+                               markets=markets, conn=conn, clock=clock, t0=t0,
+                               interval=interval, settle=settle, n_cycles=n_cycles)
     run = skipped = 0
     errors: list[str] = []
     k = 0
@@ -285,12 +299,11 @@ def run_strategy(cfg: BacktestConfig, name: str, data: sqlite3.Connection, *,
             k = nk
             continue
         clock.set(now)
-        if screen is not None:
-            screen.before_cycle(k)
+        if planner is not None:
+            planner.before_full_cycle(k)
         rep = engine.run_cycle(now)
-        if screen is not None and planner is not None:
-            planner.full_cycle_ran()
-            screen.after_cycle(k)
+        if planner is not None:
+            planner.full_cycle_ran(k)
         errors += [f"{now:%Y-%m-%d %H:%M:%S}Z {e}" for e in rep.errors]
         run += 1
         if k >= next_release:
@@ -301,7 +314,7 @@ def run_strategy(cfg: BacktestConfig, name: str, data: sqlite3.Connection, *,
     if clock.now() < end:
         clock.set(end)
     snapshots = screen.snapshots if screen is not None else _count_snapshots(data, markets)
-    out = _collect(cfg, name, run_id, conn, data, engine, markets, end)
+    out = _collect(cfg, name, run_id, RunStore(conn, tmp), data, engine, markets, end)
     out.max_book_age = max_age
     out.in_sample = getattr(strategy, "in_sample", None)
     out.cycles_run, out.cycles_skipped, out.snapshots = run, skipped, snapshots
@@ -309,9 +322,6 @@ def run_strategy(cfg: BacktestConfig, name: str, data: sqlite3.Connection, *,
     out.params = dict(cfg.params)
     out.span = (t0, end)
     out.seconds = time.perf_counter() - t_start
-    conn.close()
-    if tmp is not None:
-        tmp.cleanup()
     return out
 
 
@@ -323,14 +333,16 @@ def _count_snapshots(data: sqlite3.Connection, markets: list[Market]) -> int:
     return n
 
 
-def _collect(cfg: BacktestConfig, name: str, run_id: str, conn: sqlite3.Connection,
+def _collect(cfg: BacktestConfig, name: str, run_id: str, store: RunStore,
              data: sqlite3.Connection, engine: Engine, markets: list[Market], end: datetime
              ) -> StrategyRun:
+    conn = store.conn
     fills = fills_repo.list_fills(conn)
     orders = list_orders(conn)
-    decisions = sorted(list_decisions(conn, run_id=run_id),
-                       key=lambda d: (d.ts, d.cycle, d.ticker))
-    equity = equity_curve(conn, run_id=run_id)
+    decisions = StoredRows(store, lambda c: iter_decisions(c, run_id),
+                           counter("SELECT count(*) FROM decisions WHERE run_id = ?", run_id))
+    equity = StoredRows(store, lambda c: iter_equity(c, run_id),
+                        counter("SELECT count(*) FROM equity WHERE run_id = ?", run_id))
     setts = settlements_repo.list_settlements(conn)
     info = {m.ticker: MarketInfo(m.ticker, m.series_ticker, m.close_time, m.result)
             for m in markets}
