@@ -15,10 +15,10 @@ a few times a day; ``default`` rests a passive bid when a move pays more than th
 adverse-selection allowance (~20 orders a day, each cancelled at the first cycle whose proposal
 is not that bid), so it runs ~18x more engine cycles.
 
-Other strategies (issue 22): ``--strategies meanrev,crypto,edge`` runs each under the
-``default`` configuration (``edge`` needs ``--model PATH``, a registry artefact, and runs
-in-sample on this synthetic data; ``crypto`` has no spot here, so it never has an opinion and
-measures the event-driven fast path's cost per cycle). ``cpu s`` is the process CPU time.
+Other strategies (issue 22): ``--strategies meanrev,edge`` runs each (``edge`` needs
+``--model PATH``, a registry artefact, and runs in-sample on this synthetic data). ``crypto``
+needs recorded spot, which this dataset does not have (the run refuses to start): time it on a
+``kalshibot data sample`` store instead. ``cpu s`` is the process CPU time.
 
     python bench/bench_backtest.py [--days 365] [--step 6] [--keep PATH] [--configs taker,default]
         [--strategies meanrev,crypto,edge] [--model PATH]
