@@ -22,6 +22,7 @@ from __future__ import annotations
 import sqlite3
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -29,6 +30,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from kalshibot.backtest.config import BacktestConfig
 from kalshibot.backtest.fastpath import screen_for
@@ -63,16 +66,25 @@ NO_CURRENT_BOOK = "no current order book"  # the engine's decision reason (engin
 
 def median_interval(data: sqlite3.Connection, tickers: list[str]) -> timedelta | None:
     """The median time between consecutive recorded snapshots of the same market (None:
-    fewer than two snapshots of any market)."""
-    gaps: list[int] = []
+    fewer than two snapshots of any market). Gaps are tallied by value (a recording has few
+    distinct intervals), so memory does not grow with the number of snapshots."""
+    tally: Counter[int] = Counter()
     for t in tickers:
-        rows = data.execute("SELECT ts FROM book_snapshots WHERE ticker = ? ORDER BY ts",
-                            (t,)).fetchall()
-        gaps += [b[0] - a[0] for a, b in zip(rows, rows[1:], strict=False) if b[0] > a[0]]
-    if not gaps:
-        return None
-    gaps.sort()
-    return timedelta(milliseconds=gaps[len(gaps) // 2])
+        row = data.execute("SELECT group_concat(ts) FROM book_snapshots WHERE ticker = ?",
+                           (t,)).fetchone()
+        if row is None or row[0] is None:
+            continue
+        ts = np.sort(np.array(row[0].split(","), dtype=np.int64))
+        gaps = np.diff(ts)
+        values, counts = np.unique(gaps[gaps > 0], return_counts=True)
+        tally.update(dict(zip(values.tolist(), counts.tolist(), strict=True)))
+    half = sum(tally.values()) // 2
+    seen = 0
+    for gap in sorted(tally):  # the element at index len // 2 of the sorted gaps
+        seen += tally[gap]
+        if seen > half:
+            return timedelta(milliseconds=gap)
+    return None
 
 
 def book_age_limit(cfg: BacktestConfig, data: sqlite3.Connection,
