@@ -15,7 +15,13 @@ a few times a day; ``default`` rests a passive bid when a move pays more than th
 adverse-selection allowance (~20 orders a day, each cancelled at the first cycle whose proposal
 is not that bid), so it runs ~18x more engine cycles.
 
+Other strategies (issue 22): ``--strategies meanrev,edge`` runs each (``edge`` needs
+``--model PATH``, a registry artefact, and runs in-sample on this synthetic data). ``crypto``
+needs recorded spot, which this dataset does not have (the run refuses to start): time it on a
+``kalshibot data sample`` store instead. ``cpu s`` is the process CPU time.
+
     python bench/bench_backtest.py [--days 365] [--step 6] [--keep PATH] [--configs taker,default]
+        [--strategies meanrev,crypto,edge] [--model PATH]
 """
 
 from __future__ import annotations
@@ -106,22 +112,27 @@ def generate(path: Path, days: int, step: int, seed: int = 5) -> int:
 CONFIGS: dict[str, dict[str, str]] = {"taker": {"allow_passive": "false"}, "default": {}}
 
 
-def run(path: Path, until: datetime | None, params: dict[str, str]) -> tuple[int, float, Any]:
-    cfg = BacktestConfig(data=path, strategies=("meanrev",), end=until, params=params)
+def run(path: Path, until: datetime | None, params: dict[str, str], strategy: str = "meanrev",
+        model: str | None = None) -> tuple[int, float, float, Any]:
+    cfg = BacktestConfig(data=path, strategies=(strategy,), end=until,
+                         params=params if strategy == "meanrev" else {}, model=model,
+                         allow_in_sample=model is not None)
     data = open_data(path)
-    t0 = time.perf_counter()
-    r = run_strategy(cfg, "meanrev", data)
-    secs = time.perf_counter() - t0
+    t0, c0 = time.perf_counter(), time.process_time()
+    r = run_strategy(cfg, strategy, data)
+    secs, cpu = time.perf_counter() - t0, time.process_time() - c0
     data.close()
-    return r.snapshots, secs, r
+    return r.snapshots, secs, cpu, r
 
 
-def one(path: Path, name: str, label: str, until: datetime | None) -> None:
+def one(path: Path, name: str, label: str, until: datetime | None, strategy: str = "meanrev",
+        model: str | None = None) -> None:
     """One backtest in this (fresh) process: its peak RSS is this run's alone."""
-    snaps, secs, r = run(path, until, CONFIGS[name])
-    print(f"{name:>8} {label:>9} {snaps:>10,} {secs:>8.1f} {snaps / secs:>9,.0f} "
-          f"{secs / snaps * 1e6:>8.2f} {r.cycles_run:>10,} {r.cycles_skipped:>10,} "
-          f"{len(r.orders):>7,} {len(r.fills):>6,} {peak_rss_mb():>11.0f}", flush=True)
+    snaps, secs, cpu, r = run(path, until, CONFIGS[name], strategy, model)
+    print(f"{strategy + '/' + name:>16} {label:>9} {snaps:>10,} {secs:>8.1f} {cpu:>8.1f} "
+          f"{snaps / cpu:>9,.0f} {cpu / snaps * 1e6:>8.2f} {r.cycles_run:>10,} "
+          f"{r.cycles_skipped:>10,} {len(r.orders):>7,} {len(r.fills):>6,} "
+          f"{peak_rss_mb():>11.0f}", flush=True)
 
 
 def main() -> None:
@@ -132,12 +143,16 @@ def main() -> None:
     ap.add_argument("--keep", type=Path, default=None, help="reuse/keep the dataset here")
     ap.add_argument("--configs", default="taker,default",
                     help=f"comma-separated, from {', '.join(CONFIGS)}")
-    ap.add_argument("--one", nargs=3, metavar=("CONFIG", "LABEL", "UNTIL"),
+    ap.add_argument("--strategies", default="meanrev",
+                    help="comma-separated: meanrev (every --configs), crypto, edge (default)")
+    ap.add_argument("--model", default=None, help="registry artefact folder for edge")
+    ap.add_argument("--one", nargs=4, metavar=("STRATEGY", "CONFIG", "LABEL", "UNTIL"),
                     help=argparse.SUPPRESS)  # internal: one run in a child process
     args = ap.parse_args()
     if args.one:
-        name, label, until = args.one
-        one(args.keep, name, label, None if until == "-" else datetime.fromisoformat(until))
+        strategy, name, label, until = args.one
+        one(args.keep, name, label, None if until == "-" else datetime.fromisoformat(until),
+            strategy, args.model)
         return
     with tempfile.TemporaryDirectory() as tmp:
         path = args.keep or Path(tmp) / "bench.sqlite"
@@ -149,16 +164,19 @@ def main() -> None:
         per_day = 96 * 900 // args.step
         cuts = [("~1M", START + timedelta(days=-(-1_000_000 // per_day))),
                 ("~2.6M", START + timedelta(days=-(-2_600_000 // per_day))), ("all", None)]
-        print(f"{'config':>8} {'selection':>9} {'snapshots':>10} {'seconds':>8} {'snap/s':>9} "
-              f"{'s per 1M':>8} {'cycles run':>10} {'skipped':>10} {'orders':>7} {'fills':>6} "
-              f"{'peak RSS MB':>11}", flush=True)
-        for name in args.configs.split(","):
+        print(f"{'strategy/config':>16} {'selection':>9} {'snapshots':>10} {'wall s':>8} "
+              f"{'cpu s':>8} {'snap/cpu s':>9} {'cpu s/1M':>8} {'cycles run':>10} "
+              f"{'skipped':>10} {'orders':>7} {'fills':>6} {'peak RSS MB':>11}", flush=True)
+        runs = [(st, name) for st in args.strategies.split(",")
+                for name in (args.configs.split(",") if st == "meanrev" else ["default"])]
+        for strategy, name in runs:
             for label, until in cuts:
                 if until is not None and until >= START + timedelta(days=args.days):
                     continue
-                subprocess.run([sys.executable, __file__, "--keep", str(path), "--one", name,
-                                label, "-" if until is None else until.isoformat()],
-                               check=True)
+                extra = ["--model", args.model] if args.model else []
+                subprocess.run([sys.executable, __file__, "--keep", str(path), *extra, "--one",
+                                strategy, name, label,
+                                "-" if until is None else until.isoformat()], check=True)
 
 
 if __name__ == "__main__":

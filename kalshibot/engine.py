@@ -42,7 +42,14 @@ from kalshibot.domain.portfolio import Portfolio, Position
 from kalshibot.errors import KalshibotError, StopError
 from kalshibot.exchange import Exchange, with_market_updates
 from kalshibot.execution import OrderManager, new_client_order_id
-from kalshibot.risk import CircuitBreaker, RiskManager, RiskSnapshot, exit_value, kill_switch_on
+from kalshibot.risk import (
+    BreakerState,
+    CircuitBreaker,
+    RiskManager,
+    RiskSnapshot,
+    exit_value,
+    kill_switch_on,
+)
 from kalshibot.store import fills as fills_repo
 from kalshibot.store import settlements as settlements_repo
 from kalshibot.store.connection import StoreWatch, atomic
@@ -401,9 +408,8 @@ class Engine:
         t0 = time.perf_counter()
         self.cycle += 1
         self.orders.errors = []
-        self._refresh_caches()
+        self._open_cycle(now)
         errors = self.orders.errors
-        self.breaker.kv.now = now  # type: ignore[attr-defined]
         if self.cycle == 1 or self.cycle % self.cfg.discover_every == 0 or not self.markets:
             self._discover(now, errors)
         self.markets = with_market_updates(self.exchange, self.markets)  # streamed tick grids
@@ -430,18 +436,16 @@ class Engine:
         if self.cycle % self.cfg.reconcile_every == 0:
             self.reconcile(now)
         books = self._without_own_orders(books)
-        self.observe(books)
         kill = kill_switch_on(self.cfg.kill_switch_path)
-        if kill:
+        if kill:  # cancelling moves no money: the marks and equity below are unchanged
             self.orders.cancel_all(now, "kill switch")
-        equity = self.equity()
-        breaker = self.breaker.update(equity, now)
+        equity, breaker = self._track(books, now)
         day_start = self.breaker.day_start_equity(now, equity)
         snap = self._snapshot(now, equity - day_start, breaker.tripped, breaker.reason, kill)
         if breaker.tripped:
             self.orders.cancel_all(now, "circuit breaker")
 
-        views = [self._view(m, books[m.ticker], now) for m in active if m.ticker in books]
+        views = self.views(active, books, now)
         decisions: list[Decision] = []
         rows: list[MarketRow] = []
         sent = 0
@@ -572,16 +576,25 @@ class Engine:
     def quiet_cycle(self, now: datetime, books: Mapping[str, OrderBook]) -> None:
         """A cycle in which provably nothing but marks changes (the backtest fast path skips
         such cycles): take marks from ``books`` (the books shown at ``now``, only their best
-        prices matter), then track the breaker and record the equity point exactly as
-        ``run_cycle`` does. No orders, decisions or heartbeat; the caller holds the store
-        transaction."""
-        self._refresh_caches()
-        self.breaker.kv.now = now  # type: ignore[attr-defined]
-        self.observe(books)
-        equity = self.equity()
-        self.breaker.update(equity, now)
+        prices matter), then track the breaker and record the equity point with the same code
+        as ``run_cycle`` (``_open_cycle``, ``_track``, ``_equity_point``). No orders,
+        decisions or heartbeat; the caller holds the store transaction."""
+        self._open_cycle(now)
+        equity, _ = self._track(books, now)
         record_equity(self.conn, self._equity_point(now, equity))
         self._watch.mark()
+
+    def _open_cycle(self, now: datetime) -> None:
+        """Start of every cycle, full or quiet: caches current, the breaker's clock at ``now``."""
+        self._refresh_caches()
+        self.breaker.kv.now = now  # type: ignore[attr-defined]
+
+    def _track(self, books: Mapping[str, OrderBook], now: datetime) -> tuple[Money, BreakerState]:
+        """Every cycle, full or quiet: mark the positions on ``books``, then the equity
+        (dollars, at exit values) and the breaker's state after tracking it at ``now``."""
+        self.observe(books)
+        equity = self.equity()
+        return equity, self.breaker.update(equity, now)
 
     def _save_positions(self, now: datetime) -> Callable[[], None]:
         """Upsert the positions that changed since the last save (the upsert of an unchanged
@@ -632,9 +645,13 @@ class Engine:
                 upsert_markets(self.conn, changed, now=now)
         self._upserted = dict(self.markets)
 
-    def _view(self, m: Market, book: OrderBook, now: datetime) -> MarketView:
-        pos = self.portfolio.positions.get(m.ticker) or Position(m.ticker)
-        return MarketView(m, book, now, pos)
+    def views(self, active: Sequence[Market], books: Mapping[str, OrderBook],
+              now: datetime) -> list[MarketView]:
+        """What the strategy is shown at ``now``: each active market with a book, with the
+        portfolio's position in it (the backtest fast path probes the strategy with these)."""
+        pos = self.portfolio.positions
+        return [MarketView(m, books[m.ticker], now, pos.get(m.ticker) or Position(m.ticker))
+                for m in active if m.ticker in books]
 
     def _snapshot(
         self, now: datetime, day_pnl: Money, tripped: bool, reason: str, kill: bool

@@ -47,8 +47,9 @@ from kalshibot.store.kv import kv_get, kv_set
 from kalshibot.store.lock import acquire_writer_lock, command_line
 from kalshibot.store.runs import Heartbeat, end_run, heartbeat, start_run
 from kalshibot.strategy.base import Strategy, StrategyParams
+from kalshibot.strategy.registry import TRADING
 
-STRATEGIES = ("edge", "crypto", "meanrev")
+STRATEGIES = TRADING  # the strategy registry's trading names
 VENUES = ("sim", "paper", "kalshi")
 SIM_CLOCK_KEY = "sim.clock"
 
@@ -179,25 +180,13 @@ def close_orphaned_orders(conn: sqlite3.Connection, now: datetime, venue: str) -
 
 
 def build_strategy(name: str, *, feed: Any = None, settings: Settings,
-                   history: sqlite3.Connection | None = None) -> Strategy:
-    if name == "crypto":
-        from kalshibot.feeds.reference import ReferenceConfig
-        from kalshibot.strategy.crypto import CryptoVolStrategy
+                   history: sqlite3.Connection | None = None, clock: Clock | None = None,
+                   span: tuple[datetime, datetime] | None = None) -> Strategy:
+    """``name`` from the one strategy registry (``kalshibot.strategy.registry``), as
+    ``backtest`` builds it; ``span`` marks a replay (sim venue: feeds from ``history``)."""
+    from kalshibot.strategy.registry import StrategyContext, build
 
-        if feed is None:
-            raise ConfigError("the crypto strategy needs a spot feed")
-        return CryptoVolStrategy(feed, vol_model=settings.crypto_vol_model,
-                                 vol_halflife_s=settings.crypto_vol_halflife_s,
-                                 reference=ReferenceConfig.from_settings(settings))
-    if name == "meanrev":
-        from kalshibot.strategy.meanrev import MeanReversionStrategy
-
-        return MeanReversionStrategy()
-    if name == "edge":
-        from kalshibot.strategy.model_edge import ModelEdgeStrategy
-
-        return ModelEdgeStrategy.from_settings(settings, history=history, feed=feed)
-    raise UserInputError(f"unknown strategy {name!r} (choose from {', '.join(STRATEGIES)})")
+    return build(name, StrategyContext(history, clock or SystemClock(), settings, feed, span))
 
 
 def _live_reference(settings: Settings, opts: SessionOptions, clock: Clock, spot: Any,
@@ -379,18 +368,9 @@ class Session:
         ex.restore(fills_repo.list_fills(conn), settlements_repo.list_settlements(conn), [],
                    _stored_starting_cash(conn, starting))
         close_orphaned_orders(conn, clock.now(), "sim")
-        feed: Any = None
-        if strategy_name in ("crypto", "edge"):
-            from kalshibot.feeds import ReplaySpotFeed
-            from kalshibot.feeds.reference import ReferenceConfig, replay_reference
-            from kalshibot.store.history import load_spot
-
-            frame = load_spot(data, since=start - timedelta(hours=6),
-                              until=span[1] + timedelta(hours=1))
-            # crypto: recorded index rows are the index, the rest exchange spot (issue 17)
-            feed = (replay_reference(frame, clock, ReferenceConfig.from_settings(settings))
-                    if strategy_name == "crypto" else ReplaySpotFeed(frame, clock))
-        strategy = build_strategy(strategy_name, feed=feed, settings=settings, history=data)
+        # crypto/edge: spot (and index) feeds replayed from the data store on this clock
+        strategy = build_strategy(strategy_name, settings=settings, history=data, clock=clock,
+                                  span=(start, span[1]))
         engine = cls._engine(settings, opts, conn, ex, strategy, run_id, starting, clock,
                              record_books=False)
         return cls(settings, opts, clock, ex, engine, conn, run_id, strategy_name, data, span[1])
@@ -458,7 +438,8 @@ class Session:
                             clock)
             if strategy_name == "crypto":
                 feed = _live_reference(settings, opts, clock, feed, md)
-        strategy = build_strategy(strategy_name, feed=feed, settings=settings, history=conn)
+        strategy = build_strategy(strategy_name, feed=feed, settings=settings, history=conn,
+                                  clock=clock)
         engine = cls._engine(settings, opts, conn, ex, strategy, run_id, starting, clock,
                              record_books=True)
         # Only now that the engine holds the stored portfolio may socket fills arrive (each

@@ -7,10 +7,11 @@ API::
     reports[0].stats.net_pnl          # Decimal dollars
 
 Modules: ``config`` (settings, fill-model presets), ``runner`` (engine over SimExchange),
-``fastpath`` (cycle skipping with strategy screens), ``stats`` (pure statistics), ``analysis``
-(linking fills to decisions, unfilled orders, book warnings, lookahead check), ``report``
-(tables, JSON, CSV, PNG), ``sweep`` (joblib parameter grids), ``strategies`` (registry),
-``model`` (registry artefact or walk-forward model strategy).
+``fastpath`` (vectorised strategy screens), ``planner`` (which cycles to skip with a screen),
+``probe`` (event-driven skipping for strategies without one), ``stats`` (pure statistics),
+``analysis`` (linking fills to decisions, unfilled orders, book warnings, lookahead check),
+``report`` (tables, JSON, CSV, PNG), ``sweep`` (joblib parameter grids). Strategies come from
+the one registry ``kalshibot.strategy.registry``, shared with ``trade``.
 """
 
 from __future__ import annotations

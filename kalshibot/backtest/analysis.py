@@ -41,7 +41,7 @@ def _entry_decisions(run: StrategyRun) -> dict[str, Decision]:
     return out
 
 
-def _points(run: StrategyRun) -> list[tuple[datetime, Decimal, Decimal]]:
+def equity_points(run: StrategyRun) -> list[tuple[datetime, Decimal, Decimal]]:
     """(ts, cash, equity) over the whole simulated span: the start (all cash) and the end
     (final equity) bound the curve, so skipped cycles weigh exactly as run ones."""
     pts = [(p.ts, p.cash.amount, p.equity.amount) for p in run.equity]
@@ -74,7 +74,7 @@ def run_stats(run: StrategyRun, data: sqlite3.Connection) -> Stats:
     return compute(
         starting_cash=run.starting_cash.amount, final_equity=run.final_equity.amount,
         fills=run.fills, results={t: m.result for t, m in run.markets.items()}, marks=marks,
-        equity_points=_points(run),
+        equity_points=equity_points(run),
         entry_edges=edges, series_of={t: m.series for t, m in run.markets.items()},
         forecasts=forecasts)
 

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from kalshibot.backtest.analysis import _points
+from kalshibot.backtest.analysis import equity_points
 from kalshibot.backtest.runner import StrategyRun
 from kalshibot.backtest.stats import max_drawdown
 from kalshibot.errors import UserInputError
@@ -61,7 +61,7 @@ def breakdown(run: StrategyRun, period: str) -> list[PeriodRow]:
     only when they hold an equity point or a fill)."""
     period_of(datetime.now(UTC), period)  # validates the name
     curves: dict[str, list[Decimal]] = {}
-    for ts, _cash, eq in _points(run):
+    for ts, _cash, eq in equity_points(run):
         curves.setdefault(period_of(ts, period), []).append(eq)
     fees: dict[str, Decimal] = {}
     fills: dict[str, int] = {}

@@ -33,7 +33,6 @@ Assumption (true for data written by ``store.books`` and ``sim.sample``): a snap
 from __future__ import annotations
 
 import sqlite3
-from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -407,14 +406,11 @@ class MeanRevScreen:
             if mc.pushed >= k:
                 continue
             lo, hi = mc.pushed - mc.k_lo, k - mc.k_lo
-            seg = mc.mids[lo:hi][mc.valid[lo:hi]]
-            if len(seg):
-                d = self.s._mids.setdefault(t, deque(maxlen=self.s.window))
-                d.extend(seg[-self.s.window:].tolist())
+            self.s.observe(t, mc.mids[lo:hi][mc.valid[lo:hi]][-self.s.window:].tolist())
             mc.pushed = k + 1  # the full cycle at k pushes its own mid
         for t in closed:  # closed markets are never shown to the strategy again
             del self.loaded[t]
-            self.s._mids.pop(t, None)
+            self.s.forget(t)
 
     def k_at(self, t: datetime) -> int:
         """The first cycle index whose time is at or after ``t``."""

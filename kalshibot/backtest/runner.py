@@ -10,9 +10,11 @@ orders reach the simulated venue at ``t + latency_s`` and fill against the book 
 Engine settings for replays: discovery every cycle (free against the sim), no reconciliation
 (a simulated venue cannot disagree with itself), no kill-switch file.
 
-Results: fills, orders, decisions, equity points and settlements read back from the state
-store, plus the unsettled positions marked at the last recorded mid (reported as such). Money
-is exact (``Money``/``Decimal``, dollars).
+Results: fills, orders and settlements read back from the state store; decisions and equity
+points streamed from it on demand (``results.StoredRows``: the store stays open while the
+``StrategyRun`` is referenced, so memory does not grow with the length of the run); the
+unsettled positions marked at the last recorded mid (reported as such). Money is exact
+(``Money``/``Decimal``, dollars).
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from __future__ import annotations
 import sqlite3
 import tempfile
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -28,14 +31,18 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from kalshibot.backtest.config import BacktestConfig
 from kalshibot.backtest.fastpath import screen_for
-from kalshibot.backtest.strategies import StrategyContext, build
+from kalshibot.backtest.planner import SkipPlanner
+from kalshibot.backtest.probe import MemoStrategy, ProbePlanner
+from kalshibot.backtest.results import RunStore, StoredRows, counter
 from kalshibot.clock import SimClock
-from kalshibot.domain.book import OrderBook
+from kalshibot.config import Settings
 from kalshibot.domain.market import Market, Result, Settlement
 from kalshibot.domain.money import Count, Money, Price
-from kalshibot.domain.orders import Action, Fill, Side
+from kalshibot.domain.orders import Fill
 from kalshibot.engine import Engine, EngineConfig
 from kalshibot.errors import UserInputError
 from kalshibot.risk import RiskLimits, RiskManager
@@ -45,11 +52,12 @@ from kalshibot.store import fills as fills_repo
 from kalshibot.store import settlements as settlements_repo
 from kalshibot.store.books import book_at
 from kalshibot.store.connection import atomic, connect
-from kalshibot.store.decisions import Decision, list_decisions
-from kalshibot.store.equity import EquityPoint, equity_curve
+from kalshibot.store.decisions import Decision, iter_decisions
+from kalshibot.store.equity import EquityPoint, iter_equity
 from kalshibot.store.orders import OrderRecord, list_orders
 from kalshibot.store.runs import start_run
 from kalshibot.strategy.base import StrategyParams
+from kalshibot.strategy.registry import StrategyContext, build
 
 NO_KILL = Path("/nonexistent/kalshibot-backtest/KILL")
 MAX_BOOK_AGE = timedelta(minutes=5)  # fallback when the data has too few snapshots to measure
@@ -58,16 +66,25 @@ NO_CURRENT_BOOK = "no current order book"  # the engine's decision reason (engin
 
 def median_interval(data: sqlite3.Connection, tickers: list[str]) -> timedelta | None:
     """The median time between consecutive recorded snapshots of the same market (None:
-    fewer than two snapshots of any market)."""
-    gaps: list[int] = []
+    fewer than two snapshots of any market). Gaps are tallied by value (a recording has few
+    distinct intervals), so memory does not grow with the number of snapshots."""
+    tally: Counter[int] = Counter()
     for t in tickers:
-        rows = data.execute("SELECT ts FROM book_snapshots WHERE ticker = ? ORDER BY ts",
-                            (t,)).fetchall()
-        gaps += [b[0] - a[0] for a, b in zip(rows, rows[1:], strict=False) if b[0] > a[0]]
-    if not gaps:
-        return None
-    gaps.sort()
-    return timedelta(milliseconds=gaps[len(gaps) // 2])
+        row = data.execute("SELECT group_concat(ts) FROM book_snapshots WHERE ticker = ?",
+                           (t,)).fetchone()
+        if row is None or row[0] is None:
+            continue
+        ts = np.sort(np.array(row[0].split(","), dtype=np.int64))
+        gaps = np.diff(ts)
+        values, counts = np.unique(gaps[gaps > 0], return_counts=True)
+        tally.update(dict(zip(values.tolist(), counts.tolist(), strict=True)))
+    half = sum(tally.values()) // 2
+    seen = 0
+    for gap in sorted(tally):  # the element at index len // 2 of the sorted gaps
+        seen += tally[gap]
+        if seen > half:
+            return timedelta(milliseconds=gap)
+    return None
 
 
 def book_age_limit(cfg: BacktestConfig, data: sqlite3.Connection,
@@ -108,8 +125,8 @@ class StrategyRun:
     starting_cash: Money
     fills: list[Fill]
     orders: list[OrderRecord]
-    decisions: list[Decision]
-    equity: list[EquityPoint]
+    decisions: Sequence[Decision]  # streamed from the run's store (results.StoredRows)
+    equity: Sequence[EquityPoint]  # likewise
     settlements: list[Settlement]
     markets: dict[str, MarketInfo]
     unsettled: list[Unsettled]
@@ -129,14 +146,22 @@ class StrategyRun:
     @property
     def no_current_book(self) -> int:
         """Decisions skipped because no book recorded within the age limit existed."""
+        if isinstance(self.decisions, StoredRows):
+            conn = self.decisions.store.conn
+            return int(conn.execute("SELECT count(*) FROM decisions WHERE run_id = ? AND "
+                                    "reason = ?", (self.run_id, NO_CURRENT_BOOK)).fetchone()[0])
         return sum(1 for d in self.decisions if d.reason == NO_CURRENT_BOOK)
 
 
-def _limits(cfg: BacktestConfig) -> RiskLimits:
+def _settings() -> Settings:
+    """A backtest's settings: the built-in defaults (no environment, no .env file)."""
     from kalshibot.config import load_settings
 
-    s = load_settings(env={}, dotenv_file=None)
-    limits = RiskLimits.from_settings(s)
+    return load_settings(env={}, dotenv_file=None)
+
+
+def _limits(cfg: BacktestConfig) -> RiskLimits:
+    limits = RiskLimits.from_settings(_settings())
     if cfg.limits:
         from dataclasses import fields, replace
 
@@ -198,6 +223,19 @@ PROGRESS: ContextVar[Callable[[str, int, int], None] | None] = ContextVar(
     "backtest_progress", default=None)
 
 
+def _state_store(path: Path, run_id: str, name: str, cfg: BacktestConfig,
+                 t0: datetime) -> sqlite3.Connection:
+    """The run's own store, with its run started. A file, not ``:memory:``, so a long
+    backtest's decisions and equity rows live on disk (SQLite's page cache stays small)."""
+    conn = connect(path)
+    conn.execute("PRAGMA synchronous = OFF")  # a replay's store: a crash loses the run anyway
+    conn.execute("PRAGMA locking_mode = EXCLUSIVE")  # no other reader while it runs
+    with atomic(conn):
+        start_run(conn, run_id, mode="backtest", exchange="sim", now=t0,
+                  config={"strategy": name, "params": dict(cfg.params)})
+    return conn
+
+
 def run_strategy(cfg: BacktestConfig, name: str, data: sqlite3.Connection, *,
                  end_at: datetime | None = None, state_path: Path | None = None) -> StrategyRun:
     """Backtest one strategy. ``end_at`` stops the clock early (lookahead checks)."""
@@ -227,198 +265,36 @@ def run_strategy(cfg: BacktestConfig, name: str, data: sqlite3.Connection, *,
     if end_at is not None:
         t_last = min(t_last, end_at)
     n_cycles = int((t_last - t0) / interval) + 1
-    ctx = StrategyContext(data, clock, cfg, span, tuple(m.ticker for m in markets))
+    ctx = StrategyContext(data, clock, _settings(), span=span,
+                          tickers=tuple(m.ticker for m in markets), backtest=cfg)
     strategy = build(name, ctx, strat_params)
-    # The run's own records go to a temporary file, not ``:memory:``, so a long backtest's
-    # decisions and equity rows live on disk (SQLite's page cache stays small).
+    screen = None
+    if cfg.fast:
+        screen = screen_for(strategy, params, data, markets, t0, interval, n_cycles,
+                            max_book_age=max_age, unknown_size=fm.unknown_size is not None)
+    # without a screen, the fast path probes the strategy cycle by cycle (event-driven)
+    memo = MemoStrategy(strategy) if cfg.fast and screen is None else None
     tmp = None
     if state_path is None:
         tmp = tempfile.TemporaryDirectory(prefix="kalshibot-backtest-")
         state_path = Path(tmp.name) / "state.sqlite"
-    conn = connect(state_path)
-    conn.execute("PRAGMA synchronous = OFF")  # a replay's store: a crash loses the run anyway
-    conn.execute("PRAGMA locking_mode = EXCLUSIVE")  # no other reader while it runs
-    with atomic(conn):
-        start_run(conn, run_id, mode="backtest", exchange="sim", now=t0,
-                  config={"strategy": name, "params": dict(cfg.params)})
-    engine = Engine(conn=conn, exchange=ex, strategy=strategy, params=params,
+    conn = _state_store(state_path, run_id, name, cfg, t0)
+    engine = Engine(conn=conn, exchange=ex, strategy=memo or strategy, params=params,
                     risk=RiskManager(_limits(cfg)),
                     config=EngineConfig(run_id, discover_every=1, reconcile_every=1 << 40,
                                         kill_switch_path=NO_KILL,
                                         fractional=False),
                     starting_cash=Money(cfg.starting_cash), now=t0)
     engine.start(t0)
-    screen = None
-    if cfg.fast:
-        screen = screen_for(strategy, params, data, markets, t0, interval, n_cycles,
-                            max_book_age=max_age, unknown_size=fm.unknown_size is not None)
-    by_ticker = {m.ticker: m for m in markets}
-
-    def stuck(ticker: str, now: datetime) -> bool:
-        m = by_ticker.get(ticker)
-        return (m is not None and m.result is Result.NONE
-                and now >= m.close_time + settle)
-
-    def holding(now: datetime) -> bool:
-        if any(not stuck(p.ticker, now) for p in account.positions()):
-            return True
-        return any(not stuck(p.ticker, now) for p in engine.open_positions())
-
-    def must_run(now: datetime) -> bool:
-        if account.open_orders():
-            return True
-        if holding(now):
-            return True
-        return ex.taken_is_current(now)
-
-    # Local view of resting orders after the last full cycle: (earliest stale deadline,
-    # whether any order's outcome is unresolved). Only a full cycle changes them.
-    stale_after = engine.cfg.stale_order_after
-    local: tuple[datetime | None, bool, dict[str, tuple[Side, Price]]] | None = None
-
-    def resting_state() -> tuple[datetime | None, bool, dict[str, tuple[Side, Price]]]:
-        """(earliest stale deadline, any order's outcome unresolved, the markets holding
-        exactly one resting buy: its side and price) after the last full cycle."""
-        nonlocal local
-        if local is None:
-            recs = engine.orders.open_orders()
-            deadline = min((r.created for r in recs), default=None)
-            per: dict[str, list[OrderRecord]] = {}
-            for r in recs:
-                per.setdefault(r.ticker, []).append(r)
-            one = {t: (rs[0].side, rs[0].price) for t, rs in per.items()
-                   if len(rs) == 1 and rs[0].action is Action.BUY}
-            local = (None if deadline is None else deadline + stale_after,
-                     bool(engine.orders.blocked_markets()), one)
-        return local
-
-    close_window = timedelta(seconds=engine.risk.limits.min_seconds_to_close)
-
-    def kept(k: int) -> int:
-        """The first cycle >= ``k`` at which the engine would cancel a resting order: its
-        market's proposal is not certain to be that order (or a market holds more than one
-        order, or a sell)."""
-        assert screen is not None
-        _, _, resting = resting_state()
-        if any(o.ticker not in resting for o in account.open_orders()):
-            return k
-        return screen.next_unmatched(k, resting)
-
-    def quiet_until(k: int, now: datetime) -> int:
-        """For a flat account with resting orders: the first cycle >= ``k`` at which anything
-        could happen (k itself when that cannot be ruled out). Nothing can before it: every
-        proposal is certain to be the order already resting in its market and no other entry
-        is proposed (screen), no order turns stale or nears its market's close, no book of
-        ours is depleted, no stored trade reaches the orders and no shown book touches their
-        prices. ``replay_quiet_span`` then leaves the venue as the skipped polls would."""
-        if screen is None or holding(now) or ex.taken_is_current(now):
-            return k
-        deadline, blocked, resting = resting_state()
-        nk = min(screen.next_flag(k, resting), kept(k))
-        if nk <= k:
-            return k
-        if blocked:
-            return k
-        if deadline is not None:
-            nk = min(nk, screen.k_at(deadline))
-        for o in account.open_orders():
-            m = by_ticker.get(o.ticker)
-            if m is None:
-                return k
-            nk = min(nk, screen.k_at(m.close_time - close_window))
-            nk = screen.next_touch(o.ticker, o.side, o.action, o.price, k, nk)
-            traded = ex.next_trade_at(o.ticker)
-            if traded is not None:
-                nk = min(nk, screen.k_at(traded))
-            if nk <= k:
-                return k
-        return nk
-
-    def skip_quietly(k: int, nk: int) -> None:
-        for t in sorted({o.ticker for o in account.open_orders()}):
-            c = screen.last_shown(t, k, nk) if screen is not None else None
-            if c is not None:
-                ex.replay_quiet_span(t, t0 + c * interval)
-
-    def hold_until(k: int, now: datetime) -> int:
-        """For an account holding positions and no resting order: the first cycle >= ``k``
-        at which anything but marks could change (k itself when that cannot be ruled out):
-        the screen flags no entry, no held position could be exited, no held market closes
-        or settles, and no book of ours is depleted. The skipped cycles then only move the
-        marks, the equity, the breaker's peak and the equity curve (``skip_holding``)."""
-        if screen is None or account.open_orders() or ex.taken_is_current(now):
-            return k
-        deadline, blocked, _ = resting_state()
-        if blocked or deadline is not None:
-            return k
-        nk = screen.next_flag(k)
-        held = {p.ticker: p.qty for p in account.positions()}
-        if held != {p.ticker: p.qty for p in engine.open_positions()}:
-            return k
-        for t in held:
-            m = by_ticker.get(t)
-            if m is None:
-                return k
-            if stuck(t, now):
-                continue
-            if now >= m.close_time:
-                nk = min(nk, screen.k_at(m.close_time + settle))
-            else:
-                nk = min(nk, screen.k_at(m.close_time), screen.next_exit(t, k))
-            if nk <= k:
-                return k
-        return nk
-
-    def skip_holding(k: int, nk: int) -> None:
-        """What cycles ``k .. nk-1`` would have done (see ``hold_until``): each marks the held
-        positions on the top of its shown book, then the engine tracks the equity exactly as
-        a cycle does (``Engine.quiet_cycle``)."""
-        assert screen is not None
-        shown: dict[int, dict[str, OrderBook]] = {}
-        for p in engine.open_positions():
-            ks, bids, asks = screen.shown_tops(p.ticker, k, nk)
-            for c, b, a in zip(ks.tolist(), bids.tolist(), asks.tolist(), strict=True):
-                shown.setdefault(c, {})[p.ticker] = top_book(p.ticker, b, a)
-        with atomic(conn):
-            for c in range(k, nk):
-                engine.quiet_cycle(t0 + c * interval, shown.get(c, {}))
-
-    def quiet_with_orders(k: int, now: datetime) -> bool:
-        """One cycle of ``quiet_until``'s kind where a book does touch an order: feeding the
-        venue's trades and books to the orders fills nothing (``replay_quiet_feed`` then
-        leaves exactly the state the cycle would)."""
-        if screen is None or holding(now) or ex.taken_is_current(now):
-            return False
-        if screen.next_flag(k, resting_state()[2]) <= k or kept(k) <= k:
-            return False
-        deadline, blocked, _ = resting_state()
-        if blocked or (deadline is not None and now >= deadline):
-            return False
-        for o in account.open_orders():
-            m = by_ticker.get(o.ticker)
-            if m is None or now >= m.close_time:
-                return False
-        return ex.replay_quiet_feed(now)
-
-    def skip_to(k: int, now: datetime) -> int:
-        """Where to go on from cycle ``k``: ``k`` itself when it must run in full, else past a
-        quiet span whose effects on the venue and the engine have been applied."""
-        if screen is None:
-            return k
-        if not must_run(now):
-            return screen.next_flag(k)
-        clock.set(now)
-        if account.open_orders():
-            nk = quiet_until(k, now)
-            if nk > k:
-                skip_quietly(k, nk)
-                return nk
-            return k + 1 if quiet_with_orders(k, now) else k
-        nk = hold_until(k, now)
-        if nk > k:
-            skip_holding(k, nk)
-        return nk
-
+    planner: SkipPlanner | ProbePlanner | None = None
+    if screen is not None:
+        planner = SkipPlanner(screen, account=account, engine=engine, venue=ex,
+                              markets=markets, conn=conn, clock=clock, t0=t0,
+                              interval=interval, settle=settle)
+    elif memo is not None:
+        planner = ProbePlanner(memo, params, account=account, engine=engine, venue=ex,
+                               markets=markets, conn=conn, clock=clock, t0=t0,
+                               interval=interval, settle=settle, n_cycles=n_cycles)
     run = skipped = 0
     errors: list[str] = []
     k = 0
@@ -429,18 +305,17 @@ def run_strategy(cfg: BacktestConfig, name: str, data: sqlite3.Connection, *,
         if report is not None:
             report(name, k, n_cycles)
         now = t0 + k * interval
-        nk = skip_to(k, now)
+        nk = k if planner is None else planner.skip_to(k, now)
         if nk > k:
             skipped += nk - k
             k = nk
             continue
         clock.set(now)
-        if screen is not None:
-            screen.before_cycle(k)
+        if planner is not None:
+            planner.before_full_cycle(k)
         rep = engine.run_cycle(now)
-        local = None
-        if screen is not None:
-            screen.after_cycle(k)
+        if planner is not None:
+            planner.full_cycle_ran(k)
         errors += [f"{now:%Y-%m-%d %H:%M:%S}Z {e}" for e in rep.errors]
         run += 1
         if k >= next_release:
@@ -451,7 +326,7 @@ def run_strategy(cfg: BacktestConfig, name: str, data: sqlite3.Connection, *,
     if clock.now() < end:
         clock.set(end)
     snapshots = screen.snapshots if screen is not None else _count_snapshots(data, markets)
-    out = _collect(cfg, name, run_id, conn, data, engine, markets, end)
+    out = _collect(cfg, name, run_id, RunStore(conn, tmp), data, engine, markets, end)
     out.max_book_age = max_age
     out.in_sample = getattr(strategy, "in_sample", None)
     out.cycles_run, out.cycles_skipped, out.snapshots = run, skipped, snapshots
@@ -459,19 +334,7 @@ def run_strategy(cfg: BacktestConfig, name: str, data: sqlite3.Connection, *,
     out.params = dict(cfg.params)
     out.span = (t0, end)
     out.seconds = time.perf_counter() - t_start
-    conn.close()
-    if tmp is not None:
-        tmp.cleanup()
     return out
-
-
-def top_book(ticker: str, bid_units: int, ask_units: int) -> OrderBook:
-    """A book of the best YES bid and ask only ($0.0001 units, 0 = that side empty); sizes are
-    unknown here and shown as 1 (marks read prices only)."""
-    one = Count(1)
-    yes = [(Price(Decimal(bid_units) / 10000), one)] if bid_units else []
-    no = [(Price(Decimal(10000 - ask_units) / 10000), one)] if ask_units else []
-    return OrderBook.from_levels(ticker, yes, no)
 
 
 def _count_snapshots(data: sqlite3.Connection, markets: list[Market]) -> int:
@@ -482,14 +345,16 @@ def _count_snapshots(data: sqlite3.Connection, markets: list[Market]) -> int:
     return n
 
 
-def _collect(cfg: BacktestConfig, name: str, run_id: str, conn: sqlite3.Connection,
+def _collect(cfg: BacktestConfig, name: str, run_id: str, store: RunStore,
              data: sqlite3.Connection, engine: Engine, markets: list[Market], end: datetime
              ) -> StrategyRun:
+    conn = store.conn
     fills = fills_repo.list_fills(conn)
     orders = list_orders(conn)
-    decisions = sorted(list_decisions(conn, run_id=run_id),
-                       key=lambda d: (d.ts, d.cycle, d.ticker))
-    equity = equity_curve(conn, run_id=run_id)
+    decisions = StoredRows(store, lambda c: iter_decisions(c, run_id),
+                           counter("SELECT count(*) FROM decisions WHERE run_id = ?", run_id))
+    equity = StoredRows(store, lambda c: iter_equity(c, run_id),
+                        counter("SELECT count(*) FROM equity WHERE run_id = ?", run_id))
     setts = settlements_repo.list_settlements(conn)
     info = {m.ticker: MarketInfo(m.ticker, m.series_ticker, m.close_time, m.result)
             for m in markets}

@@ -92,7 +92,7 @@ def _print_walk_forward(cfg: Any, ranges: list[str], windows: int, loss: str, tr
 
 
 def backtest(
-    strategy: list[str] = typer.Option(None, "--strategy", help="Strategies to compare side by side (comma-separated or repeated): meanrev, crypto, model. Default: meanrev."),
+    strategy: list[str] = typer.Option(None, "--strategy", help="Strategies to compare side by side (comma-separated or repeated): meanrev, crypto, edge (alias model). Default: meanrev."),
     series: list[str] = typer.Option(None, "--series", "-s", help="Series tickers (comma-separated or repeated)."),
     tickers: list[str] = typer.Option(None, "--tickers", "-t", help="Market tickers (comma-separated or repeated)."),
     from_: str = typer.Option(None, "--from", help="Only markets closing at or after this UTC time (ISO, e.g. 2026-09-01T00:00Z, or 30m/6h/7d ago)."),
@@ -106,7 +106,7 @@ def backtest(
     min_edge: str = typer.Option(None, "--min-edge", help="Dollars per contract after fees (default: KALSHIBOT_MIN_EDGE)."),
     kelly: str = typer.Option(None, "--kelly", help="Kelly fraction (default: KALSHIBOT_KELLY_FRACTION)."),
     param: list[str] = typer.Option(None, "--param", help="Strategy parameter name=value (repeatable), e.g. z_entry=2.5."),
-    model: str = typer.Option(None, "--model", help="For --strategy edge (alias model): a registry artefact folder, 'current' (default) or 'walk-forward'."),
+    model: str = typer.Option(None, "--model", help="For --strategy edge (alias model): 'walk-forward' (default: retrained on settled markets as time passes), 'current' or a registry artefact folder."),
     model_dir: Path = typer.Option(None, "--model-dir", help="Model registry folder (default: KALSHIBOT_MODEL_DIR)."),
     allow_in_sample: bool = typer.Option(False, "--allow-in-sample", help="With --model: allow a span overlapping the model's training window (the report is stamped IN-SAMPLE)."),
     max_book_age: float = typer.Option(None, "--max-book-age", help="Seconds: a fill needs a book recorded at most this long before the order arrives (default: twice the data's median recording interval)."),

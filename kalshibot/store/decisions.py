@@ -9,11 +9,12 @@ contract, ``proposed_size`` contracts; ``verdict`` approved | denied | skipped. 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
 from kalshibot.store.units import ms_ts, text_decimal, ts_ms
 
@@ -81,6 +82,16 @@ def list_decisions(conn: sqlite3.Connection, *, run_id: str | None = None,
     sql += " ORDER BY ts DESC, id DESC"
     if limit:
         sql += f" LIMIT {int(limit)}"
-    return [Decision(r[0], r[1], ms_ts(r[2]), r[3], r[4], Verdict(r[10]), r[11], r[5],
-                     text_decimal(r[6]), r[7], text_decimal(r[8]), text_decimal(r[9]))
-            for r in conn.execute(sql, args)]
+    return [_decision(r) for r in conn.execute(sql, args)]
+
+
+def _decision(r: Sequence[Any]) -> Decision:
+    return Decision(r[0], r[1], ms_ts(r[2]), r[3], r[4], Verdict(r[10]), r[11], r[5],
+                    text_decimal(r[6]), r[7], text_decimal(r[8]), text_decimal(r[9]))
+
+
+def iter_decisions(conn: sqlite3.Connection, run_id: str) -> Iterator[Decision]:
+    """A run's decisions oldest first (by time, cycle, ticker), streamed row by row."""
+    sql = (f"SELECT {', '.join(COLS)} FROM decisions WHERE run_id = ? "
+           "ORDER BY ts, cycle, ticker")
+    return (_decision(r) for r in conn.execute(sql, (run_id,)))

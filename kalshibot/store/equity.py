@@ -4,9 +4,11 @@ dollars, one row per (run_id, ts)."""
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from kalshibot.domain.money import Money
 from kalshibot.store.units import ms_ts, ts_ms
@@ -43,7 +45,17 @@ def equity_curve(conn: sqlite3.Connection, *, run_id: str | None = None,
     if since is not None:
         sql += " AND ts >= ?"
         args.append(ts_ms(since))
-    return [EquityPoint(ms_ts(r[0]), Money(Decimal(r[1])), Money(Decimal(r[2])),
-                        Money(Decimal(r[3])), Money(Decimal(r[4])), Money(Decimal(r[5])),
-                        run_id=r[6])
-            for r in conn.execute(sql + " ORDER BY ts", args)]
+    return [_point(r) for r in conn.execute(sql + " ORDER BY ts", args)]
+
+
+def _point(r: Sequence[Any]) -> EquityPoint:
+    return EquityPoint(ms_ts(r[0]), Money(Decimal(r[1])), Money(Decimal(r[2])),
+                       Money(Decimal(r[3])), Money(Decimal(r[4])), Money(Decimal(r[5])),
+                       run_id=r[6])
+
+
+def iter_equity(conn: sqlite3.Connection, run_id: str) -> Iterator[EquityPoint]:
+    """``run_id``'s equity curve oldest first, streamed row by row."""
+    sql = ("SELECT ts, cash, equity, realized, unrealized, fees, run_id FROM equity "
+           "WHERE run_id = ? ORDER BY ts")
+    return (_point(r) for r in conn.execute(sql, (run_id,)))

@@ -72,6 +72,17 @@ class MeanReversionStrategy:
         self.no_entry_last_s = no_entry_last_s
         self._mids: dict[str, deque[float]] = {}
 
+    def observe(self, ticker: str, mids: Sequence[float]) -> None:
+        """Feed ``ticker``'s YES mids (float dollars, oldest first) into its window, as the
+        cycles that saw those books would have (fast-path replay of skipped cycles)."""
+        if len(mids):
+            hist = self._mids.setdefault(ticker, deque(maxlen=self.window))
+            hist.extend(mids[-self.window:])
+
+    def forget(self, ticker: str) -> None:
+        """Drop ``ticker``'s window (its market closed and is never shown again)."""
+        self._mids.pop(ticker, None)
+
     def fair_values(self, views: Sequence[MarketView]) -> list[FairValue]:
         out = []
         for v in views:

@@ -1,62 +1,66 @@
 """The *edge* strategy: the trained model's probability against the market's price.
 
-Each cycle it builds feature rows for the markets in view with the one ``FeatureBuilder`` (the
-same code training and backtests use) from history known at the decision time, and asks the
-current registry model for P(YES), batched across markets. History comes from a store
-connection: the market-data store in the sim venue (restricted to ``ts <= now``), the trading
-store in paper/live (the engine records the books it sees); spot history from the store or the
-live feed. Results and settlement values are blanked before features are built.
+One class for every venue (``trade`` paper/live/sim and ``backtest``); only its *feature
+source* differs:
+
+- ``LiveFeatures`` builds the rows each cycle with the one ``FeatureBuilder`` from history known
+  at the decision time, read from a store connection (the market-data store in the sim venue,
+  restricted to ``ts <= now``; the trading store in paper/live, where the engine records the
+  books it sees; spot from the store or the live feed). Results and settlement values are
+  blanked before features are built.
+- ``PrecomputedFeatures`` looks up, per market, the latest row at or before now in a frame
+  ``FeatureBuilder.batch`` computed once over the backtest's selection. The kernels are
+  prefix-stable (``kalshibot.features.builder``), so with the same history depth both sources
+  give identical rows (``tests/strategy/test_model_edge.py``).
+
+The model comes from the registry (``reload`` switches to the current one after retraining) or,
+in a walk-forward backtest, from ``WalkForward``: retrained every ``every`` of simulated time on
+the markets already settled (close + settle delay <= now), only on rows stamped before now.
+Probabilities are clipped to [0.001, 0.999].
 """
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Sequence
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 
 from kalshibot.config import Settings
-from kalshibot.errors import KalshibotError
+from kalshibot.errors import KalshibotError, UserInputError
 from kalshibot.features.builder import FEATURE_NAMES, FeatureBuilder, HistoryFrames
 from kalshibot.strategy.base import FairValue, MarketView
 
+P_MIN, P_MAX = 0.001, 0.999
 
-class ModelEdgeStrategy:
-    name = "edge"
 
-    def __init__(
-        self,
-        model: Any,
-        history: sqlite3.Connection,
-        *,
-        lookback: timedelta = timedelta(minutes=45),
-        spot_lookback: timedelta = timedelta(hours=2),
-        feed: Any = None,
-    ) -> None:
-        self.model = model
+class FeatureSource(Protocol):
+    """Feature rows for the markets in view at ``views[0].now``."""
+
+    def rows(self, views: Sequence[MarketView]) -> pd.DataFrame:
+        """At most one row per market (column ``ticker`` and ``FEATURE_NAMES``), from data
+        stamped at or before now; a market without a row has no feature row yet.
+        ``KalshibotError`` when features cannot be built at all."""
+        ...
+
+
+class LiveFeatures:
+    """Rows built per cycle from a store connection (see module docstring). ``lookback`` of
+    snapshots and trades, ``spot_lookback`` of spot; ``feed`` supplies spot when the store has
+    none."""
+
+    def __init__(self, history: sqlite3.Connection, *,
+                 lookback: timedelta = timedelta(minutes=45),
+                 spot_lookback: timedelta = timedelta(hours=2), feed: Any = None) -> None:
         self.history = history
         self.lookback = lookback
         self.spot_lookback = spot_lookback
         self.feed = feed
         self.builder = FeatureBuilder()
-
-    @classmethod
-    def from_settings(cls, settings: Settings, *, history: sqlite3.Connection | None,
-                      feed: Any = None) -> ModelEdgeStrategy:
-        from kalshibot.models import load_current_model
-
-        if history is None:
-            raise KalshibotError("the edge strategy needs a history store")
-        return cls(load_current_model(settings.model_dir), history, feed=feed)
-
-    def reload(self, settings: Settings) -> None:
-        """Switch to the model currently marked current (after retraining)."""
-        from kalshibot.models import load_current_model
-
-        self.model = load_current_model(settings.model_dir)
 
     def _frames(self, views: Sequence[MarketView]) -> HistoryFrames:
         from kalshibot.store.history import load_markets, load_snapshots, load_spot, load_trades
@@ -93,25 +97,128 @@ class ModelEdgeStrategy:
             rows += [(b.start, "feed", symbol, b.close_float) for b in bars]
         return pd.DataFrame(rows, columns=["ts", "source", "symbol", "price"])
 
+    def rows(self, views: Sequence[MarketView]) -> pd.DataFrame:
+        return self.builder.live_rows(self._frames(views), pd.Timestamp(views[0].now),
+                                      [v.market.ticker for v in views])
+
+
+class PrecomputedFeatures:
+    """Rows looked up in a ``FeatureBuilder.batch`` frame: per market, the latest row stamped
+    at or before now (see module docstring)."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.frame = frame.sort_values(["ticker", "ts"], kind="mergesort").reset_index(drop=True)
+        self._index: dict[str, tuple[np.ndarray, int]] = {}
+        ts = self.frame["ts"].astype("int64").to_numpy() // 1_000_000  # epoch ms
+        for t, idx in self.frame.groupby("ticker", sort=False).indices.items():
+            self._index[str(t)] = (ts[idx], int(idx[0]))
+
+    def row_at(self, ticker: str, now: datetime) -> int | None:
+        """Position in ``frame`` of ``ticker``'s latest row at or before ``now`` (None: none)."""
+        hit = self._index.get(ticker)
+        if hit is None:
+            return None
+        ts, first = hit
+        i = int(np.searchsorted(ts, int(now.timestamp() * 1000), side="right")) - 1
+        return None if i < 0 else first + i
+
+    def rows(self, views: Sequence[MarketView]) -> pd.DataFrame:
+        now = views[0].now
+        at = [self.row_at(t, now) for t in dict.fromkeys(v.market.ticker for v in views)]
+        return self.frame.iloc[[i for i in at if i is not None]]
+
+
+class WalkForward:
+    """Walk-forward models for a backtest over ``frame`` (a ``FeatureBuilder.batch`` frame
+    with labels): every ``every`` of simulated time, a model trained on the rows of markets
+    settled by then (close + ``settle_delay`` <= now) stamped before now; the previous model
+    (or none) while too little settled history exists."""
+
+    def __init__(self, frame: pd.DataFrame, every: timedelta, *,
+                 settle_delay: timedelta = timedelta(seconds=60), min_rows: int = 200) -> None:
+        self.frame = frame
+        self.every = every
+        self.settle_delay = settle_delay
+        self.min_rows = min_rows
+        self.next_train: datetime | None = None
+
+    def model_at(self, now: datetime, current: Any) -> Any:
+        """The model to use at ``now`` given the one in use (``current``, None: none yet)."""
+        if self.next_train is not None and now < self.next_train:
+            return current
+        self.next_train = now + self.every
+        from kalshibot.models import TrainConfig, train_model
+
+        now_ts = pd.Timestamp(now)
+        f = self.frame
+        known = (f["close_time"] + self.settle_delay <= now_ts) & (f["ts"] < now_ts)
+        with contextlib.suppress(UserInputError):
+            return train_model(f[known & f["label"].notna()],
+                               TrainConfig(n_folds=2, n_jobs=1, min_rows=self.min_rows)).model
+        return current
+
+
+def in_sample_overlap(meta: dict[str, Any], span: tuple[datetime, datetime],
+                      model_id: str) -> str | None:
+    """Why a backtest over ``span`` (UTC) is in-sample for a model with metadata ``meta``
+    (None: the spans do not overlap). A model without a recorded training window is treated
+    as in-sample: nothing shows it is not."""
+    w = meta.get("training_window") or {}
+    if not w.get("start") or not w.get("end"):
+        return f"model {model_id} records no training window"
+    start = pd.Timestamp(w["start"])
+    end = pd.Timestamp(w["end"])
+    start = start.tz_localize("UTC") if start.tzinfo is None else start
+    end = end.tz_localize("UTC") if end.tzinfo is None else end
+    if pd.Timestamp(span[0]) <= end and start <= pd.Timestamp(span[1]):
+        return (f"model {model_id} was trained on {start:%Y-%m-%d %H:%M} to "
+                f"{end:%Y-%m-%d %H:%M} UTC, overlapping the backtest span "
+                f"{span[0]:%Y-%m-%d %H:%M} to {span[1]:%Y-%m-%d %H:%M} UTC")
+    return None
+
+
+class ModelEdgeStrategy:
+    """P(YES) from ``model`` (``predict_proba`` over ``FEATURE_NAMES`` columns) on the rows of
+    ``features``; ``walk_forward`` replaces the model as simulated time passes."""
+
+    name = "edge"
+
+    def __init__(self, model: Any, features: FeatureSource, *,
+                 walk_forward: WalkForward | None = None) -> None:
+        self.model = model
+        self.features = features
+        self.walk_forward = walk_forward
+        self.in_sample: str | None = None  # why a backtest of this model is in-sample
+
+    def reload(self, settings: Settings) -> None:
+        """Switch to the model currently marked current (after retraining)."""
+        from kalshibot.models import load_current_model
+
+        self.model = load_current_model(settings.model_dir)
+
     def fair_values(self, views: Sequence[MarketView]) -> list[FairValue]:
         if not views:
             return []
+        if self.walk_forward is not None:
+            self.model = self.walk_forward.model_at(views[0].now, self.model)
+        if self.model is None:
+            return [FairValue(None, "walk-forward: no model yet (too little settled history)")
+                    for _ in views]
         try:
-            hist = self._frames(views)
-            rows = self.builder.live_rows(hist, pd.Timestamp(views[0].now),
-                                          [v.market.ticker for v in views])
+            rows = self.features.rows(views)
         except KalshibotError as exc:
             return [FairValue(None, f"features unavailable: {exc}") for _ in views]
-        if len(rows) == 0:
-            return [FairValue(None, "no feature row (no recent snapshot)") for _ in views]
-        p = self.model.predict_proba(rows[list(FEATURE_NAMES)])
+        p = (self.model.predict_proba(rows[list(FEATURE_NAMES)]) if len(rows)
+             else np.array([], dtype=float))
         by_ticker = dict(zip(rows["ticker"], p, strict=True))
         out = []
         for v in views:
             pv = by_ticker.get(v.market.ticker)
-            if pv is None or not np.isfinite(pv):
-                out.append(FairValue(None, "no feature row for this market"))
+            if pv is None:
+                out.append(FairValue(None, "no feature row at or before now"))
+            elif not np.isfinite(pv):
+                out.append(FairValue(None, "model returned NaN"))
             else:
-                q = float(min(max(pv, 0.001), 0.999))
+                q = float(min(max(pv, P_MIN), P_MAX))
                 out.append(FairValue(q, f"model p={q:.3f}"))
         return out

@@ -17,10 +17,10 @@ import pytest
 
 from kalshibot.backtest import BacktestConfig, backtest
 from kalshibot.backtest.runner import NO_CURRENT_BOOK, median_interval
-from kalshibot.backtest.strategies import REGISTRY, StrategyContext, register
 from kalshibot.store import open_store
 from kalshibot.store.markets import upsert_markets
 from kalshibot.strategy.base import FairValue, MarketView, Strategy
+from kalshibot.strategy.registry import REGISTRY, StrategyContext, register
 from tests.engine.helpers import T0, market
 
 TICKER = "KXTEST-26NOV19-A"
@@ -98,3 +98,21 @@ def test_a_longer_limit_fills_and_the_export_carries_the_book_age(data: Path,
     header, first = trades.read_text().splitlines()[:2]
     assert header.endswith("book_age_s")
     assert float(first.rsplit(",", 1)[1]) > 60  # the stale quote's age is visible
+
+
+def test_median_interval_is_the_middle_of_all_gaps(tmp_path: Path) -> None:
+    """The gaps of every market pooled and sorted, the one at index len // 2 (equal
+    timestamps are not a gap)."""
+    conn = open_store(tmp_path / "gaps.sqlite")
+    try:
+        base = int(T0.timestamp() * 1000)
+        rows = [("A", base + s * 1000, 4000, 100, 4500, 100, None) for s in (0, 1, 2, 7)]
+        rows += [("B", base + s * 1000, 4000, 100, 4500, 100, None) for s in (0, 2, 12)]
+        conn.executemany("INSERT INTO book_snapshots VALUES (?,?,?,?,?,?,?)", rows)
+        conn.commit()
+        # gaps: A 1, 1, 5; B 2, 10 -> sorted 1, 1, 2, 5, 10
+        assert median_interval(conn, ["A", "B"]) == timedelta(seconds=2)
+        assert median_interval(conn, ["A"]) == timedelta(seconds=1)
+        assert median_interval(conn, ["C"]) is None
+    finally:
+        conn.close()

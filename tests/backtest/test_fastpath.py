@@ -9,10 +9,12 @@ orders, order decisions and statistics must equal a run of every cycle, for ever
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -27,6 +29,8 @@ from kalshibot.store.books import SnapshotRow, insert_snapshot_rows
 from kalshibot.store.connection import atomic
 from kalshibot.store.markets import upsert_events, upsert_markets, upsert_series
 from kalshibot.store.trades import TradeRow, insert_trade_rows
+from kalshibot.strategy.base import Strategy
+from kalshibot.strategy.registry import StrategyContext, register
 
 START = datetime(2025, 1, 1, tzinfo=UTC)
 SERIES = "KXFAST15M"
@@ -183,3 +187,93 @@ def _check_fast_equals_full(dataset: Path, model: str, latency_s: float, min_spe
     assert orders(fast) == orders(full)
     assert acted(fast) == acted(full)
     assert fast.stats.as_dict() == full.stats.as_dict()
+
+
+# --- every strategy (issue 22): the event-driven fast path of strategies without a screen ---
+
+@pytest.fixture(scope="module")
+def crypto_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Six hours of the synthetic sample of a 15-minute crypto series, with spot."""
+    from kalshibot.sim.sample import SampleConfig, generate_sample
+
+    p = tmp_path_factory.mktemp("fastpath") / "crypto.sqlite"
+    conn = open_store(p)
+    try:
+        generate_sample(conn, SampleConfig(days=0.25, seed=3, series=("KXBTC15M",),
+                                           end=datetime(2026, 10, 1, tzinfo=UTC)))
+    finally:
+        conn.close()
+    return p
+
+
+def _same_run(cfg: BacktestConfig, min_orders: int) -> list[str]:
+    """A fast run (skipping quiet cycles) and a run of every cycle trade identically; returns
+    the full run's decision reasons."""
+    fast = backtest(cfg)[0]
+    full = backtest(replace(cfg, fast=False))[0]
+    assert full.run.cycles_skipped == 0 and fast.run.cycles_skipped > 0
+    assert fast.run.cycles_run + fast.run.cycles_skipped == full.run.cycles_run
+
+    def acted(r: Any) -> list[Any]:
+        return [(d.ts, d.ticker, d.verdict, d.side, d.edge, d.proposed_size, d.reason)
+                for d in r.run.decisions if d.verdict.value != "skipped"]
+
+    assert len(fast.run.orders) >= min_orders
+    assert [(f.ticker, f.side, f.action, f.price, f.count, f.fee, f.is_taker, f.ts)
+            for f in fast.run.fills] == [
+        (f.ticker, f.side, f.action, f.price, f.count, f.fee, f.is_taker, f.ts)
+        for f in full.run.fills]
+    assert [(o.ticker, o.side, o.action, o.price, o.count, o.filled, o.status, o.created,
+             o.last_error) for o in fast.run.orders] == [
+        (o.ticker, o.side, o.action, o.price, o.count, o.filled, o.status, o.created,
+         o.last_error) for o in full.run.orders]
+    assert acted(fast) == acted(full)
+    assert fast.stats.as_dict() == full.stats.as_dict()
+    assert fast.run.no_current_book == full.run.no_current_book
+    return [d.reason for d in full.run.decisions]
+
+
+def test_fast_equals_full_crypto(crypto_sample: Path) -> None:
+    _same_run(BacktestConfig(data=crypto_sample, strategies=("crypto",)), min_orders=20)
+
+
+def test_fast_equals_full_crypto_holding_with_a_breaker(crypto_sample: Path) -> None:
+    """Positions held through skipped cycles are marked there: a tight breaker trips at the
+    same cycle as in a run of every cycle."""
+    reasons = _same_run(BacktestConfig(data=crypto_sample, strategies=("crypto",),
+                                       limits={"circuit_breaker_drawdown": "0.002"}),
+                        min_orders=2)
+    assert any("drawdown" in r for r in reasons)
+
+
+class _LogisticModel:
+    """A cheap deterministic stand-in for a trained model, reading every feature."""
+
+    def __init__(self) -> None:
+        from kalshibot.features.builder import FEATURE_NAMES
+
+        self.names = list(FEATURE_NAMES)
+        self.w = np.random.default_rng(2).normal(0, 0.5, len(self.names))
+        self.w[self.names.index("p_digital_logit")] = 1.0  # roughly the digital price
+
+    def predict_proba(self, rows: Any) -> Any:
+        x = np.nan_to_num(rows[self.names].to_numpy(dtype=float))
+        return 1 / (1 + np.exp(-(x @ self.w)))
+
+
+def _edge_with_cheap_model(ctx: StrategyContext, params: Mapping[str, str]) -> Strategy:
+    from kalshibot.features.builder import FeatureBuilder
+    from kalshibot.models.training import Selection, load_history
+    from kalshibot.strategy.model_edge import ModelEdgeStrategy, PrecomputedFeatures
+
+    assert ctx.data is not None
+    frame = FeatureBuilder().batch(load_history(ctx.data, Selection(tickers=list(ctx.tickers))))
+    return ModelEdgeStrategy(_LogisticModel(), PrecomputedFeatures(frame))
+
+
+def test_fast_equals_full_edge(crypto_sample: Path) -> None:
+    """The edge strategy class over precomputed features (a cheap model in place of a trained
+    one: the fast path does not depend on what the model is)."""
+    register("edge-cheap-model", _edge_with_cheap_model)
+    _same_run(BacktestConfig(data=crypto_sample, strategies=("edge-cheap-model",)),
+              min_orders=3)

@@ -11,9 +11,9 @@ from decimal import Decimal
 from pathlib import Path
 
 from kalshibot.backtest import FillModel, backtest
-from kalshibot.backtest.strategies import REGISTRY, StrategyContext, register
 from kalshibot.cli.main import run as cli
 from kalshibot.strategy.base import FairValue, MarketView, Strategy
+from kalshibot.strategy.registry import REGISTRY, StrategyContext, register
 from tests.backtest.make_golden import DB, config
 from tests.conftest import shared_path
 
