@@ -4,7 +4,10 @@
 ``--model current`` the registry's current model (``--model-dir``), and
 ``--model walk-forward`` retrains every ``--retrain-every`` hours of simulated time on the
 markets already settled (close + settle delay <= now) and only on feature rows stamped before
-now, so the model never sees the future.
+now, so the model never sees the future. Each retraining's fit tasks (its evaluation folds and
+the final fit) run on ``BacktestConfig.train_backend``: "local" (in process) or "dask" (one
+shared ``kalshibot.cluster`` client for the run; every retraining scatters its training rows to
+the workers), with the same model, hence the same trades, either way.
 
 Features come from ``FeatureBuilder.batch`` over the selection, computed once: its kernels are
 prefix-stable (a row's features use data stamped at or before the row only; see
@@ -22,9 +25,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from kalshibot.backtest.strategies import StrategyContext
-from kalshibot.errors import UserInputError
+from kalshibot.errors import DataError, UserInputError
 from kalshibot.strategy.base import FairValue, MarketView
 
 
@@ -53,12 +57,14 @@ class ModelStrategy:
 
     def __init__(self, frame: pd.DataFrame, *, model: Any = None,
                  retrain_every: timedelta | None = None,
-                 settle_delay: timedelta = timedelta(seconds=60), min_rows: int = 200) -> None:
+                 settle_delay: timedelta = timedelta(seconds=60), min_rows: int = 200,
+                 backend: str = "local", scheduler: str | None = None, jobs: int = 1) -> None:
         self.frame = frame.sort_values(["ticker", "ts"], kind="mergesort").reset_index(drop=True)
         self.model = model
         self.retrain_every = retrain_every
         self.settle_delay = settle_delay
         self.min_rows = min_rows
+        self.backend, self.scheduler, self.jobs = backend, scheduler, jobs
         self._next_train: datetime | None = None
         self._index: dict[str, tuple[np.ndarray, int]] = {}
         ts = self.frame["ts"].astype("int64").to_numpy() // 1_000_000  # epoch ms
@@ -77,8 +83,12 @@ class ModelStrategy:
         frame = FeatureBuilder().batch(hist)
         settle = timedelta(seconds=cfg.settle_delay_s)
         if which == "walk-forward":
+            from kalshibot.models.training import check_backend
+
             return cls(frame, retrain_every=timedelta(hours=cfg.retrain_every_h),
-                       settle_delay=settle)
+                       settle_delay=settle,
+                       backend=check_backend(cfg.train_backend, cfg.train_scheduler),
+                       scheduler=cfg.train_scheduler, jobs=cfg.train_jobs)
         from kalshibot.models import load_current_model, load_model
 
         if which == "current":
@@ -106,14 +116,24 @@ class ModelStrategy:
     def _retrain(self, now: datetime) -> None:
         from kalshibot.models import TrainConfig, train_model
 
+        client = None
+        if self.backend == "dask":
+            from kalshibot.cluster import shared_client
+
+            client = shared_client(self.scheduler, self.jobs)
         now_ts = pd.Timestamp(now)
         f = self.frame
         known = (f["close_time"] + self.settle_delay <= now_ts) & (f["ts"] < now_ts)
         train = f[known & f["label"].notna()]
-        # not enough settled history yet: keep the previous model (or none)
-        with contextlib.suppress(UserInputError):
+        # not enough settled history yet (too few rows, or a fold holding one outcome, a
+        # DataError): keep the previous model (or none) until the next retraining time. This
+        # used to escape on DataError, skip the cycle and retry on every cycle.
+        with contextlib.suppress(UserInputError, DataError):
             self.model = train_model(train, TrainConfig(n_folds=2, n_jobs=1,
-                                                        min_rows=self.min_rows)).model
+                                                        min_rows=self.min_rows,
+                                                        backend=self.backend,
+                                                        scheduler=self.scheduler),
+                                     client=client).model
 
     def fair_values(self, views: Sequence[MarketView]) -> list[FairValue]:
         if not views:
@@ -128,8 +148,12 @@ class ModelStrategy:
                     for _ in views]
         rows = [self._row(v.market.ticker, v.now) for v in views]
         have = [r for r in rows if r is not None]
-        probs = (self.model.predict_proba(self.frame.iloc[have]) if have
-                 else np.array([], dtype=float))
+        probs = np.array([], dtype=float)
+        if have:
+            # a few rows per cycle: one thread (OpenMP start-up per boosting iteration cost
+            # ~3 ms a call, i.e. most of a walk-forward backtest's time on a busy machine)
+            with threadpool_limits(limits=1):
+                probs = self.model.predict_proba(self.frame.iloc[have])
         out: list[FairValue] = []
         j = 0
         for r in rows:
