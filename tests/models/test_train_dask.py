@@ -84,21 +84,37 @@ def test_train_on_a_local_cluster_equals_single_process_with_the_database_moved_
     assert np.array_equal(got.model.predict_proba(feats), expected.model.predict_proba(feats))
 
 
-def test_train_cli_with_a_scheduler_equals_local(tmp_path: Path, clean_env: Path,
-                                                 cluster: tuple[Any, Path],
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_train_cli_on_the_configured_scheduler_equals_local(
+        tmp_path: Path, clean_env: Path, cluster: tuple[Any, Path],
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import distributed
+
+    def no_local_cluster(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a local cluster was started instead of using the scheduler")
+
+    # KALSHIBOT_DASK_SCHEDULER applies to --backend dask only: the local run stays local
+    monkeypatch.setenv("KALSHIBOT_DASK_SCHEDULER", cluster[0].scheduler_address)
+    monkeypatch.setattr(distributed, "LocalCluster", no_local_cluster)
     docs = []
-    for extra in (["--backend", "local"], ["--scheduler", cluster[0].scheduler_address]):
-        db = tmp_path / f"{extra[0][2:]}.sqlite"
+    for name in ("local", "dask"):
+        db = tmp_path / f"{name}.sqlite"
         shutil.copy(DB, db)
-        code = cli(["train", "--db", str(db), "--model-dir", str(tmp_path / extra[0][2:]),
-                    "--folds", "2", "--jobs", "1", "--json", "--force", *extra])
+        code = cli(["train", "--db", str(db), "--model-dir", str(tmp_path / name),
+                    "--folds", "2", "--jobs", "1", "--json", "--force", "--backend", name])
         out = capsys.readouterr()
         assert code == 0, out.err
         docs.append(json.loads(out.out))
     local, dask = docs
     for key in ("rows", "training_window", "report", "beats_market"):
         assert dask[key] == local[key], key
+
+
+def test_train_help_names_the_backends_and_the_scheduler_setting(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    assert cli(["train", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "--backend" in out and "--scheduler" in out and "KALSHIBOT_DASK_SCHEDULER" in out
 
 
 def test_walk_forward_retraining_on_dask_trades_like_single_process(
