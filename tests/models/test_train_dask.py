@@ -122,7 +122,8 @@ def test_walk_forward_retraining_on_dask_trades_like_single_process(
     from kalshibot.backtest import backtest
     from kalshibot.cluster import close_shared
 
-    cfg = replace(config(), strategies=("edge",), series=("KXBTC15M",), retrain_every_h=1.5)
+    cfg = replace(config(), strategies=("edge",), series=("KXBTC15M",), retrain_every_h=1.5,
+                  interval_s=60.0)
     expected = backtest(cfg)[0]
     try:
         got = backtest(replace(cfg, train_backend="dask",
