@@ -55,8 +55,8 @@ def train(
                              "workers of a local Dask cluster)."),
     backend: str | None = typer.Option(None, "--backend", help="Where the folds and the final "
                                        "fit run: local (default, joblib) or dask (needs the "
-                                       "[dask] extra; a local cluster of --jobs workers unless "
-                                       "--scheduler)."),
+                                       "dask extra: pip install distributed; a local cluster "
+                                       "of --jobs workers unless --scheduler)."),
     scheduler: str | None = typer.Option(None, "--scheduler", help="Dask scheduler address, "
                                          "e.g. tcp://10.0.0.5:8786 (implies --backend dask; "
                                          "with --backend dask the default is "
