@@ -132,7 +132,8 @@ class Settings(BaseSettings):
     crypto_vol_halflife_s: float = 1800.0
 
     # --- issue 18: sweeps on a Dask cluster ---
-    # Scheduler address for `backtest --sweep --backend dask` ("" = start a local cluster).
+    # Scheduler address for `--backend dask` (backtest sweeps/search/walk-forward retraining,
+    # `train`; "" = start a local cluster).
     dask_scheduler: str = ""
 
     # --- issue 19: a paper/live session that cannot reach the exchange stops ---

@@ -29,6 +29,21 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     return tmp_path
 
 
+@pytest.fixture
+def no_distributed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make ``import distributed`` fail, as on a machine without the [dask] extra."""
+    import builtins
+
+    real_import = builtins.__import__
+
+    def fake(name: str, *args: object, **kwargs: object) -> object:
+        if name == "distributed" or name.startswith("distributed."):
+            raise ImportError(f"No module named {name!r}")
+        return real_import(name, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(builtins, "__import__", fake)
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--full", action="store_true", default=False,
                      help="run everything: slow tests too, at full size (reliability suite)")

@@ -82,6 +82,11 @@ class BacktestConfig:
     # arrives (None: twice the data's median recording interval, see runner.book_age_limit)
     max_book_age_s: float | None = None
     allow_in_sample: bool = False  # issue 22: allow --model spans overlapping its training
+    # issue 18: where walk-forward retraining fits ("local" or "dask"; see models.training),
+    # the Dask scheduler (None: a local cluster of train_jobs worker processes)
+    train_backend: str = "local"
+    train_scheduler: str | None = None
+    train_jobs: int = 1
 
     def with_params(self, **params: str) -> BacktestConfig:
         return replace(self, params={**self.params, **params})

@@ -18,21 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from kalshibot.backtest.config import BacktestConfig
-from kalshibot.errors import UserInputError
-
-INSTALL_HINT = ("--backend dask needs the 'distributed' package: pip install distributed "
-                "(the kalshibot 'dask' extra)")
+from kalshibot.cluster import INSTALL_HINT, close_client, make_client, require_distributed
 
 #: Per worker process: snapshot digest -> the file it was written to.
 _SNAPSHOTS: dict[str, Path] = {}
-
-
-def require_distributed() -> None:
-    """Raise a one-line ``UserInputError`` (exit 2) when ``distributed`` is not installed."""
-    try:
-        import distributed  # noqa: F401
-    except ImportError:
-        raise UserInputError(INSTALL_HINT) from None
 
 
 def snapshot_bytes(data: Path | str) -> bytes:
@@ -71,24 +60,6 @@ def run_task(blob: bytes, digest: str, cfg: BacktestConfig, strategy: str,
     return run_one(replace(cfg, data=_materialise(blob, digest)), strategy, params)
 
 
-def make_client(scheduler: str | None, n_workers: int) -> tuple[Any, Any]:
-    """``(client, cluster)``: connect to ``scheduler`` or start a local cluster of processes
-    (``cluster`` is None for a remote scheduler)."""
-    require_distributed()
-    from distributed import Client, LocalCluster
-
-    if scheduler:
-        try:
-            return Client(scheduler, timeout="10s"), None
-        except (OSError, TimeoutError) as exc:
-            raise UserInputError(f"cannot reach the Dask scheduler at {scheduler}: {exc}",
-                                 hint="start one with `dask scheduler` and workers with "
-                                      "`dask worker ADDR`") from None
-    cluster = LocalCluster(n_workers=max(1, n_workers), threads_per_worker=1, processes=True,
-                           dashboard_address=None)
-    return Client(cluster), cluster
-
-
 def run_on_client(client: Any, cfg: BacktestConfig, tasks: Sequence[tuple[str, dict[str, str]]],
                   *, on_dispatched: Callable[[], None] | None = None) -> list[dict[str, Any]]:
     """Run ``tasks`` (strategy, params) on ``client``; results in task order.
@@ -111,6 +82,8 @@ def run_dask(cfg: BacktestConfig, tasks: Sequence[tuple[str, dict[str, str]]], *
     try:
         return run_on_client(client, cfg, tasks)
     finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+        close_client(client, cluster)
+
+
+__all__ = ["INSTALL_HINT", "make_client", "require_distributed", "run_dask", "run_on_client",
+           "run_task", "snapshot_bytes"]

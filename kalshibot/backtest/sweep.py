@@ -76,16 +76,9 @@ def multiple_testing_warning(n: int) -> str | None:
 
 def check_backend(backend: str | None, scheduler: str | None = None) -> str:
     """The backend to use; unknown or uninstalled ones are a one-line ``UserInputError``."""
-    name = (backend or ("dask" if scheduler else "loky")).strip().lower()
-    if name not in BACKENDS:
-        raise UserInputError(f"--backend {backend!r}: choose from {', '.join(BACKENDS)}")
-    if scheduler and name != "dask":
-        raise UserInputError(f"--scheduler needs --backend dask, not {name!r}")
-    if name == "dask":
-        from kalshibot.backtest.distributed import require_distributed
+    from kalshibot.cluster import check_backend as check
 
-        require_distributed()
-    return name
+    return check(backend, scheduler, default="loky", listed=BACKENDS)
 
 
 def run_sweep(cfg: BacktestConfig, specs: list[str], *, metric: str = "sharpe",

@@ -116,9 +116,9 @@ def backtest(
     lookahead_points: int = typer.Option(25, "--lookahead-points", help="At most this many truncation points (evenly spread over the entries)."),
     sweep: list[str] = typer.Option(None, "--sweep", help="Parameter grid name=v1,v2,... (repeatable)."),
     rank_by: str = typer.Option("sharpe", "--rank-by", help="Sweep ranking metric: net_pnl, sharpe, sortino, return_on_capital, win_rate, max_drawdown, ..."),
-    jobs: int = typer.Option(1, "--jobs", help="Sweep: parallel jobs."),
-    backend: str = typer.Option(None, "--backend", help="Sweep: loky (default, local processes), threading, or dask (needs the [dask] extra; a local cluster of --jobs workers unless --scheduler)."),
-    scheduler: str = typer.Option(None, "--scheduler", help="Sweep: Dask scheduler address, e.g. tcp://10.0.0.5:8786 (implies --backend dask; with --backend dask the default is KALSHIBOT_DASK_SCHEDULER, else a local cluster)."),
+    jobs: int = typer.Option(1, "--jobs", help="Sweep/search: parallel jobs; walk-forward retraining: local Dask workers."),
+    backend: str = typer.Option(None, "--backend", help="Sweep/search, and walk-forward retraining of --strategy edge: loky (default, local processes), threading, or dask (needs the dask extra: pip install distributed; a local cluster of --jobs workers unless --scheduler)."),
+    scheduler: str = typer.Option(None, "--scheduler", help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (implies --backend dask; with --backend dask the default is KALSHIBOT_DASK_SCHEDULER, else a local cluster)."),
     search: bool = typer.Option(False, "--search", help="Optuna search over --param-range instead of a grid (needs optuna); ranked like --sweep."),
     param_range: list[str] = typer.Option(None, "--param-range", help="Search range name=low:high (repeatable), e.g. z_entry=1.0:3.0."),
     loss: str = typer.Option("sharpe", "--loss", help="Search objective (maximised): net_pnl, sharpe, sortino, calmar, pnl_over_dd."),
@@ -209,9 +209,21 @@ def backtest(
             if warning:
                 err_console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
         return
-    with progress_bar(show=not as_json) as bar:
-        reports = run(cfg, check_lookahead=check_lookahead, lookahead_points=lookahead_points)
-        bar.finish()
+    from dataclasses import replace
+
+    from kalshibot.backtest.sweep import check_backend
+    from kalshibot.cluster import close_shared, scheduler_for
+
+    where = scheduler_for(backend, scheduler, s.dask_scheduler)
+    dask = check_backend(backend, where) == "dask"  # same choices and errors as a sweep
+    cfg = replace(cfg, train_backend="dask" if dask else "local", train_scheduler=where,
+                  train_jobs=jobs)  # walk-forward retraining of --strategy edge (issue 18)
+    try:
+        with progress_bar(show=not as_json) as bar:
+            reports = run(cfg, check_lookahead=check_lookahead, lookahead_points=lookahead_points)
+            bar.finish()
+    finally:
+        close_shared()
     if export is not None:
         from kalshibot.backtest.report import export as write_csv
 

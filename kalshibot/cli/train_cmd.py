@@ -51,7 +51,16 @@ def train(
     since: str | None = typer.Option(None, "--since", help="Markets closing at or after (UTC)."),
     until: str | None = typer.Option(None, "--until", help="Markets closing before (UTC)."),
     folds: int = typer.Option(3, "--folds", help="Walk-forward folds."),
-    jobs: int = typer.Option(2, "--jobs", help="Parallel fit tasks (joblib)."),
+    jobs: int = typer.Option(2, "--jobs", help="Parallel fit tasks (local processes, or the "
+                             "workers of a local Dask cluster)."),
+    backend: str | None = typer.Option(None, "--backend", help="Where the folds and the final "
+                                       "fit run: local (default, joblib) or dask (needs the "
+                                       "dask extra: pip install distributed; a local cluster "
+                                       "of --jobs workers unless --scheduler)."),
+    scheduler: str | None = typer.Option(None, "--scheduler", help="Dask scheduler address, "
+                                         "e.g. tcp://10.0.0.5:8786 (implies --backend dask; "
+                                         "with --backend dask the default is "
+                                         "KALSHIBOT_DASK_SCHEDULER, else a local cluster)."),
     min_edge: float | None = typer.Option(None, "--min-edge", help="Edge after fees to trade "
                                           "in the P&L simulation (default: KALSHIBOT_MIN_EDGE)."),
     require_edge: bool = typer.Option(False, "--require-edge", hidden=True,
@@ -64,7 +73,8 @@ def train(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Train the probability model on settled history; report it against the market."""
-    from kalshibot.models.training import Selection, TrainConfig, run_training
+    from kalshibot.cluster import scheduler_for
+    from kalshibot.models.training import Selection, TrainConfig, check_backend, run_training
 
     if folds < 1:
         raise UserInputError(f"--folds must be at least 1, got {folds}")
@@ -78,8 +88,11 @@ def train(
     if sel.since is not None and sel.until is not None and sel.since >= sel.until:
         raise UserInputError(f"--since {sel.since} is not before --until {sel.until}")
     s = settings(db_path=db, model_dir=model_dir)
+    where = scheduler_for(backend, scheduler, s.dask_scheduler)
+    backend = check_backend(backend, where)
     lock_for_writing(s.database_path)  # the model registry is written to this database
     cfg = TrainConfig(n_folds=folds, n_jobs=jobs, direct_member=s.direct_member,
+                      backend=backend, scheduler=where,
                       min_edge=s.min_edge if min_edge is None else min_edge)
     with stage_bars(_STAGES, show=not as_json) as cb:
         result, saved = run_training(s.database_path, s.model_dir, sel, cfg, cb,

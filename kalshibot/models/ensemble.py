@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.impute import SimpleImputer
 from sklearn.isotonic import IsotonicRegression
@@ -38,6 +39,22 @@ from sklearn.preprocessing import StandardScaler
 from kalshibot.errors import BugError, DataError
 
 P_MIN, P_MAX = 1e-3, 1 - 1e-3
+
+
+class ObservedColumns(TransformerMixin, BaseEstimator):
+    """Drops the columns that were entirely NaN at fit time (an identity otherwise).
+
+    Histogram gradient boosting fails ("window shape cannot be larger than input array shape")
+    on a feature with no value at all, e.g. every spot feature of a store recorded without
+    spot prices; the imputers of the other members keep such columns as constants."""
+
+    def fit(self, x: npt.ArrayLike, y: Any = None) -> ObservedColumns:
+        self.keep_ = ~np.isnan(np.asarray(x, dtype=np.float64)).all(axis=0)
+        return self
+
+    def transform(self, x: npt.ArrayLike) -> npt.NDArray[np.float64]:
+        out: npt.NDArray[np.float64] = np.asarray(x, dtype=np.float64)[:, self.keep_]
+        return out
 
 
 @dataclass(frozen=True)
@@ -84,10 +101,10 @@ class EnsembleModel:
             RandomForestClassifier(n_estimators=c.rf_trees, max_depth=c.rf_max_depth,
                                    min_samples_leaf=c.rf_min_leaf, max_samples=c.rf_max_samples,
                                    max_features="sqrt", n_jobs=c.n_jobs, random_state=c.seed))
-        hgb = HistGradientBoostingClassifier(
+        hgb: Pipeline = make_pipeline(ObservedColumns(), HistGradientBoostingClassifier(
             max_iter=c.hgb_iter, learning_rate=c.hgb_lr, max_leaf_nodes=c.hgb_max_leaf_nodes,
             min_samples_leaf=c.hgb_min_leaf, l2_regularization=c.hgb_l2, early_stopping=False,
-            random_state=c.seed)
+            random_state=c.seed))
         return [("lr", lr), ("rf", rf), ("hgb", hgb)]
 
     def _matrix(self, frame: pd.DataFrame) -> npt.NDArray[np.float64]:

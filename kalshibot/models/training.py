@@ -3,9 +3,12 @@
 ``train_model(hist, config, progress=None) -> TrainResult`` builds features with the one
 ``FeatureBuilder``, keeps the labelled rows (settled markets), evaluates the ensemble on
 walk-forward folds (``evaluation.walk_forward_splits``) and fits the final model on every
-labelled row. The folds and the final fit are independent tasks run through
-``joblib.Parallel``; choose a Dask or Ray backend with ``joblib.parallel_backend`` (or
-``TrainConfig.backend``) and the same code runs on a cluster.
+labelled row. The folds and the final fit are independent tasks: ``TrainConfig.backend``
+"local" (default) runs them through ``joblib.Parallel`` (``n_jobs`` processes), "dask" on a Dask
+cluster (``TrainConfig.scheduler``, or a local cluster of ``n_jobs`` worker processes; see
+``kalshibot.cluster``). On Dask the labelled feature frame is scattered once to every worker and
+each task receives it plus its row positions, never a path; the tasks are the same function with
+the same seeds, so the model and the report equal the single-process run exactly.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import pandas as pd
 from joblib import Parallel, delayed, parallel_config
 from threadpoolctl import threadpool_limits
 
-from kalshibot.errors import UserInputError
+from kalshibot.errors import KalshibotError, UserInputError
 from kalshibot.features.builder import (
     FEATURE_NAMES,
     FeatureBuilder,
@@ -47,12 +50,24 @@ class TrainConfig:
     n_folds: int = 3
     min_edge: float = 0.02
     direct_member: bool = False  # simulated P&L pays $0.0001-rounded fees, not cents per order
-    n_jobs: int = 2
-    backend: str | None = None  # joblib backend name ("loky", "dask", "ray", ...)
+    n_jobs: int = 2  # local: joblib processes; dask without a scheduler: local workers
+    backend: str | None = None  # "local" (joblib; also "loky"/"threading") or "dask"
     model: ModelConfig = field(default_factory=ModelConfig)
     features: FeatureConfig = field(default_factory=FeatureConfig)
     min_rows: int = 200
     threads_per_task: int = 1  # BLAS/OpenMP threads inside each fit task
+    scheduler: str | None = None  # Dask scheduler address (None: a local cluster)
+
+
+BACKENDS = ("local", "dask")
+
+
+def check_backend(backend: str | None, scheduler: str | None = None) -> str:
+    """The training backend: "local" (or a local joblib backend name) or "dask". Unknown or
+    uninstalled backends, and a scheduler without Dask, are a one-line ``UserInputError``."""
+    from kalshibot.cluster import check_backend as check
+
+    return check(backend, scheduler, default="local", listed=BACKENDS, also=("loky", "threading"))
 
 
 @dataclass
@@ -100,13 +115,70 @@ def _fit_task(kind: str, index: int, train: pd.DataFrame, test: pd.DataFrame | N
             "train_rows": len(train), "train_events": int(train["event_ticker"].nunique())}
 
 
+def _fit_shipped(lab: pd.DataFrame, kind: str, index: int, train: npt.NDArray[np.int64] | None,
+                 test: npt.NDArray[np.int64] | None, cfg: TrainConfig) -> dict[str, Any]:
+    """``_fit_task`` on a worker holding the scattered frame (rows by position). A data
+    problem (e.g. a fold holding one outcome) comes back as a value, re-raised by the client,
+    so workers do not log it as a failed computation."""
+    try:
+        return _fit_task(kind, index, lab if train is None else lab.iloc[train],
+                         None if test is None else lab.iloc[test], cfg)
+    except KalshibotError as exc:
+        return {"kind": "error", "error": exc}
+
+
+Spec = tuple[str, int, "npt.NDArray[np.int64] | None", "npt.NDArray[np.int64] | None"]
+
+
+def _run_local(lab: pd.DataFrame, specs: list[Spec], cfg: TrainConfig, backend: str,
+               progress: Progress | None) -> list[dict[str, Any]]:
+    tasks = [delayed(_fit_task)(kind, i, lab if tr is None else lab.iloc[tr],
+                                None if te is None else lab.iloc[te], cfg)
+             for kind, i, tr, te in specs]
+    results: list[dict[str, Any]] = []
+    with parallel_config(backend=backend) if backend in ("loky", "threading") else nullcontext():
+        par = Parallel(n_jobs=min(cfg.n_jobs, len(tasks)), return_as="generator_unordered")
+        for i, res in enumerate(par(tasks), start=1):
+            results.append(res)
+            if progress:
+                progress("fit", i, len(tasks))
+    return results
+
+
+def _run_dask(client: Any, lab: pd.DataFrame, specs: list[Spec], cfg: TrainConfig,
+              progress: Progress | None,
+              on_dispatched: Callable[[], None] | None) -> list[dict[str, Any]]:
+    """Scatter ``lab`` once to every worker, one task per spec (row positions only)."""
+    from distributed import as_completed
+
+    shipped = client.scatter(lab, broadcast=True, hash=False)
+    futures = [client.submit(_fit_shipped, shipped, kind, i, tr, te, cfg, pure=False)
+               for kind, i, tr, te in specs]
+    if on_dispatched is not None:
+        on_dispatched()
+    for done, _ in enumerate(as_completed(futures), start=1):
+        if progress:
+            progress("fit", done, len(futures))
+    results: list[dict[str, Any]] = client.gather(futures)
+    for r in results:
+        if r["kind"] == "error":
+            raise r["error"]
+    return results
+
+
 def train_model(hist: HistoryFrames | pd.DataFrame, config: TrainConfig | None = None,
-                progress: Progress | None = None) -> TrainResult:
+                progress: Progress | None = None, *, client: Any = None,
+                on_dispatched: Callable[[], None] | None = None) -> TrainResult:
     """Build features (unless given a feature frame), evaluate walk-forward, fit the final model.
 
-    Raises ``UserInputError`` when there is too little settled data to train on.
+    With ``config.backend == "dask"`` the fit tasks run on ``client`` (a ``distributed.Client``)
+    or, without one, on a client for ``config.scheduler`` (a local cluster when None) opened and
+    closed here; ``on_dispatched`` is called once every task is submitted (tests move the
+    database away there). Raises ``UserInputError`` when there is too little settled data to
+    train on, or for an unknown/uninstalled backend.
     """
     cfg = config or TrainConfig()
+    backend = check_backend(cfg.backend, cfg.scheduler)
     secs: dict[str, float] = {}
     t0 = time.perf_counter()
     if isinstance(hist, HistoryFrames):
@@ -127,19 +199,23 @@ def train_model(hist: HistoryFrames | pd.DataFrame, config: TrainConfig | None =
             hint="widen --since/--until or --series, or record/sample more data")
     lab = lab[[*_KEEP, *FEATURE_NAMES]]
     folds = walk_forward_splits(lab, cfg.n_folds)
-    tasks = [delayed(_fit_task)("fold", f.index, lab.iloc[f.train], lab.iloc[f.test], cfg)
-             for f in folds]
-    tasks.append(delayed(_fit_task)("final", 0, lab, None, cfg))
+    specs: list[Spec] = [("fold", f.index, f.train, f.test) for f in folds]
+    specs.append(("final", 0, None, None))
     t1 = time.perf_counter()
-    results: list[dict[str, Any]] = []
     if progress:
-        progress("fit", 0, len(tasks))
-    with parallel_config(backend=cfg.backend) if cfg.backend else nullcontext():
-        par = Parallel(n_jobs=min(cfg.n_jobs, len(tasks)), return_as="generator_unordered")
-        for i, res in enumerate(par(tasks), start=1):
-            results.append(res)
-            if progress:
-                progress("fit", i, len(tasks))
+        progress("fit", 0, len(specs))
+    if backend != "dask":
+        results = _run_local(lab, specs, cfg, backend, progress)
+    elif client is not None:
+        results = _run_dask(client, lab, specs, cfg, progress, on_dispatched)
+    else:
+        from kalshibot.cluster import close_client, make_client
+
+        own, cluster = make_client(cfg.scheduler, cfg.n_jobs)
+        try:
+            results = _run_dask(own, lab, specs, cfg, progress, on_dispatched)
+        finally:
+            close_client(own, cluster)
     secs["fit"] = time.perf_counter() - t1
     final = next(r["model"] for r in results if r["kind"] == "final")
     fold_res = sorted((r for r in results if r["kind"] == "fold"), key=lambda r: r["index"])

@@ -160,8 +160,12 @@ def _edge_backtest(ctx: StrategyContext, cfg: BacktestConfig) -> Strategy:
     features = PrecomputedFeatures(frame)
     settle = timedelta(seconds=cfg.settle_delay_s)
     if which == "walk-forward":
+        from kalshibot.models.training import check_backend
+
         wf = WalkForward(features.frame, timedelta(hours=cfg.retrain_every_h),
-                         settle_delay=settle)
+                         settle_delay=settle,
+                         backend=check_backend(cfg.train_backend, cfg.train_scheduler),
+                         scheduler=cfg.train_scheduler, jobs=cfg.train_jobs)
         return ModelEdgeStrategy(None, features, walk_forward=wf)
     from kalshibot.models import load_current_model, load_model
 

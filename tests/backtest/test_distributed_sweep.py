@@ -6,12 +6,10 @@ and every task opened the SQLite file by its client-side path.
 
 from __future__ import annotations
 
-import builtins
 import os
 import shutil
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -31,15 +29,7 @@ def test_unknown_backend_is_exit_2_with_one_line(capsys: pytest.CaptureFixture[s
 
 
 def test_dask_without_distributed_says_what_to_install(
-        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    real_import = builtins.__import__
-
-    def no_distributed(name: str, *args: Any, **kwargs: Any) -> Any:
-        if name == "distributed" or name.startswith("distributed."):
-            raise ImportError(f"No module named {name!r}")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_distributed)
+        no_distributed: None, capsys: pytest.CaptureFixture[str]) -> None:
     code = cli(["backtest", "--db", str(DB), "--sweep", "z_entry=2,3", "--backend", "dask"])
     err = capsys.readouterr().err
     assert code == 2
