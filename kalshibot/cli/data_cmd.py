@@ -219,6 +219,9 @@ def _print_sync(report: SyncReport, as_json: bool) -> None:
     per = report.per_1000_settled
     console.print(f"{report.requests:,} request(s)"
                   + (f", {per:,.0f} per 1,000 settled markets" if per is not None else ""))
+    if report.candle_quotes:
+        console.print(f"{report.candle_quotes:,} candle quote row(s) written (1-minute YES "
+                      "bid/ask for train and backtest; recorded books win)")
     if report.resumed:
         console.print(f"resumed {len(report.resumed)} interrupted trade listing(s)")
     if report.skipped_covered:

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.impute import SimpleImputer
 from sklearn.isotonic import IsotonicRegression
@@ -64,6 +65,20 @@ class ModelConfig:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
 
+class EmptyToZero(BaseEstimator, TransformerMixin):
+    """Columns with no value at fit time (e.g. spot features when no spot history is stored)
+    become 0 (HistGradientBoosting cannot bin an all-NaN column); other NaNs pass through."""
+
+    def fit(self, x: npt.NDArray[np.float64], y: Any = None) -> EmptyToZero:
+        self.empty_ = np.isnan(np.asarray(x, dtype=np.float64)).all(axis=0)
+        return self
+
+    def transform(self, x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        out = np.array(x, dtype=np.float64, copy=True)
+        out[:, self.empty_] = 0.0
+        return out
+
+
 class EnsembleModel:
     """LR/RF/HGB, averaged then calibrated (or stacked). See the module docstring."""
 
@@ -84,10 +99,10 @@ class EnsembleModel:
             RandomForestClassifier(n_estimators=c.rf_trees, max_depth=c.rf_max_depth,
                                    min_samples_leaf=c.rf_min_leaf, max_samples=c.rf_max_samples,
                                    max_features="sqrt", n_jobs=c.n_jobs, random_state=c.seed))
-        hgb = HistGradientBoostingClassifier(
+        hgb: Pipeline = make_pipeline(EmptyToZero(), HistGradientBoostingClassifier(
             max_iter=c.hgb_iter, learning_rate=c.hgb_lr, max_leaf_nodes=c.hgb_max_leaf_nodes,
             min_samples_leaf=c.hgb_min_leaf, l2_regularization=c.hgb_l2, early_stopping=False,
-            random_state=c.seed)
+            random_state=c.seed))
         return [("lr", lr), ("rf", rf), ("hgb", hgb)]
 
     def _matrix(self, frame: pd.DataFrame) -> npt.NDArray[np.float64]:

@@ -364,6 +364,45 @@ class MarketDataFake:
         rsps.add_callback("GET", re.compile(re.escape(base) + r"/.*"), callback=cb)
 
 
+    def serve(self) -> tuple[str, Callable[[], None]]:
+        """Serve over real HTTP on an ephemeral local port (for the CLI through
+        ``KALSHIBOT_API_BASE_URL``); returns ``(base_url, stop)``."""
+        import json
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        fake, lock = self, threading.Lock()
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
+
+            def log_message(self, format: str, *args: Any) -> None:  # quiet
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+                u = urlparse(self.path)
+                q = {k: v[-1] for k, v in parse_qs(u.query).items()}
+                with lock:
+                    status, body = fake.handle("GET", u.path[len(PREFIX) :], q)
+                payload = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+
+        def stop() -> None:
+            server.shutdown()
+            server.server_close()
+
+        return f"http://127.0.0.1:{server.server_address[1]}{PREFIX}", stop
+
+
 def _ts(iso: str) -> int:
     return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp())
 
