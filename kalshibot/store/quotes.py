@@ -19,6 +19,10 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Sequence
+from datetime import datetime
+from pathlib import Path
+
+from kalshibot.store.units import ts_ms
 
 SOURCES = {"book": "snapshots", "candle": "candles"}
 
@@ -87,11 +91,47 @@ def history_summary(conn: sqlite3.Connection, tickers: Sequence[str]) -> dict[st
 
 
 def summary_line(summary: dict[str, object]) -> str:
-    """One line for text reports, e.g. ``history: candles (96 markets; 96 with trades)``."""
+    """One line for text reports, e.g. ``history: candles (96 market(s) quoted from candles;
+    96 with trades); candle quotes: ...``."""
     counts = summary["markets"]
     assert isinstance(counts, dict)
-    parts = [f"{n} {k}" for k, n in counts.items() if n and k != "none"]
+    parts = [f"{n} market(s) quoted from {k}" for k, n in counts.items() if n and k != "none"]
     if counts.get("none"):
         parts.append(f"{counts['none']} without quotes")
-    return (f"history: {summary['source']} ({', '.join(parts) or 'no markets'}; "
+    line = (f"history: {summary['source']} ({', '.join(parts) or 'no markets'}; "
             f"{summary['markets_with_trades']} with trades)")
+    if "fidelity" in summary:
+        line += f"; {summary['fidelity']}"
+    return line
+
+
+def selected_tickers(conn: sqlite3.Connection, series: Sequence[str] = (),
+                     tickers: Sequence[str] = (), since: datetime | None = None,
+                     until: datetime | None = None) -> list[str]:
+    """Markets of ``series``/``tickers`` (all when both empty) closing in ``[since, until)``."""
+    sql = "SELECT ticker FROM markets WHERE 1"
+    args: list[object] = []
+    for col, vals in (("series_ticker", series), ("ticker", tickers)):
+        if vals:
+            sql += f" AND {col} IN ({','.join('?' * len(vals))})"
+            args.extend(vals)
+    if since is not None:
+        sql += " AND close_time >= ?"
+        args.append(ts_ms(since))
+    if until is not None:
+        sql += " AND close_time < ?"
+        args.append(ts_ms(until))
+    return [r[0] for r in conn.execute(sql + " ORDER BY close_time, ticker", args)]
+
+
+def history_of(database: str | Path, series: Sequence[str] = (), tickers: Sequence[str] = (),
+               since: datetime | None = None, until: datetime | None = None
+               ) -> dict[str, object]:
+    """``history_summary`` of the selected markets of the store at ``database`` (read-only)."""
+    from kalshibot.store.connection import connect
+
+    conn = connect(database, read_only=True)
+    try:
+        return history_summary(conn, selected_tickers(conn, series, tickers, since, until))
+    finally:
+        conn.close()
