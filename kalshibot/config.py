@@ -135,6 +135,11 @@ class Settings(BaseSettings):
     # Scheduler address for `backtest --sweep --backend dask` ("" = start a local cluster).
     dask_scheduler: str = ""
 
+    # --- issue 21: spot history for `data sync --spot` ---
+    # Base URLs of the public exchange APIs (unset = Coinbase Exchange / Kraken production).
+    coinbase_base_url: str | None = None
+    kraken_base_url: str | None = None
+
     @classmethod
     def settings_customise_sources(
         cls,

@@ -350,6 +350,21 @@ class MarketDataFake:
         page, cur = self._page(rows, q, 1000)
         return 200, {"trades": page, "cursor": cur}
 
+    def coinbase(self, path: str, q: dict[str, str]) -> tuple[int, Any]:
+        """Coinbase Exchange ``GET /products/BTC-USD/candles?granularity=60&start&end`` over
+        the same spot path: ``[[time, low, high, open, close, volume], ...]`` newest first."""
+        self.requests["coinbase" + path] += 1
+        if path != "/products/BTC-USD/candles" or q.get("granularity") != "60":
+            return 404, {"message": "NotFound"}
+        lo = int(datetime.fromisoformat(q["start"]).timestamp())
+        hi = int(datetime.fromisoformat(q["end"]).timestamp())
+        rows = []
+        for t in range(max(lo - lo % MINUTE, self.start), min(hi, self.now), MINUTE):
+            o, c = self.spot_at(t), self.spot_at(t + MINUTE)
+            rows.append([t, round(min(o, c), 2), round(max(o, c), 2), round(o, 2),
+                         round(c, 2), 1.25])
+        return 200, rows[::-1]
+
     # -- serving --------------------------------------------------------------------------------
     def install(self, rsps: Any, base: str) -> None:
         """Serve every GET under ``base`` (``.../trade-api/v2``) through a ``responses`` mock."""
@@ -384,7 +399,10 @@ class MarketDataFake:
                 u = urlparse(self.path)
                 q = {k: v[-1] for k, v in parse_qs(u.query).items()}
                 with lock:
-                    status, body = fake.handle("GET", u.path[len(PREFIX) :], q)
+                    if u.path.startswith(PREFIX):
+                        status, body = fake.handle("GET", u.path[len(PREFIX) :], q)
+                    else:
+                        status, body = fake.coinbase(u.path, q)
                 payload = json.dumps(body).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
