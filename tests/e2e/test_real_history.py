@@ -27,7 +27,8 @@ CANDLE_TRADE = ("/series/{t}/markets/{t}/candlesticks", "/historical/markets/{t}
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[MarketDataFake, dict[str, str]]]:
+def world(tmp_path_factory: pytest.TempPathFactory
+          ) -> Iterator[tuple[MarketDataFake, dict[str, str]]]:
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     fake = MarketDataFake(days=30, seed=4, now=now, cutoff_days=10)
     url, stop = fake.serve()
