@@ -74,7 +74,8 @@ def quote_sources(conn: sqlite3.Connection, tickers: Sequence[str]) -> dict[str,
 def history_summary(conn: sqlite3.Connection, tickers: Sequence[str]) -> dict[str, object]:
     """What history the given markets have, for reports: ``source`` (``snapshots``,
     ``candles``, ``snapshots+candles``, ``trades`` when only trades, or ``none``), markets per
-    quote source, markets with trades, and the fidelity note for candle quotes."""
+    quote source, markets with trades, ``per_market`` (ticker -> source) and the fidelity
+    note for candle quotes."""
     per = quote_sources(conn, tickers)
     counts = {k: sum(1 for v in per.values() if v == k) for k in ("snapshots", "candles", "none")}
     with_trades = sum(1 for t in tickers if conn.execute(
@@ -82,7 +83,7 @@ def history_summary(conn: sqlite3.Connection, tickers: Sequence[str]) -> dict[st
     used = [k for k in ("snapshots", "candles") if counts[k]]
     source = "+".join(used) if used else ("trades" if with_trades else "none")
     out: dict[str, object] = {"source": source, "markets": counts, "markets_with_trades":
-                              with_trades}
+                              with_trades, "per_market": per}
     if counts["candles"]:
         out["fidelity"] = ("candle quotes: YES bid/ask at each minute's end, never fresher "
                            "than their minute; sizes = volume traded at that side in the "

@@ -78,6 +78,7 @@ def test_recorded_books_of_one_market_leave_other_markets_candle_quotes() -> Non
     s = history_summary(conn, ["A-1", "B-1", "C-1"])
     assert s["source"] == "snapshots+candles"
     assert s["markets"] == {"snapshots": 1, "candles": 1, "none": 1}
+    assert s["per_market"] == {"A-1": "snapshots", "B-1": "candles", "C-1": "none"}
     assert "fidelity" in s
 
 
