@@ -141,6 +141,11 @@ class Settings(BaseSettings):
     # refused keys) before `trade` stops with exit 4; 0 = never stop for that.
     max_failed_cycles: int = 12
 
+    # --- issue 21: spot history for `data sync --spot` ---
+    # Base URLs of the public exchange APIs (unset = Coinbase Exchange / Kraken production).
+    coinbase_base_url: str | None = None
+    kraken_base_url: str | None = None
+
     @classmethod
     def settings_customise_sources(
         cls,

@@ -224,6 +224,9 @@ def backtest(
             bar.finish()
     finally:
         close_shared()
+    from kalshibot.store.quotes import history_of, summary_line
+
+    history = history_of(cfg.data, cfg.series, cfg.tickers, cfg.start, cfg.end)
     if export is not None:
         from kalshibot.backtest.report import export as write_csv
 
@@ -243,11 +246,13 @@ def backtest(
                                "fills": fm.name, "starting_cash": format(cfg.starting_cash, "f"),
                                "fast": cfg.fast, "max_book_age_s": cfg.max_book_age_s,
                                "allow_in_sample": cfg.allow_in_sample},
+                    "history": history,
                     "runs": [_with_breakdown(r.as_dict(), r.run, breakdown) for r in reports]})
     else:
         from kalshibot.backtest.report import render
 
         render(reports, console)
+        console.print(summary_line(history), highlight=False)
         if breakdown is not None:
             _print_breakdown(reports, breakdown)
     if check_lookahead and any(r.lookahead is not None and not r.lookahead.ok for r in reports):

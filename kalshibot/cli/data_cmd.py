@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.progress import (
@@ -33,6 +34,7 @@ from kalshibot.clock import Clock, SystemClock
 from kalshibot.errors import UserInputError
 from kalshibot.feeds.types import SpotFeedLike
 from kalshibot.ingest.record import RecordReport
+from kalshibot.ingest.spot import SpotSyncReport
 from kalshibot.ingest.sync import SyncProgress, SyncReport
 from kalshibot.kalshi.endpoints.client import KalshiClient
 
@@ -214,9 +216,10 @@ class _RichSyncProgress(SyncProgress):
             self.p.update(self.tasks[phase], rows=self.stored[phase])
 
 
-def _print_sync(report: SyncReport, as_json: bool) -> None:
+def _print_sync(report: SyncReport, as_json: bool,
+                spot: SpotSyncReport | None = None) -> None:
     if as_json:
-        print_json(report.to_json())
+        print_json(report.to_json() | ({"spot": spot.to_json()} if spot else {}))
         return
     from kalshibot.ingest.sync import TABLES
 
@@ -226,6 +229,9 @@ def _print_sync(report: SyncReport, as_json: bool) -> None:
     per = report.per_1000_settled
     console.print(f"{report.requests:,} request(s)"
                   + (f", {per:,.0f} per 1,000 settled markets" if per is not None else ""))
+    if report.candle_quotes:
+        console.print(f"{report.candle_quotes:,} candle quote row(s) written (1-minute YES "
+                      "bid/ask for train and backtest; recorded books win)")
     if report.resumed:
         console.print(f"resumed {len(report.resumed)} interrupted trade listing(s)")
     if report.skipped_covered:
@@ -236,6 +242,12 @@ def _print_sync(report: SyncReport, as_json: bool) -> None:
         console.print(f"[yellow]{len(report.problems)} problem(s)[/yellow]")
         for msg in report.problems[:MAX_ISSUES_SHOWN]:
             console.print(f"  {msg}", highlight=False, soft_wrap=True)
+    if spot is not None:
+        for sym, rows in spot.added.items():
+            console.print(f"spot {sym}: {rows:,} new row(s) from "
+                          f"{spot.source.get(sym, 'no source')}", highlight=False)
+        for msg in spot.notes[:MAX_ISSUES_SHOWN]:
+            console.print(f"  [yellow]{msg}[/yellow]", highlight=False, soft_wrap=True)
     if report.stopped:
         console.print(f"[red]stopped early:[/red] {report.stopped}", highlight=False,
                       soft_wrap=True)
@@ -262,6 +274,9 @@ def sync_cmd(
     public: bool = typer.Option(False, "--public", help="Never sign requests (no account "
                                 "settlements even if keys are configured)."),
     env: str | None = typer.Option(None, "--env", help="demo | prod (default: KALSHIBOT_ENVIRONMENT)."),
+    spot: bool = typer.Option(False, "--spot", help="Also store spot history of the crypto "
+                              "series (CF Benchmarks index when signed and entitled, else "
+                              "Coinbase/Kraken 1-minute candles); needs --since."),
     db: Path | None = typer.Option(None, "--db", help="Database file (default: KALSHIBOT_DB_PATH, else by mode)."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable summary."),
 ) -> None:
@@ -280,9 +295,16 @@ def sync_cmd(
                        until=parse_when(until, "--until", now), candles=candles, trades=trades,
                        events_meta=events_meta, period_minutes=period, historical=historical)
     opts.validate()
+    symbols = _symbols_of(opts.series, opts.tickers) if spot else ()
+    if spot and opts.since is None:
+        raise UserInputError("--spot needs --since (the start of the spot history)")
+    if spot and not symbols:
+        raise UserInputError("--spot needs a 15-minute crypto --series or --tickers "
+                             "(KX<COIN>15M)")
     client = _client(clock, env, public)
     conn = open_store(_db(db))
     report = SyncReport()
+    spot_report: SpotSyncReport | None = None
     try:
         with Progress(SpinnerColumn(), TextColumn("{task.description:<12}"), BarColumn(),
                       MofNCompleteColumn(), TextColumn("{task.fields[rows]:,} rows"),
@@ -290,11 +312,14 @@ def sync_cmd(
                       transient=True, disable=as_json) as prog:
             run_sync(client, conn, opts, clock=clock, progress=_RichSyncProgress(prog),
                      report=report)
+        if symbols and opts.since is not None and report.stopped is None:
+            spot_report = _sync_spot(conn, symbols, opts.since, opts.until or now, clock,
+                                     client)
     except KeyboardInterrupt:
         report.stopped = "interrupted (Ctrl-C); re-run the same command to resume"
     finally:
         conn.close()
-    _print_sync(report, as_json)
+    _print_sync(report, as_json, spot_report)
     if report.stopped:
         raise typer.Exit(130 if report.stopped.startswith("interrupted") else 4)
 
@@ -313,6 +338,23 @@ def _print_record(report: RecordReport, as_json: bool) -> None:
     console.print(f"stopped: {report.stopped}", highlight=False)
     for msg in report.errors[-5:]:
         console.print(f"  [yellow]{msg}[/yellow]", highlight=False, soft_wrap=True)
+
+
+def _sync_spot(conn: Any, symbols: tuple[str, ...], since: datetime, until: datetime,
+               clock: Clock, client: KalshiClient) -> SpotSyncReport:
+    """Spot history for ``data sync --spot`` (CF Benchmarks, else Coinbase, else Kraken)."""
+    import requests
+
+    from kalshibot.feeds import CoinbaseSpotSource, KrakenSpotSource, coinbase, kraken
+    from kalshibot.ingest.spot import sync_spot
+
+    s = settings()
+    session = requests.Session()
+    return sync_spot(conn, symbols, since, until, clock=clock, kalshi=client.http,
+                     exchanges=[CoinbaseSpotSource(session, clock, base_url=s.coinbase_base_url
+                                                   or coinbase.BASE_URL),
+                                KrakenSpotSource(session, clock, base_url=s.kraken_base_url
+                                                 or kraken.BASE_URL)])
 
 
 def _spot_feed(symbols: tuple[str, ...], clock: Clock) -> SpotFeedLike | None:

@@ -98,15 +98,21 @@ def train(
         result, saved = run_training(s.database_path, s.model_dir, sel, cfg, cb,
                                      require_beats_market=not force)
     report = result.report
+    from kalshibot.store.quotes import history_of, summary_line
+
+    history = history_of(s.database_path, sel.series or (), sel.tickers or (),
+                         sel.since, sel.until)
     if as_json:
         print_json(jsonable({"model_id": saved.model_id, "path": str(saved.path),
                              "current": saved.meta.get("current"),
                              "beats_market": saved.meta.get("beats_market"),
                              "forced": force, "rows": result.rows,
                              "training_window": [str(result.window[0]), str(result.window[1])],
-                             "seconds": result.seconds, "report": report}))
+                             "seconds": result.seconds, "report": report,
+                             "history": history}))
         return
     render_report(report)
+    console.print(summary_line(history), highlight=False)
     console.print(f"rows {result.rows:,} | window {result.window[0]:%Y-%m-%d %H:%M} to "
                   f"{result.window[1]:%Y-%m-%d %H:%M} UTC | {result.seconds['total']:.1f} s")
     beats = bool(saved.meta.get("beats_market"))

@@ -56,6 +56,7 @@ from kalshibot.store.candles import Candle, upsert_candles
 from kalshibot.store.connection import atomic
 from kalshibot.store.kv import kv_get, kv_set
 from kalshibot.store.markets import STATUS_GROUPS, count_rows, upsert_events, upsert_markets
+from kalshibot.store.quotes import derive_candle_quotes
 from kalshibot.store.settlements import upsert_settlements
 from kalshibot.store.trades import upsert_trades
 
@@ -121,6 +122,7 @@ class SyncReport:
     notes: list[str] = field(default_factory=list)
     stopped: str | None = None
     requests: int = 0  # HTTP requests sent by this sync, retries included
+    candle_quotes: int = 0  # candle-derived quote rows written or changed (store.quotes)
 
     @property
     def per_1000_settled(self) -> float | None:
@@ -143,6 +145,7 @@ class SyncReport:
             "resumed": self.resumed, "skipped_covered": self.skipped_covered,
             "problems": self.problems, "notes": self.notes, "requests": self.requests,
             "requests_per_1000_settled": self.per_1000_settled,
+            "candle_quotes": self.candle_quotes,
         }
 
 
@@ -241,6 +244,10 @@ class _Sync:
             self.progress.start("trades", len(todo))
             for item in todo:
                 self._per_market("trades", item, self.sync_trades)
+        if self.opts.candles or self.opts.trades:
+            with atomic(self.conn):  # candle quotes, sized by the trades now stored
+                self.report.candle_quotes += derive_candle_quotes(
+                    self.conn, [i.market.ticker for i in todo])
         if self.opts.account_settlements and self.client.authenticated:
             self.sync_account_settlements()
         self.report.problems.extend(self.series.problems)

@@ -4,8 +4,9 @@ Row layout (``book_snapshots``): ``ticker``, ``ts`` (epoch ms UTC), ``yes_bid``,
 (INTEGER units of $0.0001, NULL when that side is empty), ``yes_bid_size``, ``yes_ask_size``
 (INTEGER units of 0.01 contract; NULL when unknown or empty), ``depth`` (optional compact JSON
 ``{"yes":[[price_units,size_units],...],"no":[...]}``: each side's **bids**, best first).
-``UNIQUE(ticker, ts)``: a second snapshot of the same ticker at the same millisecond is ignored
-(``ON CONFLICT DO NOTHING``), so re-ingesting changes nothing.
+``UNIQUE(ticker, ts)``: a second snapshot of the same ticker at the same millisecond is ignored,
+so re-ingesting changes nothing. ``source`` is ``book`` for rows stored here; a recorded book
+replaces (and, by trigger, removes) the market's candle-derived rows (``store.quotes``).
 
 ``insert_snapshot_rows`` is the fast path (plain tuples in that column order, any iterable,
 consumed in chunks so memory stays flat). ``save_books`` takes domain ``OrderBook`` objects.
@@ -35,7 +36,10 @@ SnapshotRow = tuple[str, int, int | None, int | None, int | None, int | None, st
 
 INSERT_SQL = ("INSERT INTO book_snapshots (ticker, ts, yes_bid, yes_bid_size, yes_ask, "
               "yes_ask_size, depth) VALUES (?, ?, ?, ?, ?, ?, ?) "
-              "ON CONFLICT(ticker, ts) DO NOTHING")
+              "ON CONFLICT(ticker, ts) DO UPDATE SET yes_bid = excluded.yes_bid, "
+              "yes_bid_size = excluded.yes_bid_size, yes_ask = excluded.yes_ask, "
+              "yes_ask_size = excluded.yes_ask_size, depth = excluded.depth, source = 'book' "
+              "WHERE book_snapshots.source <> 'book'")
 def insert_snapshot_rows(conn: sqlite3.Connection, rows: Iterable[SnapshotRow],
                          *, chunk: int = CHUNK) -> int:
     """Insert snapshot tuples; returns how many were new. Call inside ``atomic()`` for one

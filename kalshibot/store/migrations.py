@@ -15,6 +15,10 @@ Version history:
 2. trading: orders, fills, positions, decisions, equity, runs, heartbeats, model_registry, kv.
 3. Kalshi API 3.34: markets.fee_waiver_until (epoch ms), markets.exchange_index,
    markets.untradeable (why the bot must not trade it; "" when it may), orders.exchange_index.
+4. quote history from candles (issue 21): book_snapshots.source ('book' = a recorded/imported
+   order book, 'candle' = derived from a 1-minute candle's closing YES bid/ask, see
+   ``kalshibot.store.quotes``); a market's recorded books win: storing one deletes that
+   market's candle-derived rows (triggers). Existing candles are derived on upgrade.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import sqlite3
 from dataclasses import dataclass
 
 from kalshibot.errors import StoreError
+from kalshibot.store.quotes import DERIVE_ALL_SQL
 
 
 @dataclass(frozen=True)
@@ -253,11 +258,27 @@ ALTER TABLE markets ADD COLUMN untradeable TEXT NOT NULL DEFAULT '';
 ALTER TABLE orders ADD COLUMN exchange_index INTEGER
 """
 
+V4_CANDLE_QUOTES = """
+ALTER TABLE book_snapshots ADD COLUMN source TEXT NOT NULL DEFAULT 'book';
+CREATE INDEX book_snapshots_candle ON book_snapshots(ticker) WHERE source = 'candle';
+CREATE TRIGGER book_snapshots_book_wins_insert AFTER INSERT ON book_snapshots
+WHEN NEW.source = 'book'
+BEGIN
+    DELETE FROM book_snapshots WHERE ticker = NEW.ticker AND source = 'candle';
+END;
+CREATE TRIGGER book_snapshots_book_wins_update AFTER UPDATE OF source ON book_snapshots
+WHEN NEW.source = 'book' AND OLD.source <> 'book'
+BEGIN
+    DELETE FROM book_snapshots WHERE ticker = NEW.ticker AND source = 'candle';
+END;
+""" + DERIVE_ALL_SQL
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "market data", V1_MARKET_DATA),
     Migration(2, "trading state", V2_TRADING),
     Migration(3, "Kalshi API 3.34: fee waivers, exchange shards, untradeable markets",
               V3_API_334),
+    Migration(4, "quote history from candles (book_snapshots.source)", V4_CANDLE_QUOTES),
 )
 CURRENT_VERSION = MIGRATIONS[-1].version
 
@@ -314,7 +335,18 @@ def _check(version: int) -> int:
 
 
 def _statements(sql: str) -> list[str]:
-    return [s.strip() for s in sql.split(";") if s.strip()]
+    """Split a script into statements (a trigger's ``BEGIN ... END`` body stays whole)."""
+    out: list[str] = []
+    buf = ""
+    for piece in sql.split(";"):
+        buf += piece + ";"
+        if sqlite3.complete_statement(buf):
+            if buf.strip(" \n;"):
+                out.append(buf.strip().rstrip(";"))
+            buf = ""
+    if buf.strip(" \n;"):
+        out.append(buf.strip().rstrip(";"))
+    return out
 
 
 def _has_user_tables(conn: sqlite3.Connection) -> bool:

@@ -52,7 +52,8 @@ def data(tmp_path: Path) -> Path:
     while ts <= LAST_BOOK:
         rows.append((TICKER, int(ts.timestamp() * 1000), 4000, 10000, 4500, 10000, None))
         ts += timedelta(seconds=10)
-    conn.executemany("INSERT INTO book_snapshots VALUES (?,?,?,?,?,?,?)", rows)
+    conn.executemany("INSERT INTO book_snapshots (ticker, ts, yes_bid, yes_bid_size, yes_ask, "
+                     "yes_ask_size, depth) VALUES (?,?,?,?,?,?,?)", rows)
     conn.commit()
     conn.close()
     return db

@@ -73,3 +73,16 @@ def test_record_where_every_poll_failed_exits_4(fake: FakeKalshi, sim: SimClock,
     doc = json.loads(capsys.readouterr().out)
     assert doc["polls"] == 0 and doc["failed_polls"] >= 1
     assert code == 4
+
+
+@pytest.mark.parametrize(("args", "msg"), [
+    (["--series", "KXBTC15M"], "--spot needs --since"),
+    (["--series", "KXHIGHNY", "--since", "2d"], "--spot needs a 15-minute crypto"),
+])
+def test_sync_spot_user_mistakes_are_one_line_exit_2(
+        sim: SimClock, tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str],
+        msg: str) -> None:
+    db = str(tmp_path / "cli.sqlite")
+    assert run(["data", "sync", "--spot", "--public", "--db", db, *args]) == 2
+    err = capsys.readouterr().err
+    assert msg in err and "Traceback" not in err

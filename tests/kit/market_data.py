@@ -350,6 +350,21 @@ class MarketDataFake:
         page, cur = self._page(rows, q, 1000)
         return 200, {"trades": page, "cursor": cur}
 
+    def coinbase(self, path: str, q: dict[str, str]) -> tuple[int, Any]:
+        """Coinbase Exchange ``GET /products/BTC-USD/candles?granularity=60&start&end`` over
+        the same spot path: ``[[time, low, high, open, close, volume], ...]`` newest first."""
+        self.requests["coinbase" + path] += 1
+        if path != "/products/BTC-USD/candles" or q.get("granularity") != "60":
+            return 404, {"message": "NotFound"}
+        lo = int(datetime.fromisoformat(q["start"]).timestamp())
+        hi = int(datetime.fromisoformat(q["end"]).timestamp())
+        rows = []
+        for t in range(max(lo - lo % MINUTE, self.start), min(hi, self.now), MINUTE):
+            o, c = self.spot_at(t), self.spot_at(t + MINUTE)
+            rows.append([t, round(min(o, c), 2), round(max(o, c), 2), round(o, 2),
+                         round(c, 2), 1.25])
+        return 200, rows[::-1]
+
     # -- serving --------------------------------------------------------------------------------
     def install(self, rsps: Any, base: str) -> None:
         """Serve every GET under ``base`` (``.../trade-api/v2``) through a ``responses`` mock."""
@@ -362,6 +377,48 @@ class MarketDataFake:
             return status, {"Content-Type": "application/json"}, json.dumps(body)
 
         rsps.add_callback("GET", re.compile(re.escape(base) + r"/.*"), callback=cb)
+
+
+    def serve(self) -> tuple[str, Callable[[], None]]:
+        """Serve over real HTTP on an ephemeral local port (for the CLI through
+        ``KALSHIBOT_API_BASE_URL``); returns ``(base_url, stop)``."""
+        import json
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        fake, lock = self, threading.Lock()
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
+
+            def log_message(self, format: str, *args: Any) -> None:  # quiet
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+                u = urlparse(self.path)
+                q = {k: v[-1] for k, v in parse_qs(u.query).items()}
+                with lock:
+                    if u.path.startswith(PREFIX):
+                        status, body = fake.handle("GET", u.path[len(PREFIX) :], q)
+                    else:
+                        status, body = fake.coinbase(u.path, q)
+                payload = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+
+        def stop() -> None:
+            server.shutdown()
+            server.server_close()
+
+        return f"http://127.0.0.1:{server.server_address[1]}{PREFIX}", stop
 
 
 def _ts(iso: str) -> int:
