@@ -109,7 +109,8 @@ def test_median_interval_is_the_middle_of_all_gaps(tmp_path: Path) -> None:
         base = int(T0.timestamp() * 1000)
         rows = [("A", base + s * 1000, 4000, 100, 4500, 100, None) for s in (0, 1, 2, 7)]
         rows += [("B", base + s * 1000, 4000, 100, 4500, 100, None) for s in (0, 2, 12)]
-        conn.executemany("INSERT INTO book_snapshots VALUES (?,?,?,?,?,?,?)", rows)
+        conn.executemany("INSERT INTO book_snapshots (ticker, ts, yes_bid, yes_bid_size, "
+                         "yes_ask, yes_ask_size, depth) VALUES (?,?,?,?,?,?,?)", rows)
         conn.commit()
         # gaps: A 1, 1, 5; B 2, 10 -> sorted 1, 1, 2, 5, 10
         assert median_interval(conn, ["A", "B"]) == timedelta(seconds=2)
