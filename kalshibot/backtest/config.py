@@ -11,8 +11,22 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kalshibot.errors import UserInputError
+
+if TYPE_CHECKING:
+    from kalshibot.config import Settings
+
+# settings a backtest never needs and must never ship to a worker
+_PRIVATE = ("api_key_id", "private_key_path", "private_key_password", "alert_webhook_url",
+            "telegram_bot_token")
+
+
+def backtest_settings(settings: Settings) -> Settings:
+    """``settings`` for a backtest: the same limits and strategy settings ``trade`` uses, with
+    the keys and alert secrets removed (a backtest sends nothing; sweeps ship the config)."""
+    return settings.model_copy(update=dict.fromkeys(_PRIVATE))
 
 
 @dataclass(frozen=True)
@@ -87,6 +101,10 @@ class BacktestConfig:
     train_backend: str = "local"
     train_scheduler: str | None = None
     train_jobs: int = 1
+    # the trader's settings (risk limits, strategy settings such as the crypto volatility
+    # model), as ``trade`` uses them; None: the built-in defaults. Build it with
+    # ``backtest_settings`` so that no secret travels with the config (sweeps ship it).
+    settings: Settings | None = None
 
     def with_params(self, **params: str) -> BacktestConfig:
         return replace(self, params={**self.params, **params})

@@ -153,15 +153,19 @@ class StrategyRun:
         return sum(1 for d in self.decisions if d.reason == NO_CURRENT_BOOK)
 
 
-def _settings() -> Settings:
-    """A backtest's settings: the built-in defaults (no environment, no .env file)."""
+def _settings(cfg: BacktestConfig) -> Settings:
+    """A backtest's settings: the trader's (``cfg.settings``, as ``trade`` uses them), else
+    the built-in defaults (no environment, no .env file)."""
+    if cfg.settings is not None:
+        return cfg.settings
     from kalshibot.config import load_settings
 
     return load_settings(env={}, dotenv_file=None)
 
 
-def _limits(cfg: BacktestConfig) -> RiskLimits:
-    limits = RiskLimits.from_settings(_settings())
+def risk_limits(cfg: BacktestConfig) -> RiskLimits:
+    """The risk limits of ``cfg``'s settings, with ``cfg.limits`` overrides (sweeps)."""
+    limits = RiskLimits.from_settings(_settings(cfg))
     if cfg.limits:
         from dataclasses import fields, replace
 
@@ -265,7 +269,7 @@ def run_strategy(cfg: BacktestConfig, name: str, data: sqlite3.Connection, *,
     if end_at is not None:
         t_last = min(t_last, end_at)
     n_cycles = int((t_last - t0) / interval) + 1
-    ctx = StrategyContext(data, clock, _settings(), span=span,
+    ctx = StrategyContext(data, clock, _settings(cfg), span=span,
                           tickers=tuple(m.ticker for m in markets), backtest=cfg)
     strategy = build(name, ctx, strat_params)
     screen = None
@@ -280,7 +284,7 @@ def run_strategy(cfg: BacktestConfig, name: str, data: sqlite3.Connection, *,
         state_path = Path(tmp.name) / "state.sqlite"
     conn = _state_store(state_path, run_id, name, cfg, t0)
     engine = Engine(conn=conn, exchange=ex, strategy=memo or strategy, params=params,
-                    risk=RiskManager(_limits(cfg)),
+                    risk=RiskManager(risk_limits(cfg)),
                     config=EngineConfig(run_id, discover_every=1, reconcile_every=1 << 40,
                                         kill_switch_path=NO_KILL,
                                         fractional=False),

@@ -46,6 +46,21 @@ def _env_scheduler(backend: str | None, configured: str) -> str | None:
     return configured or None if (backend or "").strip().lower() == "dask" else None
 
 
+def _limits_json(cfg: Any) -> dict[str, Any]:
+    """The risk limits the backtest ran with (the trader's settings), exact decimals as text."""
+    from dataclasses import fields
+
+    from kalshibot.backtest.runner import risk_limits
+
+    limits = risk_limits(cfg)
+    out: dict[str, Any] = {}
+    for f in fields(limits):
+        v = getattr(limits, f.name)
+        v = getattr(v, "amount", v)
+        out[f.name] = v if v is None or isinstance(v, (int, float)) else str(v)
+    return out
+
+
 def _with_breakdown(doc: dict[str, Any], run: Any, period: str | None) -> dict[str, Any]:
     if period is not None:
         from kalshibot.backtest.breakdown import breakdown
@@ -136,6 +151,7 @@ def backtest(
     """
     from kalshibot.backtest import BacktestConfig, FillModel
     from kalshibot.backtest import backtest as run
+    from kalshibot.backtest.config import backtest_settings
 
     s = settings()
     fm = FillModel.preset(fills)
@@ -164,7 +180,8 @@ def backtest(
         adverse_selection=Decimal(str(s.adverse_selection)),
         params=_params(param), model=model, model_dir=model_dir or s.model_dir,
         retrain_every_h=retrain_every, fast=not full, direct_member=s.direct_member,
-        max_book_age_s=max_book_age, allow_in_sample=allow_in_sample)
+        max_book_age_s=max_book_age, allow_in_sample=allow_in_sample,
+        settings=backtest_settings(s))
     cfg.validate()
     if breakdown is not None:
         from kalshibot.backtest.breakdown import PERIODS
@@ -245,7 +262,8 @@ def backtest(
                                "interval_s": cfg.interval_s, "latency_s": cfg.latency_s,
                                "fills": fm.name, "starting_cash": format(cfg.starting_cash, "f"),
                                "fast": cfg.fast, "max_book_age_s": cfg.max_book_age_s,
-                               "allow_in_sample": cfg.allow_in_sample},
+                               "allow_in_sample": cfg.allow_in_sample,
+                               "risk_limits": _limits_json(cfg)},
                     "history": history,
                     "runs": [_with_breakdown(r.as_dict(), r.run, breakdown) for r in reports]})
     else:

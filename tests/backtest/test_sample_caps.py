@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -29,18 +28,6 @@ from kalshibot.store.connection import connect
 from kalshibot.store.markets import find_markets
 
 D = Decimal
-
-
-@pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for k in list(os.environ):
-        if k.upper().startswith("KALSHIBOT_"):
-            monkeypatch.delenv(k)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("KALSHIBOT_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("KALSHIBOT_LOG_DIR", str(tmp_path / "logs"))
-    monkeypatch.setenv("KALSHIBOT_MODEL_DIR", str(tmp_path / "models"))
-    return tmp_path
 
 
 def test_sample_backtest_stays_within_every_cap(workdir: Path,
