@@ -164,7 +164,9 @@ def render_report(report: dict[str, Any]) -> None:
 def train_for_trading(s: Settings, *, series: list[str] | None = None,
                       tickers: list[str] | None = None) -> Model:
     """``trade --train``: train on the settled history of the series being traded, save the
-    model and mark it current, print a one-line verdict; returns the saved model.
+    model and mark it current **only when it beats the market out of sample** (as ``train``
+    without ``--force``: the session then trades the previous current model, or refuses to
+    start without one), print a one-line verdict; returns the saved model.
 
     Traded tickers are usually still open, so training uses their *series* (the ticker's part
     before the first ``-``) rather than the tickers themselves.
@@ -177,9 +179,14 @@ def train_for_trading(s: Settings, *, series: list[str] | None = None,
     with stage_bars(_STAGES, show=True) as cb:
         result, saved = run_training(s.database_path, s.model_dir, Selection(series=series),
                                      TrainConfig(min_edge=s.min_edge,
-                                                 direct_member=s.direct_member), cb)
+                                                 direct_member=s.direct_member), cb,
+                                     require_beats_market=True)
     overall = result.report.get("overall") or {}
+    state = ("marked current" if saved.meta.get("current") else
+             "NOT marked current: it does not beat the market out of sample (the previous "
+             "current model stays; `kalshibot train --force` to use it anyway)")
     err_console.print(f"trained model {saved.model_id} on {result.rows:,} rows: "
-                      f"{overall.get('verdict') or result.report.get('verdict', '')}",
+                      f"{(overall.get('verdict') or result.report.get('verdict', '')).rstrip('.')}; "
+                      f"{state}",
                       highlight=False, soft_wrap=True)
     return saved

@@ -80,7 +80,25 @@ def test_train_for_trading_uses_the_series_of_the_traded_tickers(
                       overrides={"db_path": str(sample_db), "model_dir": str(tmp_path)})
     saved = train_for_trading(s, tickers=["KXBTC15M-26OCT010015-15"])
     assert saved.meta["selection"]["series"] == ["KXBTC15M"]
-    assert load_current_model(tmp_path).model_id == saved.model_id
+
+
+def test_trade_train_never_makes_a_model_that_loses_to_the_market_current(
+        sample_db: Path, tmp_path: Path, clean_env: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """``trade --train`` applies train's gate (issue 22): on this seeded sample the model loses
+    to the market out of sample, so it is saved but not made current, and the line says so.
+    Before, ``trade --train`` made it current and traded it."""
+    from kalshibot.cli.train_cmd import train_for_trading
+    from kalshibot.config import load_settings
+    from kalshibot.models.registry import NoModelError
+
+    s = load_settings(env={}, dotenv_file=None,
+                      overrides={"db_path": str(sample_db), "model_dir": str(tmp_path)})
+    saved = train_for_trading(s, series=["KXBTC15M"])
+    assert saved.meta["beats_market"] is False
+    assert "NOT marked current" in capsys.readouterr().err
+    with pytest.raises(NoModelError):
+        load_current_model(tmp_path)
 
 
 def test_train_makes_a_model_current_only_when_it_beats_the_market(
