@@ -253,7 +253,20 @@ def model_age_hours(model_dir: Path, now: datetime) -> float | None:
     return (now - created).total_seconds() / 3600.0
 
 
+def newest_training_hours(model_dir: Path, now: datetime) -> float | None:
+    """Hours since the newest stored model was trained, current or not (None: none)."""
+    created: list[datetime] = []
+    for meta in list_models(model_dir):
+        try:
+            created.append(datetime.fromisoformat(meta["created"]))
+        except (KeyError, TypeError, ValueError):
+            continue
+    return (now - max(created)).total_seconds() / 3600.0 if created else None
+
+
 def needs_retrain(model_dir: Path, now: datetime, interval_hours: float) -> bool:
-    """True when there is no current model or it is older than ``interval_hours``."""
-    age = model_age_hours(model_dir, now)
+    """True when the newest training (current or not) is older than ``interval_hours``, or
+    none exists. A model saved but *not* made current (it lost to the market) counts as a
+    training: retraining again at once would give the same verdict on the same data."""
+    age = newest_training_hours(model_dir, now)
     return age is None or age >= interval_hours

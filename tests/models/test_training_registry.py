@@ -75,6 +75,22 @@ def test_registry_round_trip_history_and_current(tmp_path: Path, trained: TrainR
     assert not needs_retrain(tmp_path, t0 + timedelta(hours=2), 24.0)
 
 
+def test_a_model_not_made_current_still_resets_the_retrain_clock(
+        tmp_path: Path, trained: TrainResult) -> None:
+    """A session retrains every ``retrain_interval_hours``; a model saved but not made current
+    (it does not beat the market) is a training too, else the session would retrain on every
+    check (every 60 cycles) with the same verdict."""
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    _save(tmp_path, trained, t0)  # current
+    later = save_model(tmp_path, trained.model, report={"overall": {"beats_market": False}},
+                       data_hash="f" * 16, window=trained.window, rows=trained.rows,
+                       created=t0 + timedelta(hours=30), require_beats_market=True)
+    assert later.meta["current"] is False
+    assert load_current_model(tmp_path).model_id != later.model_id
+    assert not needs_retrain(tmp_path, t0 + timedelta(hours=31), 24.0)
+    assert needs_retrain(tmp_path, t0 + timedelta(hours=55), 24.0)
+
+
 @pytest.mark.parametrize("edit", ["version", "names"])
 def test_registry_refuses_an_artefact_built_for_other_features(
         tmp_path: Path, trained: TrainResult, edit: str) -> None:
