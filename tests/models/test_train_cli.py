@@ -83,7 +83,7 @@ def test_train_for_trading_uses_the_series_of_the_traded_tickers(
 
 
 def test_trade_train_never_makes_a_model_that_loses_to_the_market_current(
-        sample_db: Path, tmp_path: Path, clean_env: Path,
+        sample_db: Path, tmp_path: Path, clean_env: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
     """``trade --train`` applies train's gate (issue 22): on this seeded sample the model loses
     to the market out of sample, so it is saved but not made current, and the line says so.
@@ -99,6 +99,13 @@ def test_trade_train_never_makes_a_model_that_loses_to_the_market_current(
     assert "NOT marked current" in capsys.readouterr().err
     with pytest.raises(NoModelError):
         load_current_model(tmp_path)
+    # ... so an edge session has no model to trade and refuses to start (README: exit 3)
+    monkeypatch.setenv("KALSHIBOT_DATA_DIR", str(sample_db.parent))
+    monkeypatch.setenv("KALSHIBOT_MODEL_DIR", str(tmp_path))
+    code = run(["trade", "--exchange", "sim", "--strategy", "edge", "--series", "KXBTC15M",
+                "--max-cycles", "1", "--fresh", "--quiet"])
+    assert code == 3
+    assert "no current model" in capsys.readouterr().err
 
 
 def test_train_makes_a_model_current_only_when_it_beats_the_market(
