@@ -30,6 +30,8 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
+import numpy as np
+
 from kalshibot.clock import ensure_utc
 from kalshibot.errors import DataError
 from kalshibot.feeds.symbols import series_to_symbol
@@ -159,8 +161,10 @@ class _Series:
         self.ts: list[float] = []
         self.recv: list[float] = []
         self.val: list[float] = []
+        self._arrays: tuple[np.ndarray, np.ndarray] | None = None  # (ts, val), until a change
 
     def append(self, t: float, r: float, v: float) -> None:
+        self._arrays = None
         self.ts.append(t)
         self.recv.append(r)
         self.val.append(v)
@@ -168,6 +172,17 @@ class _Series:
         if cap is not None and len(self.ts) > cap + cap // 2 + 1:
             cut = len(self.ts) - cap
             del self.ts[:cut], self.recv[:cut], self.val[:cut]
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """``ts`` and ``val`` as float64 arrays (built once per change of the series)."""
+        got = self._arrays
+        if got is None:
+            ts = np.array(self.ts, dtype=np.float64)
+            val = np.array(self.val, dtype=np.float64)
+            ts.flags.writeable = False
+            val.flags.writeable = False
+            got = self._arrays = (ts, val)
+        return got
 
 
 class IndexTape:
@@ -258,6 +273,21 @@ class IndexTape:
             n = self._visible(s, now_s)
             lo = max(0, bisect.bisect_left(s.ts, lo_s, 0, n) - 1)
             return s.ts[lo:n], s.val[lo:n]
+
+    def path_arrays(self, index_id: str, since: datetime,
+                    now: datetime) -> tuple[np.ndarray, np.ndarray]:
+        """``path`` as float64 arrays (read-only views of a per-series cache: a replay's tape
+        is converted once, not on every call)."""
+        lo_s = ensure_utc(since).timestamp()
+        now_s = ensure_utc(now).timestamp()
+        with self._lock:
+            s = self._s.get(index_id)
+            if s is None:
+                return np.empty(0), np.empty(0)
+            n = self._visible(s, now_s)
+            lo = max(0, bisect.bisect_left(s.ts, lo_s, 0, n) - 1)
+            ts, val = s.arrays()
+            return ts[lo:n], val[lo:n]
 
     def running(self, index_id: str, close: datetime, now: datetime) -> RunningAverage | None:
         """Kalshi's newest running settlement average for ``close`` received by ``now``."""

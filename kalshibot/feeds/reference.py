@@ -243,10 +243,10 @@ class ReferenceFeed:
         st = self._st(sym)
         if st.last_pair is not None and t_spot <= st.last_pair:
             return
-        ts, vals = self.tape.path(self.index_id(sym), now - timedelta(seconds=60), now)
-        if not ts:
+        ts, vals = self.tape.path_arrays(self.index_id(sym), now - timedelta(seconds=60), now)
+        if not len(ts):
             return
-        v, a = step_sample(np.asarray(ts), np.asarray(vals), np.asarray([t_spot]))
+        v, a = step_sample(ts, vals, np.asarray([t_spot]))
         if not (a[0] <= self.config.basis_max_skew_s) or not v[0] > 0:
             return
         st.last_pair = t_spot
@@ -310,9 +310,9 @@ class ReferenceFeed:
         cfg = self.config
         since = datetime.fromtimestamp(start, close.tzinfo) - timedelta(seconds=1)
         if self.tape is not None and cfg.use_index:
-            ts, vs = self.tape.path(ref.index_id, since, now)
-            if ts:
-                v, age = step_sample(np.asarray(ts), np.asarray(vs), grid)
+            ts, vs = self.tape.path_arrays(ref.index_id, since, now)
+            if len(ts):
+                v, age = step_sample(ts, vs, grid)
                 vals = np.where(age <= cfg.index_stale_s, v, np.nan)
         if np.isnan(vals).any() and self.spot is not None:
             sv, sage = self._spot_path(ref.symbol, since, now, grid)
@@ -354,8 +354,7 @@ class ReferenceFeed:
         it: np.ndarray = np.empty(0)
         iv: np.ndarray = np.empty(0)
         if self.tape is not None and self.config.use_index:
-            ts, vs = self.tape.path(self.index_id(sym), since, now)
-            it, iv = np.asarray(ts, dtype=np.float64), np.asarray(vs, dtype=np.float64)
+            it, iv = self.tape.path_arrays(self.index_id(sym), since, now)
             if len(it) and it[0] <= since.timestamp() + 300:
                 return it, iv, "index"
         st, sv = self._spot_history(sym, since, now)

@@ -47,6 +47,7 @@ from kalshibot.domain.orders import (
 )
 from kalshibot.errors import ExchangeRejectedError, UserInputError
 from kalshibot.sim.account import SimAccount
+from kalshibot.sim.snapshots import SnapshotCursor
 from kalshibot.sim.venue import SimulatedAccountVenue
 from kalshibot.store.books import SnapshotRow, row_to_book
 from kalshibot.store.markets import find_markets
@@ -117,9 +118,9 @@ class SimExchange(SimulatedAccountVenue):
         self._sweep_active: dict[str, Market] = {}
         self._fees = {t: m.fee_schedule for t, m in self._all.items()}
         account.fees = self._fee_of
-        # ticker -> (time asked, epoch ms; the latest snapshot row at or before it, if any)
-        self._at: dict[str, tuple[int, SnapshotRow | None]] = {}
+        self._at = SnapshotCursor(data)  # the latest snapshot row per ticker at a time
         self._built: dict[str, tuple[int, OrderBook]] = {}  # ticker -> (snapshot ts, book)
+        self._shown: dict[str, tuple[MarketStatus, Market, Market]] = {}  # see ``_visible``
         self._trades_seen: dict[str, datetime] = {}
         self._settled: dict[str, Settlement] = {}
         # ticker -> (snapshot ts ms, {(bid side, price): contracts taken by our orders})
@@ -199,10 +200,12 @@ class SimExchange(SimulatedAccountVenue):
         gone = {t for t in [*self._at, *self._taken, *self._built, *self._trades_seen]
                 if t in self._all and self._all[t].close_time <= now}
         for t in gone:
-            self._at.pop(t, None)
+            self._at.forget(t)
             self._built.pop(t, None)
             self._taken.pop(t, None)
             self._trades_seen.pop(t, None)
+        for t in [t for t in self._shown if self._all[t].close_time + self.settle_delay <= now]:
+            del self._shown[t]
         if orders_before is not None:
             self.account.forget_closed(orders_before)
         return len(gone)
@@ -219,10 +222,19 @@ class SimExchange(SimulatedAccountVenue):
         return False
 
     def _visible(self, m: Market, now: datetime) -> Market:
+        """``m`` as shown at ``now`` (result hidden until it closes). The shown object depends
+        only on the market's phase, so it is built once per phase (markets are immutable):
+        every poll in a phase returns the same object."""
         st = status_at(m, now)
         if st is MarketStatus.CLOSED and now >= m.close_time + self.settle_delay:
-            return replace(m, status=MarketStatus.FINALIZED)
-        return replace(m, status=st, result=Result.NONE, settlement_value=None)
+            st = MarketStatus.FINALIZED
+        hit = self._shown.get(m.ticker)
+        if hit is not None and hit[0] is st and hit[1] is m:
+            return hit[2]
+        shown = (replace(m, status=st) if st is MarketStatus.FINALIZED
+                 else replace(m, status=st, result=Result.NONE, settlement_value=None))
+        self._shown[m.ticker] = (st, m, shown)
+        return shown
 
     def get_orderbooks(self, tickers: Sequence[str]) -> dict[str, OrderBook]:
         """The books at ``now`` as Kalshi shows them: our resting orders included."""
@@ -292,19 +304,9 @@ class SimExchange(SimulatedAccountVenue):
             self._feed_account(ticker, book, last_shown)
 
     def _row_at(self, ticker: str, at_ms: int) -> SnapshotRow | None:
-        """The latest stored snapshot of ``ticker`` at or before ``at_ms`` (a keyed lookup:
-        no market's history is held in memory; the last answer per ticker is reused)."""
-        hit = self._at.get(ticker)
-        if hit is not None and hit[0] == at_ms:
-            return hit[1]
-        r = self.data.execute(
-            "SELECT ticker, ts, yes_bid, yes_bid_size, yes_ask, yes_ask_size, depth "
-            "FROM book_snapshots WHERE ticker = ? AND ts <= ? ORDER BY ts DESC LIMIT 1",
-            (ticker, at_ms),
-        ).fetchone()
-        row: SnapshotRow | None = None if r is None else tuple(r)
-        self._at[ticker] = (at_ms, row)
-        return row
+        """The latest stored snapshot of ``ticker`` at or before ``at_ms`` (``SnapshotCursor``:
+        read a batch ahead per market, no market's whole history held in memory)."""
+        return self._at.at(ticker, at_ms)
 
     def _book(self, ticker: str, now: datetime) -> OrderBook | None:
         m = self._all.get(ticker)

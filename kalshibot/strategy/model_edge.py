@@ -29,7 +29,7 @@ from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from kalshibot.config import Settings
 from kalshibot.errors import DataError, KalshibotError, UserInputError
@@ -191,6 +191,18 @@ def in_sample_overlap(meta: dict[str, Any], span: tuple[datetime, datetime],
     return None
 
 
+_CONTROLLER: list[ThreadpoolController] = []
+
+
+def _controller() -> ThreadpoolController:
+    """One ``ThreadpoolController`` per process, made at the first prediction (the model's
+    native libraries are loaded by then): ``threadpool_limits`` re-scans the process's loaded
+    libraries on every call (~3 ms, as much as the prediction itself)."""
+    if not _CONTROLLER:
+        _CONTROLLER.append(ThreadpoolController())
+    return _CONTROLLER[0]
+
+
 class ModelEdgeStrategy:
     """P(YES) from ``model`` (``predict_proba`` over ``FEATURE_NAMES`` columns) on the rows of
     ``features``; ``walk_forward`` replaces the model as simulated time passes."""
@@ -226,7 +238,7 @@ class ModelEdgeStrategy:
         if len(rows):
             # a few rows per cycle: one thread (OpenMP start-up per boosting iteration cost
             # ~3 ms a call, most of a walk-forward backtest's time on a busy machine)
-            with threadpool_limits(limits=1):
+            with _controller().limit(limits=1):
                 p = self.model.predict_proba(rows[list(FEATURE_NAMES)])
         by_ticker = dict(zip(rows["ticker"], p, strict=True))
         out = []
