@@ -189,6 +189,15 @@ def find_markets(
     return [_market(r) for r in _rows(conn, sql, args)]
 
 
+def find_tickers(conn: sqlite3.Connection, *, series: Sequence[str] = (),
+                 tickers: Sequence[str] = (), close_after: datetime | None = None,
+                 close_before: datetime | None = None) -> list[str]:
+    """Tickers of the markets ``find_markets`` would return for these filters, same order."""
+    where, args = _filters(series, tickers, None, None, None, close_after, close_before)
+    sql = f"SELECT m.ticker FROM markets m {where} ORDER BY close_time, ticker"
+    return [r[0] for r in conn.execute(sql, args)]
+
+
 def _filters(series: Sequence[str], tickers: Sequence[str], event: str | None,
              status: str | None, text: str | None, close_after: datetime | None,
              close_before: datetime | None) -> tuple[str, list[object]]:

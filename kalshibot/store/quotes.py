@@ -22,7 +22,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 
-from kalshibot.store.units import ts_ms
+from kalshibot.store.markets import find_tickers
 
 SOURCES = {"book": "snapshots", "candle": "candles"}
 
@@ -106,25 +106,6 @@ def summary_line(summary: dict[str, object]) -> str:
     return line
 
 
-def selected_tickers(conn: sqlite3.Connection, series: Sequence[str] = (),
-                     tickers: Sequence[str] = (), since: datetime | None = None,
-                     until: datetime | None = None) -> list[str]:
-    """Markets of ``series``/``tickers`` (all when both empty) closing in ``[since, until)``."""
-    sql = "SELECT ticker FROM markets WHERE 1"
-    args: list[object] = []
-    for col, vals in (("series_ticker", series), ("ticker", tickers)):
-        if vals:
-            sql += f" AND {col} IN ({','.join('?' * len(vals))})"
-            args.extend(vals)
-    if since is not None:
-        sql += " AND close_time >= ?"
-        args.append(ts_ms(since))
-    if until is not None:
-        sql += " AND close_time < ?"
-        args.append(ts_ms(until))
-    return [r[0] for r in conn.execute(sql + " ORDER BY close_time, ticker", args)]
-
-
 def history_of(database: str | Path, series: Sequence[str] = (), tickers: Sequence[str] = (),
                since: datetime | None = None, until: datetime | None = None
                ) -> dict[str, object]:
@@ -133,6 +114,7 @@ def history_of(database: str | Path, series: Sequence[str] = (), tickers: Sequen
 
     conn = connect(database, read_only=True)
     try:
-        return history_summary(conn, selected_tickers(conn, series, tickers, since, until))
+        return history_summary(conn, find_tickers(conn, series=series, tickers=tickers,
+                                                 close_after=since, close_before=until))
     finally:
         conn.close()
