@@ -64,20 +64,30 @@ MAX_BOOK_AGE = timedelta(minutes=5)  # fallback when the data has too few snapsh
 NO_CURRENT_BOOK = "no current order book"  # the engine's decision reason (engine.py)
 
 
-def median_interval(data: sqlite3.Connection, tickers: list[str]) -> timedelta | None:
+def median_interval(data: sqlite3.Connection, tickers: list[str],
+                    batch: int = 512) -> timedelta | None:
     """The median time between consecutive recorded snapshots of the same market (None:
-    fewer than two snapshots of any market). Gaps are tallied by value (a recording has few
-    distinct intervals), so memory does not grow with the number of snapshots."""
+    fewer than two snapshots of any market). Markets are read ``batch`` at a time and their
+    gaps tallied by value (a recording has few distinct intervals), so memory does not grow
+    with the number of snapshots."""
     tally: Counter[int] = Counter()
-    for t in tickers:
-        row = data.execute("SELECT group_concat(ts) FROM book_snapshots WHERE ticker = ?",
-                           (t,)).fetchone()
-        if row is None or row[0] is None:
+    for i in range(0, len(tickers), batch):
+        counts: list[int] = []
+        texts: list[str] = []
+        for t in tickers[i:i + batch]:
+            n, text = data.execute("SELECT count(*), group_concat(ts) FROM book_snapshots "
+                                   "WHERE ticker = ?", (t,)).fetchone()
+            if n:
+                counts.append(n)
+                texts.append(text)
+        if not texts:
             continue
-        ts = np.sort(np.array(row[0].split(","), dtype=np.int64))
+        ts = np.fromstring(",".join(texts), dtype=np.int64, sep=",")
+        seg = np.repeat(np.arange(len(counts)), counts)  # the market of each snapshot
+        ts = ts[np.lexsort((ts, seg))]
         gaps = np.diff(ts)
-        values, counts = np.unique(gaps[gaps > 0], return_counts=True)
-        tally.update(dict(zip(values.tolist(), counts.tolist(), strict=True)))
+        values, n_gaps = np.unique(gaps[(seg[1:] == seg[:-1]) & (gaps > 0)], return_counts=True)
+        tally.update(dict(zip(values.tolist(), n_gaps.tolist(), strict=True)))
     half = sum(tally.values()) // 2
     seen = 0
     for gap in sorted(tally):  # the element at index len // 2 of the sorted gaps

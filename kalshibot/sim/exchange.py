@@ -105,9 +105,8 @@ class SimExchange(SimulatedAccountVenue):
         self.max_book_age = max_book_age
         self.latency = latency
         self.unknown_size = unknown_size
-        self._all = {m.ticker: m for m in find_markets(data, series=series, tickers=tickers)
-                     if (since is None or m.close_time >= since)
-                     and (until is None or m.close_time < until)}
+        self._all = {m.ticker: m for m in find_markets(data, series=series, tickers=tickers,
+                                                       close_after=since, close_before=until)}
         # sweep index for "open" market queries under a clock that only moves forward
         self._order = {t: i for i, t in enumerate(self._all)}
         self._by_open = sorted(self._all.values(),

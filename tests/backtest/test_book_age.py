@@ -118,3 +118,29 @@ def test_median_interval_is_the_middle_of_all_gaps(tmp_path: Path) -> None:
         assert median_interval(conn, ["C"]) is None
     finally:
         conn.close()
+
+
+def test_median_interval_does_not_depend_on_how_markets_are_batched(tmp_path: Path) -> None:
+    """Markets read together never contribute a 'gap' between one market's last snapshot and
+    the next market's first (here an hour, which would move the median): every batch size
+    gives the exact median of the per-market gaps (computed here directly)."""
+    conn = open_store(tmp_path / "batches.sqlite")
+    try:
+        base = int(T0.timestamp() * 1000)
+        rows, gaps = [], []
+        names = [f"M{i:02d}" for i in range(23)]
+        for i, name in enumerate(names):
+            start = base + i * 3_600_000  # one market per hour
+            times = [start, start + (i % 5 + 1) * 1000, start + (i % 5 + 1) * 2000]
+            gaps += [b - a for a, b in zip(times, times[1:], strict=False)]
+            rows += [(name, ts, 4000, 100, 4500, 100, None) for ts in times]
+        rows.append(("NOT-ASKED", base + 500, 4000, 100, 4500, 100, None))
+        conn.executemany("INSERT INTO book_snapshots (ticker, ts, yes_bid, yes_bid_size, "
+                         "yes_ask, yes_ask_size, depth) VALUES (?,?,?,?,?,?,?)", rows)
+        conn.commit()
+        want = timedelta(milliseconds=sorted(gaps)[len(gaps) // 2])
+        asked = [*names, "NO-SNAPSHOTS"]
+        for batch in (1, 2, 5, 512):
+            assert median_interval(conn, asked, batch=batch) == want
+    finally:
+        conn.close()
