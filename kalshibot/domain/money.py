@@ -67,6 +67,15 @@ def _exact(value: Any, what: str) -> Decimal:
     raise TypeError(f"{what}: unsupported operand {type(value).__name__}")
 
 
+def _trusted(cls: type[Any], field: str, value: Decimal) -> Any:
+    """An instance of ``cls`` holding ``value``, which the caller has already proven valid
+    (a ``Decimal`` that the constructor's checks would accept): arithmetic on valid operands
+    whose result is valid by construction skips the checks, on the hot path of every cycle."""
+    obj = object.__new__(cls)
+    object.__setattr__(obj, field, value)
+    return obj
+
+
 def round_up(value: Decimal, step: Decimal = PIP) -> Decimal:
     """Round ``value`` up (toward +infinity) to a multiple of ``step``."""
     return (value / step).to_integral_value(rounding=ROUND_CEILING) * step
@@ -112,18 +121,18 @@ class Money:
     def __add__(self, other: Money) -> Money:
         if not isinstance(other, Money):
             return NotImplemented
-        return Money(self.amount + other.amount)
+        return _trusted(Money, "amount", self.amount + other.amount)
 
     def __sub__(self, other: Money) -> Money:
         if not isinstance(other, Money):
             return NotImplemented
-        return Money(self.amount - other.amount)
+        return _trusted(Money, "amount", self.amount - other.amount)
 
     def __neg__(self) -> Money:
-        return Money(-self.amount)
+        return _trusted(Money, "amount", -self.amount)
 
     def __abs__(self) -> Money:
-        return Money(abs(self.amount))
+        return _trusted(Money, "amount", abs(self.amount))
 
     def __mul__(self, factor: Decimal | int) -> Money:
         return Money(self.amount * _exact(factor, "Money *"))
@@ -222,12 +231,12 @@ class Price:
 
     def complement(self) -> Price:
         """YES <-> NO: ``1 - p``."""
-        return Price(ONE - self.value)
+        return _trusted(Price, "value", ONE - self.value)  # in [0, 1] as self is
 
     def __mul__(self, count: Count) -> Money:
         if not isinstance(count, Count):
             return NotImplemented
-        return Money(self.value * count.value)
+        return _trusted(Money, "amount", self.value * count.value)
 
     __rmul__ = __mul__
 
@@ -313,18 +322,18 @@ class Count:
     def __add__(self, other: Count) -> Count:
         if not isinstance(other, Count):
             return NotImplemented
-        return Count(self.value + other.value)
+        return _trusted(Count, "value", self.value + other.value)  # 2 places stay 2
 
     def __sub__(self, other: Count) -> Count:
         if not isinstance(other, Count):
             return NotImplemented
-        return Count(self.value - other.value)
+        return _trusted(Count, "value", self.value - other.value)
 
     def __neg__(self) -> Count:
-        return Count(-self.value)
+        return _trusted(Count, "value", -self.value)
 
     def __abs__(self) -> Count:
-        return Count(abs(self.value))
+        return _trusted(Count, "value", abs(self.value))
 
     def __mul__(self, factor: int) -> Count:
         if isinstance(factor, bool) or not isinstance(factor, int):
