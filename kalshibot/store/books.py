@@ -14,12 +14,13 @@ consumed in chunks so memory stays flat). ``save_books`` takes domain ``OrderBoo
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 from collections.abc import Iterable
 from datetime import datetime
 
-from kalshibot.domain.book import OrderBook
+from kalshibot.domain.book import Level, OrderBook
 from kalshibot.domain.orders import Side
 from kalshibot.store.connection import CHUNK, insert_chunked
 from kalshibot.store.units import (
@@ -82,17 +83,31 @@ def row_to_book(row: SnapshotRow) -> OrderBook:
     given size 0 and therefore dropped; use the raw columns for such snapshots.
     """
     ticker, ts, bid, bid_size, ask, ask_size, depth = row
-    when = ms_ts(ts)
+    if depth:
+        yes, no = _levels(depth, None, None, None, None)
+    else:
+        yes, no = _levels(None, bid, bid_size, ask, ask_size)
+    return OrderBook(ticker, yes, no, ms_ts(ts))
+
+
+@functools.lru_cache(maxsize=1 << 12)
+def _levels(depth: str | None, bid: int | None, bid_size: int | None, ask: int | None,
+            ask_size: int | None) -> tuple[tuple[Level, ...], tuple[Level, ...]]:
+    """The (YES bids, NO bids) levels of a stored row's book columns. Levels are immutable,
+    so consecutive snapshots with the same book share them (a replay rebuilds a book for
+    every snapshot, and most differ from the previous one only in time)."""
     if depth:
         d = json.loads(depth)
-        return OrderBook.from_levels(
-            ticker,
+        book = OrderBook.from_levels(
+            "",
             [(units_to_price(p), units_to_count(s)) for p, s in d.get("yes", [])],
-            [(units_to_price(p), units_to_count(s)) for p, s in d.get("no", [])],
-            when)
-    yes = [] if bid is None else [(units_to_price(bid), units_to_count(bid_size or 0))]
-    no = [] if ask is None else [(units_to_price(ask).complement(), units_to_count(ask_size or 0))]
-    return OrderBook.from_levels(ticker, yes, no, when)
+            [(units_to_price(p), units_to_count(s)) for p, s in d.get("no", [])])
+    else:
+        yes = [] if bid is None else [(units_to_price(bid), units_to_count(bid_size or 0))]
+        no = ([] if ask is None
+              else [(units_to_price(ask).complement(), units_to_count(ask_size or 0))])
+        book = OrderBook.from_levels("", yes, no)
+    return book.yes_bids, book.no_bids
 
 
 def book_at(conn: sqlite3.Connection, ticker: str, at: datetime) -> OrderBook | None:

@@ -11,6 +11,7 @@ Conversions are exact; a value that does not fit its unit raises ``DataError``.
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -38,7 +39,9 @@ def price_to_units(price: Price | Decimal | str) -> int:
     return dec_to_units(v, PRICE_SCALE, "price")
 
 
+@functools.lru_cache(maxsize=1 << 14)
 def units_to_price(units: int) -> Price:
+    """Units of $0.0001 -> ``Price`` (immutable, so one object per value is shared)."""
     return Price(Decimal(units) / PRICE_SCALE)
 
 
@@ -48,7 +51,9 @@ def count_to_units(count: Count | Decimal | str) -> int:
     return dec_to_units(v, COUNT_SCALE, "count")
 
 
+@functools.lru_cache(maxsize=1 << 14)
 def units_to_count(units: int) -> Count:
+    """Units of 0.01 contract -> ``Count`` (immutable, so one object per value is shared)."""
     return Count(Decimal(units) / COUNT_SCALE)
 
 
