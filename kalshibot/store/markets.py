@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import TypeVar
 
 from kalshibot.domain.fees import FeeType
 from kalshibot.domain.market import Event, Market, MarketStatus, Result, Series
@@ -27,6 +28,8 @@ from kalshibot.store.units import (
     units_to_count,
     units_to_price,
 )
+
+T = TypeVar("T")
 
 #: Request vocabulary of ``GET /markets?status=`` mapped to stored statuses.
 STATUS_GROUPS: dict[str, tuple[str, ...]] = {
@@ -114,29 +117,56 @@ def _run(conn: sqlite3.Connection, sql: str, rows: Sequence[tuple[object, ...]])
     return conn.total_changes - before
 
 
-def _market(r: sqlite3.Row) -> Market:
-    ranges = json.loads(r["price_ranges"]) if r["price_ranges"] else None
-    grid = TickGrid.from_structure(r["tick_structure"], ranges)
+def _market(r: sqlite3.Row, shared: dict[object, object] | None = None) -> Market:
+    """A stored row as a ``Market``. ``shared``: equal values of the rows read together
+    (series, titles, grids, fee fields, zero volumes...) become one object each, so a long
+    selection of markets holds each repeated value once."""
+    one: Callable[[T], T] = _sharer({} if shared is None else shared)
+    ranges_text = r["price_ranges"]
+    grid = one(TickGrid.from_structure(r["tick_structure"],
+                                       json.loads(ranges_text) if ranges_text else None))
     return Market(
-        ticker=r["ticker"], event_ticker=r["event_ticker"], series_ticker=r["series_ticker"],
-        title=r["title"], status=MarketStatus(r["status"]), open_time=opt_ms_ts(r["open_time"]),
-        close_time=ms_ts(r["close_time"]), tick_grid=grid, strike_type=r["strike_type"],
-        floor_strike=text_decimal(r["floor_strike"]), cap_strike=text_decimal(r["cap_strike"]),
+        ticker=r["ticker"], event_ticker=r["event_ticker"],
+        series_ticker=one(r["series_ticker"]), title=one(r["title"]),
+        status=MarketStatus(r["status"]), open_time=opt_ms_ts(r["open_time"]),
+        close_time=ms_ts(r["close_time"]), tick_grid=grid, strike_type=one(r["strike_type"]),
+        floor_strike=one(text_decimal(r["floor_strike"])),
+        cap_strike=one(text_decimal(r["cap_strike"])),
         result=Result(r["result"]),
         settlement_value=None if r["settlement_value"] is None
-        else Price(Decimal(r["settlement_value"])),
-        fractional_trading=bool(r["fractional_trading"]), volume=Decimal(r["volume"]),
-        open_interest=Decimal(r["open_interest"]), fee_type=FeeType(r["fee_type"]),
-        fee_multiplier=Decimal(r["fee_multiplier"]),
+        else one(Price(Decimal(r["settlement_value"]))),
+        fractional_trading=bool(r["fractional_trading"]), volume=one(Decimal(r["volume"])),
+        open_interest=one(Decimal(r["open_interest"])), fee_type=FeeType(r["fee_type"]),
+        fee_multiplier=one(Decimal(r["fee_multiplier"])),
         fee_waiver_until=opt_ms_ts(r["fee_waiver_until"]), exchange_index=r["exchange_index"],
         untradeable=r["untradeable"] or "",
     )
 
 
+def _sharer(shared: dict[object, object]) -> Callable[[T], T]:
+    """``value`` or the identical value seen first (same type and repr, so ``Decimal("1")``
+    and ``Decimal("1.0")`` stay apart): immutable values only."""
+
+    def one(value: T) -> T:
+        if value is None:
+            return value
+        key = (type(value), value if isinstance(value, str) else repr(value))
+        return shared.setdefault(key, value)  # type: ignore[return-value]
+
+    return one
+
+
 def _rows(conn: sqlite3.Connection, sql: str, args: Sequence[object]) -> list[sqlite3.Row]:
+    return list(_iter_rows(conn, sql, args))
+
+
+def _iter_rows(conn: sqlite3.Connection, sql: str, args: Sequence[object]
+               ) -> Iterator[sqlite3.Row]:
+    """Rows by name, one at a time (a long selection is never held twice)."""
     cur = conn.execute(sql, tuple(args))
     names = [d[0] for d in cur.description]
-    return [_Row(names, r) for r in cur.fetchall()]  # type: ignore[misc]
+    for r in cur:
+        yield _Row(names, r)  # type: ignore[misc]
 
 
 class _Row(dict):  # tiny row-by-name without touching conn.row_factory
@@ -186,7 +216,8 @@ def find_markets(
     sql = f"SELECT * FROM markets m {where} ORDER BY close_time {order}, ticker"
     if limit:
         sql += f" LIMIT {int(limit)}"
-    return [_market(r) for r in _rows(conn, sql, args)]
+    shared: dict[object, object] = {}
+    return [_market(r, shared) for r in _iter_rows(conn, sql, args)]
 
 
 def find_tickers(conn: sqlite3.Connection, *, series: Sequence[str] = (),
