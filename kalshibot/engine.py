@@ -150,7 +150,7 @@ class EngineConfig:
     discover_every: int = 12  # cycles between market discovery
     reconcile_every: int = 60  # cycles between full reconciliations
     stale_order_after: timedelta = timedelta(minutes=2)
-    kill_switch_path: Path = Path("data/KILL")
+    kill_switch_path: Path | None = Path("data/KILL")  # None: no kill switch (replays)
     fractional: bool = False
     record_books: bool = False  # store each fetched book (paper/live: builds history)
     durable_orders: bool = False  # sync each order's pre-send row to disk (live sessions)
@@ -436,7 +436,7 @@ class Engine:
         if self.cycle % self.cfg.reconcile_every == 0:
             self.reconcile(now)
         books = self._without_own_orders(books)
-        kill = kill_switch_on(self.cfg.kill_switch_path)
+        kill = self.cfg.kill_switch_path is not None and kill_switch_on(self.cfg.kill_switch_path)
         if kill:  # cancelling moves no money: the marks and equity below are unchanged
             self.orders.cancel_all(now, "kill switch")
         equity, breaker = self._track(books, now)
@@ -639,7 +639,7 @@ class Engine:
         # Only markets new or changed since our last upsert are written (the upsert of an
         # unchanged market leaves its row untouched, so the table ends up the same).
         up = self._upserted
-        changed = [m for m in found if up.get(m.ticker) != m]
+        changed = [m for m in found if (u := up.get(m.ticker)) is not m and u != m]
         if changed:
             with atomic(self.conn):
                 upsert_markets(self.conn, changed, now=now)

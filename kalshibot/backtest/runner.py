@@ -59,7 +59,6 @@ from kalshibot.store.runs import start_run
 from kalshibot.strategy.base import StrategyParams
 from kalshibot.strategy.registry import StrategyContext, build
 
-NO_KILL = Path("/nonexistent/kalshibot-backtest/KILL")
 MAX_BOOK_AGE = timedelta(minutes=5)  # fallback when the data has too few snapshots to measure
 NO_CURRENT_BOOK = "no current order book"  # the engine's decision reason (engine.py)
 
@@ -296,7 +295,7 @@ def run_strategy(cfg: BacktestConfig, name: str, data: sqlite3.Connection, *,
     engine = Engine(conn=conn, exchange=ex, strategy=memo or strategy, params=params,
                     risk=RiskManager(risk_limits(cfg)),
                     config=EngineConfig(run_id, discover_every=1, reconcile_every=1 << 40,
-                                        kill_switch_path=NO_KILL,
+                                        kill_switch_path=None,
                                         fractional=False),
                     starting_cash=Money(cfg.starting_cash), now=t0)
     engine.start(t0)
