@@ -11,8 +11,9 @@ Sign conventions: ``cash_delta`` is + when cash comes in. ``realized_pnl`` exclu
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from kalshibot.domain.market import Result
@@ -128,17 +129,109 @@ def settle(pos: Position, result: Result, value: Price | None = None) -> FillEff
     )
 
 
+class _Totals:
+    """What a portfolio derives from all its positions, kept so that the next portfolio
+    (one fill or settlement later) derives its own from these in O(open positions) instead
+    of scanning every position it ever held: the open positions in the order of
+    ``positions``, and the exact sums of fees and realized P&L with each sum's exponent as
+    ``sum()`` would give it (the smallest exponent among the terms and 0; see ``_exact_sum``).
+
+    ``rank`` (ticker -> order of first appearance) only ever grows and is shared along a
+    line of portfolios: ranks stay increasing in insertion order within every one of them."""
+
+    __slots__ = ("open", "fees", "realized", "fee_exps", "pnl_exps", "rank")
+
+    def __init__(self, open_: dict[str, Position], fees: Decimal, realized: Decimal,
+                 fee_exps: Counter[int], pnl_exps: Counter[int], rank: dict[str, int]) -> None:
+        self.open = open_
+        self.fees = fees
+        self.realized = realized
+        self.fee_exps = fee_exps
+        self.pnl_exps = pnl_exps
+        self.rank = rank
+
+    @classmethod
+    def of(cls, positions: Mapping[str, Position]) -> _Totals:
+        ps = positions.values()
+        return cls({p.ticker: p for p in ps if p.qty},
+                   sum((p.fees.amount for p in ps), Decimal(0)),
+                   sum((p.realized_pnl.amount for p in ps), Decimal(0)),
+                   Counter(_exp(p.fees.amount) for p in ps),
+                   Counter(_exp(p.realized_pnl.amount) for p in ps),
+                   {t: i for i, t in enumerate(positions)})
+
+    def after(self, old: Position | None, new: Position) -> _Totals:
+        """The totals once ``old`` (None: a new ticker, last in order) is replaced by ``new``."""
+        t = new.ticker
+        fee_exps, pnl_exps = Counter(self.fee_exps), Counter(self.pnl_exps)
+        fees, realized = self.fees, self.realized
+        if old is not None:
+            fees -= old.fees.amount
+            realized -= old.realized_pnl.amount
+            _drop(fee_exps, _exp(old.fees.amount))
+            _drop(pnl_exps, _exp(old.realized_pnl.amount))
+        fees += new.fees.amount
+        realized += new.realized_pnl.amount
+        fee_exps[_exp(new.fees.amount)] += 1
+        pnl_exps[_exp(new.realized_pnl.amount)] += 1
+        rank = self.rank
+        if t not in rank:
+            rank[t] = len(rank)
+        open_ = dict(self.open)
+        if not new.qty:
+            open_.pop(t, None)
+        elif t in open_ or not open_ or rank[t] > rank[next(reversed(open_))]:
+            open_[t] = new  # in place, or last in order
+        else:  # a position reopened before others in order: keep the order of ``positions``
+            open_[t] = new
+            open_ = dict(sorted(open_.items(), key=lambda kv: rank[kv[0]]))
+        return _Totals(open_, fees, realized, fee_exps, pnl_exps, rank)
+
+
+def _exp(d: Decimal) -> int:
+    e = d.as_tuple().exponent
+    return e if isinstance(e, int) else 0
+
+
+def _drop(c: Counter[int], key: int) -> None:
+    c[key] -= 1
+    if c[key] <= 0:
+        del c[key]
+
+
+def _exact_sum(value: Decimal, exps: Counter[int]) -> Decimal:
+    """``value`` (the exact sum) written with the exponent ``sum()`` over the current terms
+    would have: the smallest of theirs and 0 (a difference along the way may have left
+    extra trailing zeros; the value is exact at that exponent, so nothing is rounded)."""
+    e = min(min(exps, default=0), 0)
+    return value.quantize(Decimal((0, (1,), e)))
+
+
 @dataclass(frozen=True, slots=True)
 class Portfolio:
     """Cash plus positions. ``cash`` is what the account holds now."""
 
     cash: Money
     positions: Mapping[str, Position]
+    _totals: _Totals | None = field(default=None, compare=False, repr=False)
+
+    def _derived(self) -> _Totals:
+        t = self._totals
+        if t is None:
+            t = _Totals.of(self.positions)
+            object.__setattr__(self, "_totals", t)
+        return t
+
+    def _with(self, new: Position, cash_delta: Money) -> Portfolio:
+        old = self.positions.get(new.ticker)
+        t = self._totals
+        return Portfolio(self.cash + cash_delta, {**self.positions, new.ticker: new},
+                         None if t is None else t.after(old, new))
 
     def with_fill(self, fill: Fill) -> Portfolio:
         pos = self.positions.get(fill.ticker) or Position(fill.ticker)
         eff = apply_fill(pos, fill)
-        return Portfolio(self.cash + eff.cash_delta, {**self.positions, fill.ticker: eff.position})
+        return self._with(eff.position, eff.cash_delta)
 
     def with_fills(self, fills: Iterable[Fill]) -> Portfolio:
         out = self
@@ -151,10 +244,11 @@ class Portfolio:
         if pos is None:
             return self
         eff = settle(pos, result, value)
-        return Portfolio(self.cash + eff.cash_delta, {**self.positions, ticker: eff.position})
+        return self._with(eff.position, eff.cash_delta)
 
     def open_positions(self) -> list[Position]:
-        return [p for p in self.positions.values() if p.qty]
+        """Positions with contracts held, in the order of ``positions``."""
+        return list(self._derived().open.values())
 
     def equity(self, yes_marks: Mapping[str, Price]) -> Money:
         """Cash plus open positions at the given YES marks (a missing mark values at cost)."""
@@ -165,7 +259,9 @@ class Portfolio:
         return total
 
     def fees_paid(self) -> Money:
-        return Money(sum((p.fees.amount for p in self.positions.values()), Decimal(0)))
+        t = self._derived()
+        return Money(_exact_sum(t.fees, t.fee_exps))
 
     def realized_pnl(self) -> Money:
-        return Money(sum((p.realized_pnl.amount for p in self.positions.values()), Decimal(0)))
+        t = self._derived()
+        return Money(_exact_sum(t.realized, t.pnl_exps))
