@@ -185,6 +185,9 @@ class Engine:
         # Best YES and NO bids of the last book seen per market (our orders removed): what the
         # exit value of a position is computed from (None: that side had no bid).
         self.tops: dict[str, tuple[Price | None, Price | None]] = {}
+        # ticker -> (position, tops, market, exit value): ``position_value``'s last answer
+        self._values: dict[str, tuple[Position, tuple[Price | None, Price | None], Market | None,
+                                      Money, StrategyParams]] = {}
         # Every market seen that is still open, held or has orders (grouping and fees of
         # markets that closed but are not settled yet).
         self._known: dict[str, Market] = {}
@@ -261,8 +264,17 @@ class Engine:
         if top is None:
             return p.cost
         m = self._market(p.ticker)
-        return exit_value(p, *top, schedule=None if m is None else m.fee_schedule,
-                          direct_member=self.params.direct_member)
+        hit = self._values.get(p.ticker)  # same position, bids and market: same value
+        if (hit is not None and hit[0] is p and hit[1] == top and hit[2] is m
+                and hit[4] is self.params):
+            return hit[3]
+        value = exit_value(p, *top, schedule=None if m is None else m.fee_schedule,
+                           direct_member=self.params.direct_member)
+        if len(self._values) > 64 + 4 * len(self.open_positions()):  # closed ones: drop
+            held = {q.ticker for q in self.open_positions()}
+            self._values = {t: v for t, v in self._values.items() if t in held}
+        self._values[p.ticker] = (p, top, m, value, self.params)
+        return value
 
     def mark_positions(self, now: datetime) -> None:
         """Take exit-value marks for the open positions from their books at ``now`` (a
