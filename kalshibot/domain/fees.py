@@ -27,6 +27,7 @@ fills exactly as the balance sees them. While a market's fee waiver runs
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -147,8 +148,17 @@ def order_fee(
     the market's fee waiver runs at ``at``."""
     if schedule.waived(at):
         return Money(ZERO)
-    fee = trade_fee(count, price, is_taker=is_taker, fee_type=schedule.fee_type,
-                    multiplier=schedule.multiplier)
+    return _order_fee(count, price, is_taker, schedule.fee_type, schedule.multiplier,
+                      direct_member)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _order_fee(count: Count, price: Price, is_taker: bool, fee_type: FeeType,
+               multiplier: Decimal, direct_member: bool) -> Money:
+    """``order_fee`` outside a waiver: a pure function of exact values (its result is rounded
+    to a fixed step, so equal inputs written differently give the same digits); remembered,
+    as sizing asks it for many counts at a few prices every cycle."""
+    fee = trade_fee(count, price, is_taker=is_taker, fee_type=fee_type, multiplier=multiplier)
     return fee if direct_member else charged_in_cents(fee)
 
 
