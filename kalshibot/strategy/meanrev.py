@@ -53,6 +53,60 @@ def mean_pstdev(xs: Iterable[float]) -> tuple[float, float]:
     return math.fsum(vals) / n, _sqrt_of_frac(n * s2 - s1 * s1, n * n * den * den)
 
 
+class RollingWindow:
+    """The last ``size`` floats, with the exact integer sums ``mean_pstdev`` needs kept up to
+    date as values come and go (O(1) per value instead of O(window) per call).
+
+    Each float is p / 2**e exactly; the sums are over the values scaled to the common
+    denominator 2**k (k only grows: any common denominator gives the same exact ratio, so
+    ``stats()`` equals ``mean_pstdev(window)`` bit for bit)."""
+
+    __slots__ = ("size", "vals", "_parts", "_k", "_s1", "_s2")
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.vals: deque[float] = deque()
+        self._parts: deque[tuple[int, int]] = deque()  # (p, e) per value
+        self._k = 0
+        self._s1 = 0
+        self._s2 = 0
+
+    def __len__(self) -> int:
+        return len(self.vals)
+
+    def append(self, x: float) -> None:
+        p, d = x.as_integer_ratio()
+        e = d.bit_length() - 1
+        if e > self._k:
+            shift = e - self._k
+            self._s1 <<= shift
+            self._s2 <<= 2 * shift
+            self._k = e
+        if len(self.vals) == self.size:
+            self.vals.popleft()
+            op, oe = self._parts.popleft()
+            a = op << (self._k - oe)
+            self._s1 -= a
+            self._s2 -= a * a
+        a = p << (self._k - e)
+        self._s1 += a
+        self._s2 += a * a
+        self.vals.append(x)
+        self._parts.append((p, e))
+
+    def extend(self, xs: Iterable[float]) -> None:
+        for x in xs:
+            self.append(x)
+
+    def stats(self) -> tuple[float, float]:
+        """``mean_pstdev`` of the values held (at least one)."""
+        n = len(self.vals)
+        if n < 1:
+            raise ValueError("mean_pstdev requires at least one value")
+        num = n * self._s2 - self._s1 * self._s1
+        return math.fsum(self.vals) / n, _sqrt_of_frac(num, (n * n) << (2 * self._k))
+
+
 class MeanReversionStrategy:
     name = "meanrev"
 
@@ -70,13 +124,13 @@ class MeanReversionStrategy:
         self.z_exit = z_exit
         self.min_std = min_std
         self.no_entry_last_s = no_entry_last_s
-        self._mids: dict[str, deque[float]] = {}
+        self._mids: dict[str, RollingWindow] = {}
 
     def observe(self, ticker: str, mids: Sequence[float]) -> None:
         """Feed ``ticker``'s YES mids (float dollars, oldest first) into its window, as the
         cycles that saw those books would have (fast-path replay of skipped cycles)."""
         if len(mids):
-            hist = self._mids.setdefault(ticker, deque(maxlen=self.window))
+            hist = self._mids.setdefault(ticker, RollingWindow(self.window))
             hist.extend(mids[-self.window:])
 
     def forget(self, ticker: str) -> None:
@@ -90,12 +144,12 @@ class MeanReversionStrategy:
             if mid is None:
                 out.append(FairValue(None, "no two-sided book"))
                 continue
-            hist = self._mids.setdefault(v.market.ticker, deque(maxlen=self.window))
+            hist = self._mids.setdefault(v.market.ticker, RollingWindow(self.window))
             hist.append(mid.to_float())
             if len(hist) < self.window:
                 out.append(FairValue(None, f"warming up ({len(hist)}/{self.window} mids)"))
                 continue
-            mean, sd = mean_pstdev(hist)
+            mean, sd = hist.stats()
             std = max(sd, self.min_std)
             z = (mid.to_float() - mean) / std
             late = v.market.seconds_to_close(v.now) < self.no_entry_last_s

@@ -42,3 +42,29 @@ def test_mean_pstdev_equals_statistics_bit_for_bit() -> None:
 def test_mean_pstdev_needs_a_value() -> None:
     with pytest.raises(ValueError):
         mean_pstdev([])
+
+
+def test_rolling_window_equals_statistics_at_every_step() -> None:
+    """The strategy's window keeps running exact sums; after every value it reports what
+    ``statistics`` gives for the values it holds, bit for bit (mixed magnitudes included, so
+    the common denominator grows while old values are still in the window)."""
+    from kalshibot.strategy.meanrev import RollingWindow
+
+    rng = random.Random(11)
+    for size in (1, 2, 5, 30):
+        w = RollingWindow(size)
+        held: list[float] = []
+        for i in range(600):
+            kind = rng.random()
+            if kind < 0.6:
+                x = rng.randint(1, 9999) / 10000
+            elif kind < 0.8:
+                x = rng.randint(1, 199) / 200
+            else:
+                x = rng.uniform(-1, 1) * 10.0 ** rng.randint(-12, 12)
+            w.append(x)
+            held = (held + [x])[-size:]
+            mean, sd = w.stats()
+            assert mean == statistics.fmean(held), (size, i)
+            assert sd == statistics.pstdev(held), (size, i, held)
+            assert len(w) == len(held)
