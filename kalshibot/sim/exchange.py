@@ -50,7 +50,7 @@ from kalshibot.sim.account import SimAccount
 from kalshibot.sim.snapshots import SnapshotCursor
 from kalshibot.sim.venue import SimulatedAccountVenue
 from kalshibot.store.books import SnapshotRow, row_to_book
-from kalshibot.store.markets import find_markets
+from kalshibot.store.markets import find_markets, find_tickers, get_market
 from kalshibot.store.trades import list_trades
 from kalshibot.store.units import ms_ts, ts_ms
 
@@ -478,5 +478,20 @@ def open_sim_venue(data: sqlite3.Connection, account: SimAccount, *,
     ex = SimExchange(data, probe, account, series=series, tickers=tickers, **kw)
     span = ex.data_span()
     if span is None:
-        raise UserInputError("no stored markets match the selection", hint=hint)
+        raise UserInputError("no stored markets match the selection",
+                             hint=f"{hint}; {stored_close_span(data, series, tickers)}")
     return ex, span
+
+
+def stored_close_span(data: sqlite3.Connection, series: Sequence[str] = (),
+                      tickers: Sequence[str] = ()) -> str:
+    """Where the stored markets of ``series``/``tickers`` close (UTC), for an empty selection's
+    hint: ``--from``/``--to`` outside that span select nothing."""
+    found = find_tickers(data, series=series, tickers=tickers)
+    if not found:
+        return "no stored market has that series/ticker"
+    first, last = (get_market(data, t) for t in (found[0], found[-1]))
+    if first is None or last is None:  # deleted meanwhile by another process
+        return f"{len(found):,} stored market(s)"
+    return (f"{len(found):,} stored market(s) close from {first.close_time:%Y-%m-%dT%H:%MZ} "
+            f"to {last.close_time:%Y-%m-%dT%H:%MZ}")
