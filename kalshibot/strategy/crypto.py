@@ -22,11 +22,9 @@ import math
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-import numpy as np
-
 from kalshibot.clock import Clock
 from kalshibot.errors import ConfigError, KalshibotError
-from kalshibot.features.digital import digital_prob
+from kalshibot.features.digital import digital_prob_one
 from kalshibot.features.volatility import VolSpec, sigma_at
 from kalshibot.feeds import SpotFeedLike, series_to_symbol
 from kalshibot.feeds.reference import Reference, ReferenceConfig, ReferenceFeed
@@ -129,15 +127,13 @@ class CryptoVolStrategy:
 
     def _price(self, views: Sequence[MarketView], rows: list[tuple[int, Reference, float, float]],
                out: list[FairValue | None]) -> None:
-        spot = np.array([r.price for _, r, _, _ in rows])
-        strike = np.array([float(views[i].market.floor_strike or math.nan)
-                           for i, _, _, _ in rows])
-        sigma = np.array([s for _, _, s, _ in rows])
-        tau = np.array([t for _, _, _, t in rows])
-        obs = np.array([r.observed_avg for _, r, _, _ in rows])
-        extra = np.array([r.extra_sd ** 2 + s * s * r.age_s for _, r, s, _ in rows])
-        p = np.clip(digital_prob(spot, strike, sigma, tau, observed_avg=obs, extra_var=extra),
-                    self.p_clip, 1 - self.p_clip).tolist()
+        lo, hi = self.p_clip, 1 - self.p_clip
+        p: list[float] = []
+        for i, r, sig, t in rows:  # one market at a time: bit-identical to digital_prob
+            pk = digital_prob_one(r.price, float(views[i].market.floor_strike or math.nan), sig,
+                                  t, observed_avg=r.observed_avg,
+                                  extra_var=r.extra_sd ** 2 + sig * sig * r.age_s)
+            p.append(pk if pk != pk else min(max(pk, lo), hi))  # np.clip; NaN stays NaN
         described: dict[int, str] = {}  # one description per reference (shared by markets)
         for k, (i, ref, sig, t) in enumerate(rows):
             m = views[i].market
