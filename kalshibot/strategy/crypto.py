@@ -60,19 +60,18 @@ class CryptoVolStrategy:
         self.p_clip = p_clip
         self.sigma_refresh_s = sigma_refresh_s
         self._sigma_cache: dict[str, tuple[datetime, float | None, str]] = {}
-        self._symbols: dict[str, str | KalshibotError] = {}
+        self._symbols: dict[str, str | FairValue] = {}  # series -> coin, or why none
         self.last_refs: dict[str, Reference] = {}
 
-    def _symbol(self, series: str) -> str:
+    def _symbol(self, series: str) -> str | FairValue:
+        """The series' coin, or the (immutable, shared) answer for a series without one."""
         got = self._symbols.get(series)
         if got is None:
             try:
                 got = series_to_symbol(series)
             except KalshibotError as exc:
-                got = exc
+                got = FairValue(None, f"no reference: {exc}")
             self._symbols[series] = got
-        if isinstance(got, KalshibotError):
-            raise got
         return got
 
     def sigma(self, symbol: str, now: datetime) -> tuple[float | None, str]:
@@ -89,10 +88,11 @@ class CryptoVolStrategy:
         out: list[FairValue | None] = [None] * len(views)
         symbols: dict[int, str] = {}
         for i, v in enumerate(views):
-            try:
-                symbols[i] = self._symbol(v.market.series_ticker)
-            except KalshibotError as exc:
-                out[i] = FairValue(None, f"no reference: {exc}")
+            got = self._symbol(v.market.series_ticker)
+            if isinstance(got, str):
+                symbols[i] = got
+            else:
+                out[i] = got
         if symbols:
             self.feed.refresh(tuple(dict.fromkeys(symbols.values())))
         refs: dict[tuple[str, datetime], Reference | str] = {}
