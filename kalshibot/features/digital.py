@@ -43,6 +43,8 @@ in seconds; it is causal (each value uses observations up to and including its o
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
@@ -123,6 +125,45 @@ def digital_prob(
     bad = np.isnan(s) | np.isnan(k) | np.isnan(sig) | np.isnan(t)
     out: FloatArray = np.where(bad, np.nan, p)
     return out
+
+
+def digital_prob_one(spot: float, strike: float, sigma: float, tau: float, *,
+                     observed_avg: float = math.nan, extra_var: float = 0.0,
+                     window: float = SETTLE_WINDOW_S, n_ticks: int = SETTLE_TICKS) -> float:
+    """``digital_prob`` of one market, bit for bit (the same IEEE operations in the same order,
+    ``numpy``'s ``log`` and ``scipy``'s ``ndtr``), without the array overhead: a strategy
+    pricing a handful of markets per cycle calls this (``tests/features/test_digital.py``
+    checks equality with ``digital_prob`` over random and edge inputs)."""
+    s, k, sig, t = float(spot), float(strike), float(sigma), float(tau)
+    if s != s or k != k or sig != sig or t != t:
+        return math.nan
+    obs = float(observed_avg)
+    if obs != obs:
+        obs = s
+    n = float(n_ticks)
+    h = window / n_ticks
+    if t > 0:
+        q = t / h
+        m = max(min(n, float(math.ceil(q)) if q < math.inf else q), 1.0)
+        m1 = m
+        a = t - (m - 1.0) * h
+        v = a + h * (m - 1.0) * (2.0 * m - 1.0) / (6.0 * m)
+    else:
+        m, m1, v = 0.0, 1.0, 0.0
+    k_star = (n * k - (n - m) * obs) / m1 if m > 0 else k
+    kk = k_star if k_star > 0 else 1.0
+    lev = n * k / (m1 * kk)
+    var = sig * sig * v + float(extra_var) * lev * lev
+    sd = math.sqrt(var) if var >= 0 else math.nan
+    if t <= 0:
+        return 1.0 if obs >= k else 0.0
+    if k_star <= 0:
+        return 1.0
+    if not sd > 0:
+        return 1.0 if s >= k_star else 0.0
+    x = s / kk
+    lg = float(np.log(x)) if x > 0 else (-math.inf if x == 0 else math.nan)
+    return float(ndtr((lg - 0.5 * sd * sd) / sd))
 
 
 def ewma_variance_rate(ts: pd.Series | pd.DatetimeIndex, price: npt.ArrayLike, *,

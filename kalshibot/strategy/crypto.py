@@ -22,11 +22,9 @@ import math
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-import numpy as np
-
 from kalshibot.clock import Clock
 from kalshibot.errors import ConfigError, KalshibotError
-from kalshibot.features.digital import digital_prob
+from kalshibot.features.digital import digital_prob_one
 from kalshibot.features.volatility import VolSpec, sigma_at
 from kalshibot.feeds import SpotFeedLike, series_to_symbol
 from kalshibot.feeds.reference import Reference, ReferenceConfig, ReferenceFeed
@@ -62,19 +60,18 @@ class CryptoVolStrategy:
         self.p_clip = p_clip
         self.sigma_refresh_s = sigma_refresh_s
         self._sigma_cache: dict[str, tuple[datetime, float | None, str]] = {}
-        self._symbols: dict[str, str | KalshibotError] = {}
+        self._symbols: dict[str, str | FairValue] = {}  # series -> coin, or why none
         self.last_refs: dict[str, Reference] = {}
 
-    def _symbol(self, series: str) -> str:
+    def _symbol(self, series: str) -> str | FairValue:
+        """The series' coin, or the (immutable, shared) answer for a series without one."""
         got = self._symbols.get(series)
         if got is None:
             try:
                 got = series_to_symbol(series)
             except KalshibotError as exc:
-                got = exc
+                got = FairValue(None, f"no reference: {exc}")
             self._symbols[series] = got
-        if isinstance(got, KalshibotError):
-            raise got
         return got
 
     def sigma(self, symbol: str, now: datetime) -> tuple[float | None, str]:
@@ -91,10 +88,11 @@ class CryptoVolStrategy:
         out: list[FairValue | None] = [None] * len(views)
         symbols: dict[int, str] = {}
         for i, v in enumerate(views):
-            try:
-                symbols[i] = self._symbol(v.market.series_ticker)
-            except KalshibotError as exc:
-                out[i] = FairValue(None, f"no reference: {exc}")
+            got = self._symbol(v.market.series_ticker)
+            if isinstance(got, str):
+                symbols[i] = got
+            else:
+                out[i] = got
         if symbols:
             self.feed.refresh(tuple(dict.fromkeys(symbols.values())))
         refs: dict[tuple[str, datetime], Reference | str] = {}
@@ -129,15 +127,13 @@ class CryptoVolStrategy:
 
     def _price(self, views: Sequence[MarketView], rows: list[tuple[int, Reference, float, float]],
                out: list[FairValue | None]) -> None:
-        spot = np.array([r.price for _, r, _, _ in rows])
-        strike = np.array([float(views[i].market.floor_strike or math.nan)
-                           for i, _, _, _ in rows])
-        sigma = np.array([s for _, _, s, _ in rows])
-        tau = np.array([t for _, _, _, t in rows])
-        obs = np.array([r.observed_avg for _, r, _, _ in rows])
-        extra = np.array([r.extra_sd ** 2 + s * s * r.age_s for _, r, s, _ in rows])
-        p = np.clip(digital_prob(spot, strike, sigma, tau, observed_avg=obs, extra_var=extra),
-                    self.p_clip, 1 - self.p_clip).tolist()
+        lo, hi = self.p_clip, 1 - self.p_clip
+        p: list[float] = []
+        for i, r, sig, t in rows:  # one market at a time: bit-identical to digital_prob
+            pk = digital_prob_one(r.price, float(views[i].market.floor_strike or math.nan), sig,
+                                  t, observed_avg=r.observed_avg,
+                                  extra_var=r.extra_sd ** 2 + sig * sig * r.age_s)
+            p.append(pk if pk != pk else min(max(pk, lo), hi))  # np.clip; NaN stays NaN
         described: dict[int, str] = {}  # one description per reference (shared by markets)
         for k, (i, ref, sig, t) in enumerate(rows):
             m = views[i].market

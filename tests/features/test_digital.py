@@ -10,6 +10,7 @@ from kalshibot.features.digital import (
     SETTLE_TICKS,
     averaging_variance_factor,
     digital_prob,
+    digital_prob_one,
     ewma_variance_rate,
 )
 
@@ -80,3 +81,31 @@ def test_ewma_variance_recovers_sigma() -> None:
     # causal: the values up to i do not change when later data is dropped
     var_half = ewma_variance_rate(ts[:5000], 100 * np.exp(logp[:5000]), halflife_s=3600.0)
     np.testing.assert_array_equal(var_half, var[:5000])
+
+
+def test_one_market_pricer_equals_the_vector_pricer_bit_for_bit() -> None:
+    """``digital_prob_one`` is the per-market fast path of ``digital_prob``: same bits."""
+    rng = np.random.default_rng(22)
+    n = 4000
+    spot = 100_000 * np.exp(rng.normal(0, 0.003, n))
+    strike = 100_000 * np.exp(rng.normal(0, 0.003, n))
+    sigma = np.exp(rng.normal(np.log(8e-5), 0.5, n))
+    tau = rng.choice(np.array([900.0, 600.5, 61.0, 60.0, 59.9, 30.0, 1.0, 0.4, 0.0, -3.0]), n)
+    tau = np.where(rng.random(n) < 0.5, rng.uniform(-5, 905, n), tau)
+    obs = np.where(rng.random(n) < 0.5, np.nan, spot * np.exp(rng.normal(0, 1e-3, n)))
+    extra = np.where(rng.random(n) < 0.5, 0.0, rng.uniform(0, 1e-5, n))
+    edge = [(100.0, 100.0, 0.0, 30.0, np.nan, 0.0), (100.0, 100.0, 1e-4, 30.0, 1e9, 0.0),
+            (0.0, 100.0, 1e-4, 30.0, np.nan, 0.0), (np.nan, 100.0, 1e-4, 30.0, np.nan, 0.0),
+            (100.0, np.nan, 1e-4, 30.0, 100.0, 0.0), (100.0, 100.0, np.nan, 30.0, np.nan, 0.0),
+            (100.0, 100.0, 1e-4, np.nan, np.nan, 0.0), (100.0, 100.0, 1e-4, 30.0, np.inf, 0.0),
+            (100.0, 100.0, 1e-4, np.inf, np.nan, 0.0), (100.0, 100.0, 1e-4, 30.0, 99.0, np.nan),
+            (100.0, 100.0, 1e-4, 30.0, 99.0, -1.0), (100.0, -5.0, 1e-4, 300.0, np.nan, 0.0),
+            (100.0, 100.0, 0.0, 0.0, 100.0, 0.0), (100.0, 100.0, 0.0, 0.0, 99.0, 0.0)]
+    cols = [np.concatenate([c, np.array([e[i] for e in edge])])
+            for i, c in enumerate((spot, strike, sigma, tau, obs, extra))]
+    with np.errstate(all="ignore"):
+        want = digital_prob(cols[0], cols[1], cols[2], cols[3], observed_avg=cols[4],
+                            extra_var=cols[5])
+        got = np.array([digital_prob_one(*row[:4], observed_avg=row[4], extra_var=row[5])
+                        for row in zip(*(c.tolist() for c in cols), strict=True)])
+    np.testing.assert_array_equal(got, want)  # NaN == NaN here, else exact equality
