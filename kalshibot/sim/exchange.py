@@ -212,13 +212,16 @@ class SimExchange(SimulatedAccountVenue):
     def taken_is_current(self, now: datetime) -> bool:
         """Whether our orders took liquidity from a snapshot that is still the current one of
         its market (books shown until the next snapshot are depleted)."""
-        for t, (snap_ts, used) in self._taken.items():
-            if not used:
-                continue
-            row = self._row_at(t, ts_ms(now))
+        at = ts_ms(now)
+        current = False
+        for t, (snap_ts, used) in list(self._taken.items()):
+            row = self._row_at(t, at) if used else None
             if row is not None and row[1] == snap_ts:
-                return True
-        return False
+                current = True
+                break
+            if not used or (row is not None and row[1] > snap_ts):
+                del self._taken[t]  # a newer snapshot replaced it: never shown again
+        return current
 
     def _visible(self, m: Market, now: datetime) -> Market:
         """``m`` as shown at ``now`` (result hidden until it closes). The shown object depends
