@@ -54,8 +54,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.signal import lfilter
-from scipy.special import ndtr
 
 from kalshibot.backtest import BacktestConfig
 from kalshibot.backtest.runner import open_data, run_strategy
@@ -101,6 +99,9 @@ def _quotes(rng: np.random.Generator, path: np.ndarray, opens: np.ndarray, step:
     market maker quotes the digital fair value on the print of the snapshot time or the one
     before, with a per-market volatility error (~20%) and an AR(1) quote error (sd ~0.8
     cent, half-life ~2 snapshots)."""
+    from scipy.signal import lfilter  # here: a timed run must not carry scipy in its RSS
+    from scipy.special import ndtr
+
     per = 900 // step
     strike = path[opens]
     close = opens + 900 // SPOT_STEP
