@@ -144,3 +144,31 @@ def test_median_interval_does_not_depend_on_how_markets_are_batched(tmp_path: Pa
             assert median_interval(conn, asked, batch=batch) == want
     finally:
         conn.close()
+
+
+def test_median_interval_of_a_long_selection_is_measured_on_an_even_sample(
+        tmp_path: Path) -> None:
+    """More markets than the sample size: the median is that of every k-th market (here the
+    even-numbered ones, recorded every 2 s, against odd ones every 3 s), not of the first
+    ones only; with a sample as large as the selection it is the median over all."""
+    conn = open_store(tmp_path / "sample.sqlite")
+    try:
+        base = int(T0.timestamp() * 1000)
+        names = [f"M{i:02d}" for i in range(40)]
+        rows = []
+        for i, name in enumerate(names):
+            gap = 2000 if i % 2 == 0 else 3000
+            gap = 1000 if i >= 30 and i % 2 == 0 else gap  # late even markets: 1 s
+            rows += [(name, base + i * 3_600_000 + k * gap, 4000, 100, 4500, 100, None)
+                     for k in range(5 if i % 2 == 0 else 8)]
+        conn.executemany("INSERT INTO book_snapshots (ticker, ts, yes_bid, yes_bid_size, "
+                         "yes_ask, yes_ask_size, depth) VALUES (?,?,?,?,?,?,?)", rows)
+        conn.commit()
+        # every second market: 60 gaps of 2 s, 20 of 1 s -> 2 s (the first 20 markets
+        # would give 3 s: 40 gaps of 2 s, 70 of 3 s)
+        assert median_interval(conn, names, sample=20) == timedelta(seconds=2)
+        # all: 20 gaps of 1 s, 60 of 2 s, 140 of 3 s -> 3 s
+        assert median_interval(conn, names, sample=40) == timedelta(seconds=3)
+        assert median_interval(conn, names) == timedelta(seconds=3)  # default: all of 40
+    finally:
+        conn.close()
