@@ -9,12 +9,24 @@ address or starts a local cluster of worker processes; ``scheduler_for`` applies
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from kalshibot.errors import UserInputError
 
 INSTALL_HINT = ("--backend dask needs the 'distributed' package: pip install distributed "
                 "(the kalshibot 'dask' extra)")
+
+
+def local_workers(n_jobs: int, n_tasks: int) -> int:
+    """Worker processes for ``n_tasks`` CPU-bound tasks on this machine: ``n_jobs``, but no
+    more than the CPUs this process may run on, nor than the tasks (more processes than cores
+    only add start-up and switching costs; the results do not depend on it)."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(n_jobs, cpus, n_tasks))
 
 
 def require_distributed() -> None:

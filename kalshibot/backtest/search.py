@@ -71,7 +71,9 @@ def _evaluate(cfg: BacktestConfig, tasks: list[tuple[str, dict[str, str]]], back
         return run_on_client(client, cfg, tasks)
     from joblib import Parallel, delayed, parallel_config
 
-    with parallel_config(backend=backend, n_jobs=n_jobs):
+    from kalshibot.cluster import local_workers
+
+    with parallel_config(backend=backend, n_jobs=local_workers(n_jobs, len(tasks))):
         return list(Parallel()(delayed(run_one)(cfg, s, p) for s, p in tasks))
 
 

@@ -101,7 +101,9 @@ def run_sweep(cfg: BacktestConfig, specs: list[str], *, metric: str = "sharpe",
     else:
         from joblib import Parallel, delayed, parallel_config
 
-        with parallel_config(backend=backend, n_jobs=n_jobs):
+        from kalshibot.cluster import local_workers
+
+        with parallel_config(backend=backend, n_jobs=local_workers(n_jobs, len(tasks))):
             results = Parallel()(delayed(run_one)(cfg, s, c) for s, c in tasks)
     rows = []
     for (s, c), st in zip(tasks, results, strict=True):

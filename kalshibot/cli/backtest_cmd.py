@@ -131,7 +131,7 @@ def backtest(
     lookahead_points: int = typer.Option(25, "--lookahead-points", help="At most this many truncation points (evenly spread over the entries)."),
     sweep: list[str] = typer.Option(None, "--sweep", help="Parameter grid name=v1,v2,... (repeatable)."),
     rank_by: str = typer.Option("sharpe", "--rank-by", help="Sweep ranking metric: net_pnl, sharpe, sortino, return_on_capital, win_rate, max_drawdown, ..."),
-    jobs: int = typer.Option(1, "--jobs", help="Sweep/search: parallel jobs; walk-forward retraining: local Dask workers."),
+    jobs: int = typer.Option(1, "--jobs", help="Sweep/search: parallel jobs (at most the CPUs available); walk-forward retraining: local Dask workers."),
     backend: str = typer.Option(None, "--backend", help="Sweep/search, and walk-forward retraining of --strategy edge: loky (default, local processes), threading, or dask (needs the dask extra: pip install distributed; a local cluster of --jobs workers unless --scheduler)."),
     scheduler: str = typer.Option(None, "--scheduler", help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (implies --backend dask; with --backend dask the default is KALSHIBOT_DASK_SCHEDULER, else a local cluster)."),
     search: bool = typer.Option(False, "--search", help="Optuna search over --param-range instead of a grid (needs optuna); ranked like --sweep."),
