@@ -119,3 +119,43 @@ def test_trade_and_backtest_build_the_same_strategy_types(
         assert isinstance(build("edge", bt), ModelEdgeStrategy)
     finally:
         conn.close()
+
+
+@pytest.mark.parametrize("block", [7, 50_000])
+def test_block_predictions_of_a_trained_ensemble_equal_live_fair_values(
+        store: Path, block: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the product's own (batch-invariant) ensemble, the backtest predicts the frame in
+    blocks ahead of the clock and looks rows up; `trade`-style features predicted per cycle
+    give the same bits. Before issue 22's speed work the backtest asked the model every cycle
+    (an ensemble's LR member rounded differently per batch shape)."""
+    import kalshibot.strategy.model_edge as me
+    from kalshibot.models.ensemble import EnsembleModel, ModelConfig
+
+    monkeypatch.setattr(me, "BLOCK_ROWS", block)
+    conn = open_store(store)
+    try:
+        markets = find_markets(conn)
+        first_open = min(m.open_time for m in markets if m.open_time is not None)
+        frame = FeatureBuilder().batch(load_history(
+            conn, Selection(tickers=[m.ticker for m in markets])))
+        lab = frame[frame["label"].notna()]
+        model = EnsembleModel(FEATURE_NAMES, ModelConfig(
+            rf_trees=6, rf_max_depth=4, rf_min_leaf=20, hgb_iter=10, hgb_min_leaf=40))
+        model.fit(lab, lab["label"].to_numpy())
+        backtest_style = ModelEdgeStrategy(model, PrecomputedFeatures(frame))
+        compared = 0
+        for minutes in (40, 41, 95, 150, 151, 200):
+            now = first_open + timedelta(minutes=minutes, seconds=7)
+            views = _views(conn, now)
+            live = LiveFeatures(conn, lookback=now - first_open,
+                                spot_lookback=now - (first_open - SPOT_WARMUP.to_pytimedelta()))
+            a = ModelEdgeStrategy(model, live).fair_values(views)
+            b = backtest_style.fair_values(views)
+            assert a == b
+            compared += sum(1 for f in a if f.p_yes is not None)
+        assert compared >= 6
+        cache = backtest_style._predictions
+        assert cache is not None and cache.done.any()  # looked up, not asked per cycle
+        assert not cache.done.all()  # only what the clock reached (plus one block)
+    finally:
+        conn.close()
