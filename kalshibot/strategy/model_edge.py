@@ -118,7 +118,7 @@ class PrecomputedFeatures:
 
     def __init__(self, frame: pd.DataFrame) -> None:
         self.frame = frame.sort_values(["ticker", "ts"], kind="mergesort").reset_index(drop=True)
-        self._index: dict[str, tuple[np.ndarray, int]] = {}
+        self._index: dict[str, tuple[npt.NDArray[np.int64], int]] = {}
         ts = self.frame["ts"].astype("int64").to_numpy() // 1_000_000  # epoch ms
         for t, idx in self.frame.groupby("ticker", sort=False).indices.items():
             self._index[str(t)] = (ts[idx], int(idx[0]))
@@ -139,7 +139,7 @@ class PrecomputedFeatures:
         if hit is None:
             return None
         ts, first = hit
-        i = int(np.searchsorted(ts, int(now.timestamp() * 1000), side="right")) - 1
+        i = int(ts.searchsorted(int(now.timestamp() * 1000), "right")) - 1
         return None if i < 0 else first + i
 
     def positions(self, views: Sequence[MarketView]) -> list[int]:
