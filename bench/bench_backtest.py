@@ -32,10 +32,12 @@ often as on the 3-day ``kalshibot data sample`` (the quotes lag the index by up 
 interval), and its replay feed holds the span's index in memory.
 
 ``--strategies meanrev,crypto,edge`` runs each (``edge`` needs ``--model PATH``, a registry
-artefact, and runs in-sample on this synthetic data). ``cpu s`` is the process CPU time.
+artefact, or ``--train-model``, which trains one on the bench store's first ``--train-days``
+days with ``kalshibot train``'s pipeline; it runs in-sample on this synthetic data, with
+precomputed features). ``cpu s`` is the process CPU time.
 
     python bench/bench_backtest.py [--days 365] [--step 6] [--keep PATH] [--configs taker,default]
-        [--strategies meanrev,crypto,edge] [--model PATH]
+        [--strategies meanrev,crypto,edge] [--model PATH | --train-model [--train-days 7]]
 """
 
 from __future__ import annotations
@@ -220,6 +222,21 @@ def one(path: Path, name: str, label: str, until: datetime | None, strategy: str
           f"{peak_rss_mb():>11.0f}", flush=True)
 
 
+def train_bench_model(path: Path, model_dir: Path, days: int) -> str:
+    """An edge model trained on the store's markets closing in its first ``days`` days by the
+    product's training pipeline (``kalshibot train``); returns the registry artefact folder."""
+    import pandas as pd
+
+    from kalshibot.models.training import Selection, TrainConfig, run_training
+
+    sel = Selection(until=pd.Timestamp(START + timedelta(days=days)))
+    t = time.process_time()
+    _, saved = run_training(path, model_dir, sel, TrainConfig(n_jobs=1))
+    print(f"trained edge model {saved.model_id} on {days} day(s) in "
+          f"{time.process_time() - t:.1f} cpu s", flush=True)
+    return str(saved.path)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -231,6 +248,9 @@ def main() -> None:
     ap.add_argument("--strategies", default="meanrev",
                     help="comma-separated: meanrev (every --configs), crypto, edge (default)")
     ap.add_argument("--model", default=None, help="registry artefact folder for edge")
+    ap.add_argument("--train-model", action="store_true",
+                    help="train the edge model on the bench store (see --train-days)")
+    ap.add_argument("--train-days", type=int, default=7, help="days --train-model trains on")
     ap.add_argument("--one", nargs=4, metavar=("STRATEGY", "CONFIG", "LABEL", "UNTIL"),
                     help=argparse.SUPPRESS)  # internal: one run in a child process
     args = ap.parse_args()
@@ -252,6 +272,8 @@ def main() -> None:
         print(f"{'strategy/config':>16} {'selection':>9} {'snapshots':>10} {'wall s':>8} "
               f"{'cpu s':>8} {'snap/cpu s':>9} {'cpu s/1M':>8} {'cycles run':>10} "
               f"{'skipped':>10} {'orders':>7} {'fills':>6} {'peak RSS MB':>11}", flush=True)
+        if args.train_model and "edge" in args.strategies.split(","):
+            args.model = train_bench_model(path, path.parent / "bench-models", args.train_days)
         runs = [(st, name) for st in args.strategies.split(",")
                 for name in (args.configs.split(",") if st == "meanrev" else ["default"])]
         for strategy, name in runs:

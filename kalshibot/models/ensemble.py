@@ -17,6 +17,15 @@ sample data for the same reason (few events in the calibration hold-out).
 ``predict_proba(frame)`` takes any DataFrame holding the feature columns (extra columns are
 ignored, order does not matter) and returns a 1-D ``float64`` array of P(YES), clipped to
 [0.001, 0.999], one per row: pass every market of a cycle at once.
+
+**Batch invariant** (``batch_invariant = True``): a row's probability is the same bits whether
+it is predicted alone or inside any batch, so a backtest may predict its whole precomputed
+feature frame once and look rows up while `trade` predicts a few rows per cycle, and both get
+identical fair values. Linear parts (the LR member, Platt, stacking) are summed column by
+column in a fixed order (``_rowdot``) instead of a BLAS product, whose rounding depends on the
+batch's shape; the forest's trees are summed one after another in their fitted order (what
+scikit-learn does with ``n_jobs=1``, whatever ``n_jobs`` the model was fitted with); the
+boosting trees are per-row already; the remaining steps are element-wise.
 """
 
 from __future__ import annotations
@@ -28,6 +37,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+from scipy.special import expit
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.impute import SimpleImputer
@@ -57,6 +67,42 @@ class ObservedColumns(TransformerMixin, BaseEstimator):
         return out
 
 
+def _rowdot(x: npt.NDArray[np.float64], w: npt.NDArray[np.float64],
+            b: float) -> npt.NDArray[np.float64]:
+    """``x @ w + b`` summed column by column in column order: each row's result depends on
+    that row alone (a BLAS product's rounding depends on the batch's shape)."""
+    acc: npt.NDArray[np.float64] = x[:, 0] * w[0]
+    for j in range(1, len(w)):
+        acc = acc + x[:, j] * w[j]
+    out: npt.NDArray[np.float64] = acc + b
+    return out
+
+
+def _lr_proba(lr: LogisticRegression, x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """P(class 1) of a fitted binary ``LogisticRegression``, batch invariant."""
+    out: npt.NDArray[np.float64] = expit(_rowdot(np.asarray(x, dtype=np.float64),
+                                                 lr.coef_[0], float(lr.intercept_[0])))
+    return out
+
+
+def _member_proba(pipe: Pipeline, x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """P(YES) of one fitted member pipeline, batch invariant (see the module docstring)."""
+    for _, step in pipe.steps[:-1]:
+        x = step.transform(x)  # imputer, scaler, column filter: element/column-wise
+    est = pipe.steps[-1][1]
+    if isinstance(est, LogisticRegression):
+        return _lr_proba(est, x)
+    if isinstance(est, RandomForestClassifier):
+        x32 = np.ascontiguousarray(x, dtype=np.float32)  # the trees' input type
+        acc = np.zeros(len(x32), dtype=np.float64)
+        for tree in est.estimators_:
+            acc += tree.predict_proba(x32, check_input=False)[:, 1]
+        acc /= len(est.estimators_)
+        return acc
+    out: npt.NDArray[np.float64] = np.asarray(est.predict_proba(x)[:, 1], dtype=np.float64)
+    return out
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """Hyper-parameters (recorded in the registry metadata)."""
@@ -83,6 +129,9 @@ class ModelConfig:
 
 class EnsembleModel:
     """LR/RF/HGB, averaged then calibrated (or stacked). See the module docstring."""
+
+    #: ``predict_proba(frame)[i]`` depends on row ``i`` alone (see the module docstring)
+    batch_invariant = True
 
     def __init__(self, feature_names: Sequence[str], config: ModelConfig | None = None) -> None:
         self.feature_names = tuple(feature_names)
@@ -115,14 +164,17 @@ class EnsembleModel:
         return frame.loc[:, list(self.feature_names)].to_numpy(dtype=np.float64)
 
     def _logits(self, x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-        ps = np.clip(np.column_stack([m.predict_proba(x)[:, 1] for _, m in self.members]),
+        ps = np.clip(np.column_stack([_member_proba(m, x) for _, m in self.members]),
                      P_MIN, P_MAX)
         out: npt.NDArray[np.float64] = np.log(ps / (1 - ps))
         return out
 
     def _raw(self, x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-        ps = [m.predict_proba(x)[:, 1] for _, m in self.members]
-        return np.mean(np.vstack(ps), axis=0)
+        acc = np.zeros(len(x), dtype=np.float64)
+        for _, m in self.members:
+            acc = acc + _member_proba(m, x)
+        out: npt.NDArray[np.float64] = acc / len(self.members)
+        return out
 
     def fit(self, frame: pd.DataFrame, y: npt.ArrayLike,
             calib_mask: npt.NDArray[np.bool_] | None = None) -> EnsembleModel:
@@ -173,13 +225,13 @@ class EnsembleModel:
         x = self._matrix(frame)
         kind, cal = self.calibrator
         if kind == "stack":
-            out_s: npt.NDArray[np.float64] = np.clip(
-                cal.predict_proba(self._logits(x))[:, 1].astype(np.float64), P_MIN, P_MAX)
+            out_s: npt.NDArray[np.float64] = np.clip(_lr_proba(cal, self._logits(x)),
+                                                     P_MIN, P_MAX)
             return out_s
         raw = self._raw(x)
         if kind == "platt":
             lo = np.log(np.clip(raw, P_MIN, P_MAX) / (1 - np.clip(raw, P_MIN, P_MAX)))
-            p = cal.predict_proba(lo.reshape(-1, 1))[:, 1]
+            p = _lr_proba(cal, lo.reshape(-1, 1))
         else:
             p = cal.predict(raw)
         out: npt.NDArray[np.float64] = np.clip(np.asarray(p, dtype=np.float64), P_MIN, P_MAX)
@@ -188,4 +240,4 @@ class EnsembleModel:
     def member_proba(self, frame: pd.DataFrame) -> dict[str, npt.NDArray[np.float64]]:
         """Uncalibrated P(YES) of each base model (diagnostics)."""
         x = self._matrix(frame)
-        return {name: m.predict_proba(x)[:, 1] for name, m in self.members}
+        return {name: _member_proba(m, x) for name, m in self.members}

@@ -73,6 +73,11 @@ class Model:
         return self.estimator.predict_proba(features)
 
     @property
+    def batch_invariant(self) -> bool:
+        """A row's P(YES) does not depend on the batch it is predicted in (``ensemble``)."""
+        return bool(getattr(self.estimator, "batch_invariant", False))
+
+    @property
     def created(self) -> datetime:
         return datetime.fromisoformat(self.meta["created"])
 

@@ -13,6 +13,13 @@ source* differs:
   prefix-stable (``kalshibot.features.builder``), so with the same history depth both sources
   give identical rows (``tests/strategy/test_model_edge.py``).
 
+With precomputed features and a *batch-invariant* model (``model.batch_invariant``: a row's
+probability does not depend on the other rows predicted with it, ``kalshibot.models.ensemble``)
+the strategy does not call the model every cycle: ``FramePredictions`` predicts the frame's rows
+in blocks of ``BLOCK_ROWS`` ahead of the clock (never past the model's retraining time) and a
+cycle looks its rows up, giving the same bits as predicting those rows alone. Other models are
+asked per cycle, as live.
+
 The model comes from the registry (``reload`` switches to the current one after retraining) or,
 in a walk-forward backtest, from ``WalkForward``: retrained every ``every`` of simulated time on
 the markets already settled (close + settle delay <= now), only on rows stamped before now.
@@ -28,6 +35,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from threadpoolctl import ThreadpoolController
 
@@ -37,6 +45,7 @@ from kalshibot.features.builder import FEATURE_NAMES, FeatureBuilder, HistoryFra
 from kalshibot.strategy.base import FairValue, MarketView
 
 P_MIN, P_MAX = 0.001, 0.999
+BLOCK_ROWS = 50_000  # frame rows predicted per block by ``FramePredictions``
 
 
 class FeatureSource(Protocol):
@@ -109,10 +118,20 @@ class PrecomputedFeatures:
 
     def __init__(self, frame: pd.DataFrame) -> None:
         self.frame = frame.sort_values(["ticker", "ts"], kind="mergesort").reset_index(drop=True)
-        self._index: dict[str, tuple[np.ndarray, int]] = {}
+        self._index: dict[str, tuple[npt.NDArray[np.int64], int]] = {}
         ts = self.frame["ts"].astype("int64").to_numpy() // 1_000_000  # epoch ms
         for t, idx in self.frame.groupby("ticker", sort=False).indices.items():
             self._index[str(t)] = (ts[idx], int(idx[0]))
+        self.ts_ms = ts
+        self.tickers = self.frame["ticker"].to_numpy()
+        self._time_order: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] | None = None
+
+    def time_order(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """Frame positions sorted by time (stable) and their stamps in epoch ms."""
+        if self._time_order is None:
+            order = np.argsort(self.ts_ms, kind="stable")
+            self._time_order = (order, self.ts_ms[order])
+        return self._time_order
 
     def row_at(self, ticker: str, now: datetime) -> int | None:
         """Position in ``frame`` of ``ticker``'s latest row at or before ``now`` (None: none)."""
@@ -120,13 +139,61 @@ class PrecomputedFeatures:
         if hit is None:
             return None
         ts, first = hit
-        i = int(np.searchsorted(ts, int(now.timestamp() * 1000), side="right")) - 1
+        i = int(ts.searchsorted(int(now.timestamp() * 1000), "right")) - 1
         return None if i < 0 else first + i
 
-    def rows(self, views: Sequence[MarketView]) -> pd.DataFrame:
+    def positions(self, views: Sequence[MarketView]) -> list[int]:
+        """Positions in ``frame`` of the rows ``rows(views)`` returns, in that order."""
         now = views[0].now
         at = [self.row_at(t, now) for t in dict.fromkeys(v.market.ticker for v in views)]
-        return self.frame.iloc[[i for i in at if i is not None]]
+        return [i for i in at if i is not None]
+
+    def rows(self, views: Sequence[MarketView]) -> pd.DataFrame:
+        return self.frame.iloc[self.positions(views)]
+
+
+class FramePredictions:
+    """P(YES) of one batch-invariant ``model`` over a ``PrecomputedFeatures`` frame, computed
+    on demand: when the clock passes the rows predicted so far, the next ``block`` rows in
+    time order stamped before ``horizon`` (the model's retraining time; None: none) are
+    predicted in one call; a row asked for but not predicted yet (e.g. a market's last row
+    before the block started) is predicted then. Every row is predicted once."""
+
+    def __init__(self, model: Any, features: PrecomputedFeatures, *,
+                 block: int | None = None) -> None:
+        self.model = model
+        self.features = features
+        self.block = block or BLOCK_ROWS
+        n = len(features.frame)
+        self.p = np.full(n, np.nan)
+        self.done = np.zeros(n, dtype=bool)
+        self._covered_ms = -(2 ** 62)  # rows stamped before this are predicted
+
+    def _predict(self, positions: np.ndarray) -> None:
+        todo = positions[~self.done[positions]]
+        if len(todo):
+            x = self.features.frame.iloc[todo][list(FEATURE_NAMES)]
+            with _controller().limit(limits=1):
+                self.p[todo] = self.model.predict_proba(x)
+            self.done[todo] = True
+
+    def at(self, positions: Sequence[int], now: datetime,
+           horizon: datetime | None) -> npt.NDArray[np.float64]:
+        """P(YES) of the frame rows at ``positions`` (a cycle at ``now``)."""
+        now_ms = int(now.timestamp() * 1000)
+        if now_ms >= self._covered_ms:
+            order, ts = self.features.time_order()
+            start = int(np.searchsorted(ts, now_ms, side="left"))
+            end = min(start + self.block, len(ts))
+            if horizon is not None:
+                end = max(start, min(end, int(np.searchsorted(
+                    ts, int(horizon.timestamp() * 1000), side="left"))))
+            self._predict(order[start:end])
+            self._covered_ms = int(ts[end]) if end < len(ts) else 2 ** 62
+        pos = np.asarray(positions, dtype=np.int64)
+        self._predict(pos)
+        out: npt.NDArray[np.float64] = self.p[pos]
+        return out
 
 
 class WalkForward:
@@ -215,6 +282,7 @@ class ModelEdgeStrategy:
         self.features = features
         self.walk_forward = walk_forward
         self.in_sample: str | None = None  # why a backtest of this model is in-sample
+        self._predictions: FramePredictions | None = None  # of the current model
 
     def reload(self, settings: Settings) -> None:
         """Switch to the model currently marked current (after retraining)."""
@@ -230,17 +298,9 @@ class ModelEdgeStrategy:
         if self.model is None:
             return [FairValue(None, "walk-forward: no model yet (too little settled history)")
                     for _ in views]
-        try:
-            rows = self.features.rows(views)
-        except KalshibotError as exc:
-            return [FairValue(None, f"features unavailable: {exc}") for _ in views]
-        p = np.array([], dtype=float)
-        if len(rows):
-            # a few rows per cycle: one thread (OpenMP start-up per boosting iteration cost
-            # ~3 ms a call, most of a walk-forward backtest's time on a busy machine)
-            with _controller().limit(limits=1):
-                p = self.model.predict_proba(rows[list(FEATURE_NAMES)])
-        by_ticker = dict(zip(rows["ticker"], p, strict=True))
+        by_ticker = self._predict(views)
+        if isinstance(by_ticker, FairValue):
+            return [by_ticker for _ in views]
         out = []
         for v in views:
             pv = by_ticker.get(v.market.ticker)
@@ -252,3 +312,26 @@ class ModelEdgeStrategy:
                 q = float(min(max(pv, P_MIN), P_MAX))
                 out.append(FairValue(q, f"model p={q:.3f}"))
         return out
+
+    def _predict(self, views: Sequence[MarketView]) -> dict[str, float] | FairValue:
+        """P(YES) per ticker with a feature row (a ``FairValue`` without one: why none)."""
+        src = self.features
+        if isinstance(src, PrecomputedFeatures) and getattr(self.model, "batch_invariant",
+                                                            False):
+            if self._predictions is None or self._predictions.model is not self.model:
+                self._predictions = FramePredictions(self.model, src)
+            pos = src.positions(views)
+            horizon = None if self.walk_forward is None else self.walk_forward.next_train
+            p = self._predictions.at(pos, views[0].now, horizon)
+            return dict(zip(src.tickers[pos].tolist(), p.tolist(), strict=True))
+        try:
+            rows = src.rows(views)
+        except KalshibotError as exc:
+            return FairValue(None, f"features unavailable: {exc}")
+        p = np.array([], dtype=float)
+        if len(rows):
+            # a few rows per cycle: one thread (OpenMP start-up per boosting iteration cost
+            # ~3 ms a call, most of a walk-forward backtest's time on a busy machine)
+            with _controller().limit(limits=1):
+                p = self.model.predict_proba(rows[list(FEATURE_NAMES)])
+        return dict(zip(rows["ticker"], p, strict=True))
