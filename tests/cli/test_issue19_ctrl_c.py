@@ -85,7 +85,7 @@ def test_ctrl_c_during_data_sample_stores_nothing_and_a_rerun_works(tmp_path: Pa
 
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("args", [
-    ["backtest", "--strategy", "meanrev", "--series", "KXBTC15M"],
+    ["backtest", "--strategy", "meanrev", "--series", "KXBTC15M", "--full"],  # every cycle: long
     ["train", "--series", "KXBTC15M"],
 ])
 def test_ctrl_c_during_backtest_or_train_prints_one_line_and_exits_130(
